@@ -1,0 +1,54 @@
+# Sluice — every entry point a developer or CI uses. Node 24 comes from the npm package `node`
+# (node_modules/.bin/node); npm scripts put it first on PATH.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE := node_modules/.bin/node
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cache/sluice/bin:$(PATH)
+
+.PHONY: help setup deps testbed check test test-unit test-integration test-e2e e2e demo golden bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.installed ## npm packages (incl. Node 24)
+
+testbed: ## Debian packages and test-bed binaries (MinIO, etcd, kube-apiserver, helm), cached
+	scripts/testbed/debian.sh
+	scripts/testbed/build.sh
+
+setup: deps testbed ## everything the tests and the demo need
+
+check: deps ## type check, lint, format
+	npm run check
+
+test-unit: deps
+	npm run test:unit
+
+test-integration: setup
+	npm run test:integration
+
+test-e2e: setup
+	npm run test:e2e
+
+e2e: test-e2e ## the end-to-end journey on a real control plane
+
+test: setup check ## the whole suite: check, unit, integration, e2e (what CI runs)
+	npm run test:unit
+	npm run test:integration
+	npm run test:e2e
+
+demo: setup ## the local demo: the test bed, and S3 traffic through Sluice
+	$(NODE) scripts/demo.ts
+
+golden: deps ## regenerate webhook golden files from test/fixtures
+	$(NODE) scripts/update-golden.ts
+
+bench: setup ## benchmarks (not tests): results in bench/results
+	$(NODE) bench/run.ts
+
+clean:
+	rm -rf node_modules .cache

@@ -1,0 +1,56 @@
+/**
+ * Names the webhook, the controller and the sidecar share. Changing one is a breaking change
+ * for already-injected pods: add, do not rename.
+ */
+
+export const API_GROUP = 'sluice.dev';
+export const API_VERSION = 'v1alpha1';
+
+/** Pod annotations (set by users unless noted). */
+export const Annotations = {
+  /** "true" injects this pod; "false" opts it out of a namespace-wide injection. */
+  inject: 'sluice.dev/inject',
+  /** Comma-separated app containers that get the S3 env; default all. */
+  containers: 'sluice.dev/containers',
+  /** Overrides of the sidecar, per pod. */
+  proxyPort: 'sluice.dev/proxy-port',
+  proxyCpuRequest: 'sluice.dev/proxy-cpu-request',
+  proxyCpuLimit: 'sluice.dev/proxy-cpu-limit',
+  proxyMemoryRequest: 'sluice.dev/proxy-memory-request',
+  proxyMemoryLimit: 'sluice.dev/proxy-memory-limit',
+  logLevel: 'sluice.dev/log-level',
+  cacheSize: 'sluice.dev/cache-size',
+  /** Set by the webhook: "injected" once mutated, making re-invocation a no-op. */
+  status: 'sluice.dev/status',
+} as const;
+
+/** Namespace label enabling injection of every pod in it ("enabled"). */
+export const NAMESPACE_INJECTION_LABEL = 'sluice.dev/injection';
+
+/**
+ * Set by the webhook on every injected pod: a random identity, fixed at admission (when a
+ * generateName pod has neither name nor UID). The controller writes the pod's policy into the
+ * Secret named {@link podSecretName}(identity) and owns it by the pod's UID; it refuses to serve
+ * one identity to two pods, so a pod can never receive another pod's policy.
+ */
+export const IDENTITY_LABEL = 'sluice.dev/identity';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'sluice';
+
+/** The per-pod Secret the sidecar mounts. */
+export function podSecretName(identity: string): string {
+  return `sluice-pod-${identity}`;
+}
+/** Secret key holding the PodPolicyDocument (proxy/config/types.ts) as JSON. */
+export const POLICY_KEY = 'policy.json';
+/** Secret key holding one store's credentials JSON {accessKeyId, secretAccessKey, sessionToken?}. */
+export function credentialsKey(store: string): string {
+  return `${store}.credentials.json`;
+}
+
+/** Where the sidecar finds what the webhook mounted. */
+export const SIDECAR_POLICY_DIR = '/var/run/sluice/policy';
+export const SIDECAR_PODINFO_DIR = '/var/run/sluice/podinfo';
+export const SIDECAR_CONTAINER_NAME = 'sluice-proxy';
+export const PROXY_PORT = 7480;
+export const ADMIN_PORT = 7481;

@@ -1,0 +1,97 @@
+/**
+ * The shapes every component agrees on. The operator writes a {@link PodPolicyDocument} into each
+ * injected pod's Secret; the proxy reads it (plus its own {@link ProxyConfig}) and enforces it.
+ * Parsing and validation live in ./parse.ts; nothing below the edge reads raw input.
+ *
+ * Durations are milliseconds, sizes are bytes, everywhere.
+ */
+
+/** One access mode a grant may carry. `list` covers ListObjects*, ListMultipartUploads. */
+export type AccessMode = 'read' | 'write' | 'list' | 'delete';
+
+/**
+ * Bucket-configuration operation classes that need an explicit grant (never implied by
+ * read/write): reading or writing ?acl, ?policy, ?lifecycle, ?cors, ?versioning, ?tagging
+ * (bucket), ?object-lock, ?notification, ?encryption, ?replication, ?website, ?logging, and
+ * bucket create/delete.
+ */
+export type BucketConfigAccess = 'config-read' | 'config-write' | 'create-bucket' | 'delete-bucket';
+
+/** One grant: what a pod may do on one bucket of one store, optionally under prefixes. */
+export interface Grant {
+  /** ObjectStore name (cluster-scoped) this grant applies to. */
+  store: string;
+  bucket: string;
+  /** Key prefixes; empty or absent = the whole bucket. A prefix "a/" matches "a/x", not "ab". */
+  prefixes?: string[];
+  access: AccessMode[];
+  /** Explicit bucket-configuration rights; never implied by `access`. */
+  bucketConfig?: BucketConfigAccess[];
+  /** Where this grant came from (e.g. "team-a/analytics-read"), shown in logs and `policy check`. */
+  source?: string;
+}
+
+export type BalancingAlgorithm = 'round-robin' | 'least-in-flight' | 'peak-ewma';
+
+export interface EndpointSpec {
+  /** http(s)://host:port — a hostname is resolved to every A/AAAA record. */
+  url: string;
+  /** Availability zone of this endpoint, e.g. "zone-a". Unset = no zone preference. */
+  zone?: string;
+}
+
+export interface HealthCheckSpec {
+  path: string; // e.g. /minio/health/live
+  intervalMs: number;
+  timeoutMs: number;
+  rise: number; // consecutive successes to mark healthy
+  fall: number; // consecutive failures to mark unhealthy
+}
+
+export interface OutlierSpec {
+  consecutive5xx: number;
+  consecutiveConnectFailures: number;
+  baseEjectionMs: number;
+  maxEjectionPercent: number;
+  /** Below this healthy fraction of a pool, use every backend (panic mode). */
+  panicThresholdPercent: number;
+}
+
+export interface CredentialsRef {
+  /**
+   * A JSON file {accessKeyId, secretAccessKey, sessionToken?} — typically a key of a mounted
+   * Secret. Relative paths resolve against the directory of the file that names them. Reloaded
+   * when it changes (including kubelet's ..data symlink swap).
+   */
+  file: string;
+}
+
+/** One S3-compatible store: its own backend pool; its traffic never reaches another store. */
+export interface StoreSpec {
+  name: string;
+  endpoints: EndpointSpec[];
+  region: string;
+  /** 'path' always works; 'virtual' makes the proxy use <bucket>.<host> towards the backend. */
+  addressing: 'path' | 'virtual';
+  credentials: CredentialsRef;
+  balancing?: {
+    algorithm?: BalancingAlgorithm;
+    healthCheck?: Partial<HealthCheckSpec>;
+    outlier?: Partial<OutlierSpec>;
+    /** Re-resolve hostname endpoints this often (ms). */
+    dnsRefreshMs?: number;
+  };
+}
+
+/**
+ * What the operator projects into an injected pod (Secret key `policy.json`), and what a
+ * standalone proxy may be given with `--policy`. Deny by default: no grant, no access.
+ */
+export interface PodPolicyDocument {
+  /** Schema version of this document. */
+  version: 1;
+  /** The pod's own zone (its node's topology.kubernetes.io/zone), for zone-aware routing. */
+  zone?: string;
+  stores: StoreSpec[];
+  grants: Grant[];
+}
