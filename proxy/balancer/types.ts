@@ -1,0 +1,52 @@
+/**
+ * The contract between the proxy's request path and load balancing. The request path asks a
+ * store's {@link BackendPool} for a backend per attempt and reports how the attempt went; the
+ * pool owns discovery, health, outlier ejection, zones and the per-backend undici pools.
+ * Pickers (one file per algorithm) never do I/O and never look at health: the pool filters.
+ */
+import type { Dispatcher } from 'undici';
+
+export type BackendState = 'pending' | 'healthy' | 'unhealthy' | 'ejected' | 'draining';
+
+/** One address of a store's node. */
+export interface Backend {
+  /** Stable id, e.g. "minio/127.0.0.1:9001". */
+  readonly id: string;
+  /** Origin to dispatch to (scheme://ip:port). */
+  readonly origin: string;
+  /** Host header / TLS SNI to present (the endpoint's hostname, not the resolved IP). */
+  readonly hostHeader: string;
+  readonly zone: string | undefined;
+  /** undici dispatcher for this backend (a Pool with a max connection age). */
+  readonly dispatcher: Dispatcher;
+  state: BackendState;
+  /** Requests currently in flight to this backend (maintained by the pool via start/finish). */
+  inFlight: number;
+}
+
+/** How one attempt ended, as seen before or at response headers. */
+export interface AttemptOutcome {
+  /** HTTP status of the response headers, if any arrived. */
+  status?: number;
+  /** Failure before headers: connect refused/reset, timeout before headers. */
+  failure?: 'connect' | 'reset' | 'timeout' | 'other';
+  /** Time from dispatch to response headers (ms) — the latency signal, never the body time. */
+  headersMs?: number;
+}
+
+/** One store's pool of backends. */
+export interface BackendPool {
+  readonly store: string;
+  /**
+   * Picks a backend for one attempt, or undefined when none can take traffic. `exclude` lists
+   * backends already tried by this request (retries go elsewhere).
+   */
+  pick(exclude?: ReadonlySet<Backend>): Backend | undefined;
+  /** Marks an attempt started (in-flight +1). Call exactly once per dispatched attempt. */
+  start(backend: Backend): void;
+  /** Marks an attempt ended (in-flight -1) and feeds latency, passive health and ejection. */
+  finish(backend: Backend, outcome: AttemptOutcome): void;
+  /** JSON-able view for /debug/backends. */
+  snapshot(): unknown;
+  close(): Promise<void>;
+}
