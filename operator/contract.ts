@@ -54,3 +54,18 @@ export const SIDECAR_PODINFO_DIR = '/var/run/sluice/podinfo';
 export const SIDECAR_CONTAINER_NAME = 'sluice-proxy';
 export const PROXY_PORT = 7480;
 export const ADMIN_PORT = 7481;
+
+/**
+ * Placeholder credentials the webhook gives app containers so SDKs sign requests at all; the
+ * sidecar ignores them and re-signs with the pod's real grants. Not a secret, by design.
+ */
+export const PLACEHOLDER_ACCESS_KEY_ID = 'sluice';
+export const PLACEHOLDER_SECRET_ACCESS_KEY = 'sluice-placeholder-not-a-secret';
+
+/** The admission webhook as the chart registers it (clientConfig.service path, names). */
+export const WEBHOOK_PATH = '/mutate';
+export const WEBHOOK_PORT = 9443;
+export const WEBHOOK_CONFIGURATION_NAME = 'sluice-injector';
+export const WEBHOOK_NAME = 'inject.sluice.dev';
+/** Secret (in the operator namespace) holding the self-managed CA and serving certificate. */
+export const WEBHOOK_CERT_SECRET = 'sluice-webhook-tls';
