@@ -1,0 +1,236 @@
+/**
+ * A real, distributed MinIO cluster on 127.0.0.1 for integration tests: N `minio server`
+ * processes sharing one endpoint list (every node serves every object, like the VAST or Ceph
+ * clusters Sluice fronts), each behind a delaying TCP relay so tests can slow or cut a node.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binPath } from './bin.ts';
+import { httpStatus } from './http.ts';
+import { freePort } from './ports.ts';
+import { spawnLogged, waitUntil } from './proc.ts';
+import type { Proc } from './proc.ts';
+import { startRelay } from './relay.ts';
+import type { Relay } from './relay.ts';
+
+/** One MinIO node as clients see it. */
+export interface MinioNode {
+  readonly index: number;
+  /** http://127.0.0.1:PORT of the node's relay: what clients (and Sluice) should use. */
+  readonly url: string;
+  /** The node's own address, bypassing the relay (for health probes; not slowed by setDelay). */
+  readonly directUrl: string;
+  /** The node's log file. */
+  readonly logPath: string;
+}
+
+/** A running cluster; see {@link startMinioCluster}. */
+export interface MinioCluster {
+  readonly nodes: MinioNode[];
+  /** The node urls (relays), in node order. */
+  readonly endpoints: string[];
+  readonly rootUser: string;
+  readonly rootPassword: string;
+  /** Always us-east-1. */
+  readonly region: string;
+  /** The temp dir holding drives and logs (removed by stop()). */
+  readonly dir: string;
+  /** SIGTERM node i (SIGKILL after a grace period); its relay refuses connections meanwhile. */
+  stopNode(i: number): Promise<void>;
+  /** SIGKILL node i; its relay refuses connections meanwhile. */
+  killNode(i: number): Promise<void>;
+  /** Restarts node i on its port; resolves once it is ready and its relay accepts again. */
+  startNode(i: number): Promise<void>;
+  /** Added latency on node i's relay, both directions, existing and new connections; 0 = none. */
+  setDelay(i: number, ms: number): void;
+  /** Kills every node, closes the relays and removes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startMinioCluster}. */
+export interface MinioClusterOptions {
+  /** Number of server processes (2..16); default 4. */
+  nodes?: number;
+  /** Drives per node; default 2 (8 drives, one erasure set, for 4 nodes). */
+  drivesPerNode?: number;
+  /** Test-bed cache root (see bin.ts); default ~/.cache/sluice. */
+  cacheDir?: string;
+  /** Bound on the wait for the cluster (and each restarted node) to be ready; default 90 s. */
+  readyTimeoutMs?: number;
+}
+
+const REGION = 'us-east-1';
+
+interface NodeState {
+  index: number;
+  port: number;
+  relay: Relay;
+  proc: Proc | undefined;
+  logPath: string;
+}
+
+/**
+ * Starts the cluster and resolves once `/minio/health/cluster` reports write quorum and every
+ * node is ready. Throws (after stopping whatever it started) with the failing node's log tail.
+ */
+export async function startMinioCluster(opts: MinioClusterOptions = {}): Promise<MinioCluster> {
+  // A port picked by freePort() can be taken by another process before MinIO binds it; the whole
+  // start is retried when a node failed that way.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
+  const n = opts.nodes ?? 4;
+  const drives = opts.drivesPerNode ?? 2;
+  if (!Number.isInteger(n) || n < 2 || n > 16)
+    throw new RangeError(`MinIO cluster needs 2..16 nodes, got ${n}`);
+  if (n * drives < 4 || n * drives > 16)
+    throw new RangeError(`nodes*drivesPerNode must be 4..16, got ${n * drives}`);
+  const minio = binPath('minio', { cacheDir: opts.cacheDir });
+  const timeoutMs = opts.readyTimeoutMs ?? 90_000;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-minio-'));
+  const rootUser = 'sluiceadmin';
+  const rootPassword = randomBytes(12).toString('hex');
+
+  const states: NodeState[] = [];
+  let stopped = false;
+
+  const stopAll = async (): Promise<void> => {
+    stopped = true;
+    await Promise.all(
+      states.map(async (s) => {
+        await s.relay.close();
+        await s.proc?.stop('SIGKILL');
+      }),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    for (let i = 0; i < n; i++) {
+      const port = await freePort();
+      const relay = await startRelay({ target: { port }, port: await freePort() });
+      states.push({ index: i, port, relay, proc: undefined, logPath: join(dir, `node${i}.log`) });
+    }
+    // Explicit endpoints (no ellipsis): dynamic ports are not consecutive. Same list, same order,
+    // for every node — MinIO requires it.
+    const endpoints: string[] = [];
+    for (const s of states) {
+      for (let d = 1; d <= drives; d++) {
+        const path = join(dir, `n${s.index}`, `d${d}`);
+        mkdirSync(path, { recursive: true });
+        endpoints.push(`http://127.0.0.1:${s.port}${path}`);
+      }
+    }
+
+    const spawnNode = (s: NodeState): Proc => {
+      const env: Record<string, string> = {
+        HOME: dir,
+        PATH: '/usr/bin:/bin',
+        MINIO_ROOT_USER: rootUser,
+        MINIO_ROOT_PASSWORD: rootPassword,
+        MINIO_CI_CD: '1', // skips the root-drive check: our drives share the root filesystem
+        MINIO_BROWSER: 'off', // no console listener
+        MINIO_UPDATE: 'off',
+        MINIO_REGION: REGION,
+        // In a container (/.dockerenv exists here) MinIO refuses loopback endpoints while it waits
+        // for them to "resolve to a valid IP", unless told which endpoint host is itself.
+        _MINIO_SERVER_LOCAL: `127.0.0.1:${s.port}`,
+      };
+      return spawnLogged(
+        minio,
+        [
+          'server',
+          '--quiet',
+          '--anonymous',
+          '--address',
+          `127.0.0.1:${s.port}`,
+          '--certs-dir',
+          join(dir, 'certs'),
+          ...endpoints,
+        ],
+        s.logPath,
+        { env },
+      );
+    };
+
+    const waitNodeReady = (s: NodeState): Promise<void> =>
+      waitUntil(
+        `MinIO node ${s.index} (127.0.0.1:${s.port})`,
+        async () => (await httpStatus(`http://127.0.0.1:${s.port}/minio/health/ready`)) === 200,
+        { timeoutMs, dead: () => s.proc?.exited ?? true, detail: () => s.proc?.tail() ?? '' },
+      );
+
+    for (const s of states) s.proc = spawnNode(s);
+    await Promise.all(states.map(waitNodeReady));
+    const first = states[0]!;
+    await waitUntil(
+      'MinIO cluster write quorum (/minio/health/cluster)',
+      async () => (await httpStatus(`http://127.0.0.1:${first.port}/minio/health/cluster`)) === 200,
+      {
+        timeoutMs,
+        detail: () => states.map((s) => `[node ${s.index}]\n${s.proc?.tail(800) ?? ''}`).join('\n'),
+      },
+    );
+
+    const node = (i: number): NodeState => {
+      const s = states[i];
+      if (!s) throw new RangeError(`no MinIO node ${i} (cluster has ${n})`);
+      return s;
+    };
+    const nodes: MinioNode[] = states.map((s) => ({
+      index: s.index,
+      url: s.relay.url,
+      directUrl: `http://127.0.0.1:${s.port}`,
+      logPath: s.logPath,
+    }));
+
+    return {
+      nodes,
+      endpoints: nodes.map((x) => x.url),
+      rootUser,
+      rootPassword,
+      region: REGION,
+      dir,
+      async stopNode(i) {
+        const s = node(i);
+        await s.relay.pause();
+        await s.proc?.stop('SIGTERM', 15_000);
+      },
+      async killNode(i) {
+        const s = node(i);
+        await s.relay.pause();
+        await s.proc?.stop('SIGKILL');
+      },
+      async startNode(i) {
+        const s = node(i);
+        if (stopped) throw new Error('MinIO cluster already stopped');
+        if (s.proc && !s.proc.exited) {
+          await s.relay.resume();
+          return;
+        }
+        s.proc = spawnNode(s);
+        await waitNodeReady(s);
+        await s.relay.resume();
+      },
+      setDelay(i, ms) {
+        node(i).relay.setDelay(ms);
+      },
+      async stop() {
+        if (stopped) return;
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
