@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# One image for both halves of Sluice: `sluice operator` (the chart's Deployment) and
+# `sluice proxy` (the sidecar the webhook injects). The code is TypeScript run directly by
+# Node 24's type stripping, so there is no build stage: the image carries the .ts sources and
+# the production dependencies only.
+#
+#   docker build -t sluice:0.1.0 .
+#   docker run --rm sluice:0.1.0 --help
+
+# Node 24 LTS, Debian 12: installs the production dependencies from the lockfile.
+ARG BUILD_IMAGE=node:24-bookworm-slim
+# Node 24 LTS on distroless Debian 12: no shell, no package manager, no npm.
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+FROM ${BUILD_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --omit=dev: no TypeScript, linters, test clients or the npm `node` package (the runtime image
+# has its own Node). --ignore-scripts: no install script runs at build time.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force
+
+FROM ${RUNTIME_IMAGE}
+WORKDIR /app
+# Distroless keeps node at /nodejs/bin/node; put it on PATH so the entrypoint (and a pod's
+# `command`, if one overrides it) can say `node`, as the e2e harness and the webhook assume.
+ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin \
+    NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY proxy ./proxy
+COPY operator ./operator
+COPY crds ./crds
+# Numeric, so the kubelet can verify runAsNonRoot (a user name like "nonroot" cannot be checked).
+USER 65532:65532
+ENTRYPOINT ["node", "bin/sluice.ts"]
