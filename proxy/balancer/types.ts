@@ -32,6 +32,16 @@ export interface AttemptOutcome {
   failure?: 'connect' | 'reset' | 'timeout' | 'other';
   /** Time from dispatch to response headers (ms) — the latency signal, never the body time. */
   headersMs?: number;
+  /**
+   * Time spent sending the request body (ms), if known. An upload's response headers arrive only
+   * after its body, so the balancer subtracts this to keep a large PUT from marking a node slow.
+   */
+  uploadMs?: number;
+  /**
+   * Request body size (bytes), if any. When a large body was sent and `uploadMs` is unknown, the
+   * balancer skips the latency sample rather than learning the client's upload speed.
+   */
+  requestBodyBytes?: number;
 }
 
 /** One store's pool of backends. */

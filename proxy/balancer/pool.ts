@@ -1,0 +1,419 @@
+/**
+ * One store's pool of backends — the balancer behind the {@link BackendPool} contract. It owns
+ * discovery, active health checks, passive outlier ejection, zone preference and the per-backend
+ * undici Pools; per attempt it filters the backends that may take traffic and lets the picker
+ * choose among them. One pool per store: a store's traffic never reaches another store's nodes.
+ *
+ * Eligibility, in order: not draining, not excluded by this request's earlier attempts, then
+ * healthy and not ejected. When the eligible fraction falls below the panic threshold, every
+ * non-draining backend is used (Envoy's panic mode) — that includes the start, when every backend
+ * is still `pending`: the first requests go out while the first checks run rather than fail.
+ */
+import type { StoreSpec } from '../config/types.ts';
+import { BackendNode } from './backend.ts';
+import type { BalancerOptions } from './config.ts';
+import {
+  parseEndpoint,
+  refreshDelayMs,
+  ttlResolver,
+  type HostResolver,
+  type ParsedEndpoint,
+  type ResolvedAddress,
+} from './discovery.ts';
+import { HttpProber, type Prober } from './health-check.ts';
+import type { ProbeResult } from './health.ts';
+import { systemClock, type Clock, type Random } from './random.ts';
+import { RetryBudget } from './retry-budget.ts';
+import { createPicker, type Picker } from './selection/index.ts';
+import { drawZone, zoneShares, type ZoneCapacity } from './zones.ts';
+import type { AttemptOutcome, Backend, BackendPool } from './types.ts';
+
+/** Events the pool reports (metrics, logs). */
+export interface PoolObserver {
+  ejected?(pool: StorePool, backend: BackendNode, durationMs: number): void;
+  healthChecked?(pool: StorePool, backend: BackendNode, result: ProbeResult): void;
+  backendAdded?(pool: StorePool, backend: BackendNode): void;
+  backendRemoved?(pool: StorePool, backend: BackendNode): void;
+}
+
+/** What a pool may be given instead of the real thing (tests, the benchmark). */
+export interface PoolDeps {
+  /** The sidecar's own zone (PodPolicyDocument.zone). */
+  localZone?: string | undefined;
+  clock?: Clock;
+  random?: Random;
+  resolver?: HostResolver;
+  /** Replaces HTTP probes; `false` disables active checks (backends then count as healthy). */
+  prober?: Prober | false;
+  observer?: PoolObserver;
+}
+
+/** Backends with a request body larger than this and no upload time give no latency sample. */
+const LARGE_BODY_BYTES = 1 << 20;
+
+/** A store's balancer. Create with {@link StorePool.create}; close with {@link StorePool.close}. */
+export class StorePool implements BackendPool {
+  readonly store: string;
+  readonly options: BalancerOptions;
+  readonly localZone: string | undefined;
+  readonly picker: Picker;
+  readonly retryBudget: RetryBudget;
+  readonly random: Random;
+  readonly clock: Clock;
+  readonly #resolver: HostResolver;
+  readonly #prober: Prober | false;
+  readonly #httpProber: HttpProber | undefined;
+  readonly #observer: PoolObserver;
+  readonly #endpoints: ParsedEndpoint[];
+  /** Live backends by endpoint URL, then address. */
+  readonly #byEndpoint = new Map<string, Map<string, BackendNode>>();
+  readonly #draining = new Set<BackendNode>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #panic = false;
+  #closed = false;
+  /** Set after the first discovery round; later finds are probed at once. */
+  #discovered = false;
+  #ready: Promise<void>;
+
+  private constructor(store: StoreSpec, options: BalancerOptions, deps: PoolDeps) {
+    this.store = store.name;
+    this.options = options;
+    this.localZone = deps.localZone;
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+    this.picker = createPicker(options.algorithm, this.random);
+    this.retryBudget = new RetryBudget(
+      {
+        percent: options.retry.budgetPercent,
+        minPerSecond: options.retry.budgetMinPerSecond,
+        windowMs: options.retry.budgetWindowMs,
+      },
+      this.clock,
+    );
+    this.#resolver = deps.resolver ?? ttlResolver;
+    this.#observer = deps.observer ?? {};
+    if (deps.prober === undefined) {
+      this.#httpProber = new HttpProber(options.healthCheck, options.connection.connectTimeoutMs, this.clock);
+      this.#prober = this.#httpProber.probe;
+    } else {
+      this.#prober = deps.prober;
+    }
+    this.#endpoints = store.endpoints.map(parseEndpoint);
+    this.#ready = Promise.resolve();
+  }
+
+  /**
+   * Builds a store's pool and starts discovery and health checks. IP endpoints are backends at
+   * once; hostnames join when resolved. Await {@link ready} to know the first round is done.
+   */
+  static create(store: StoreSpec, options: BalancerOptions, deps: PoolDeps = {}): StorePool {
+    const pool = new StorePool(store, options, deps);
+    pool.#ready = pool.#start();
+    return pool;
+  }
+
+  /** Resolves once every endpoint was resolved once and every backend had its first check. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** All live (non-draining) backends. */
+  backends(): BackendNode[] {
+    const out: BackendNode[] = [];
+    for (const m of this.#byEndpoint.values()) out.push(...m.values());
+    return out;
+  }
+
+  /** True when the last pick ran in panic mode. */
+  get panic(): boolean {
+    return this.#panic;
+  }
+
+  pick(exclude?: ReadonlySet<Backend>): BackendNode | undefined {
+    if (this.#closed) return undefined;
+    const now = this.clock.now();
+    const live = this.backends();
+    for (const b of live) b.refreshState(now);
+    const healthy = live.filter((b) => b.state === 'healthy');
+    const threshold = this.options.outlier.panicThresholdPercent / 100;
+    this.#panic = live.length > 0 && healthy.length / live.length < threshold;
+    const pool = this.#panic ? live : healthy;
+    const candidates =
+      exclude === undefined || exclude.size === 0 ? pool : pool.filter((b) => !exclude.has(b));
+    if (candidates.length === 0) return undefined;
+    return this.picker.pick(this.#zoneFilter(candidates, live));
+  }
+
+  start(backend: Backend): void {
+    (backend as BackendNode).inFlight += 1;
+  }
+
+  finish(backend: Backend, outcome: AttemptOutcome): void {
+    const b = backend as BackendNode;
+    b.inFlight = Math.max(0, b.inFlight - 1);
+    b.attempts += 1;
+    const failed = outcome.failure !== undefined || (outcome.status !== undefined && outcome.status >= 500);
+    if (failed) b.failures += 1;
+    const sample = latencySample(outcome);
+    if (failed) b.ewma.observe(Math.max(sample ?? 0, this.options.ewma.failurePenaltyMs));
+    else if (sample !== undefined) b.ewma.observe(sample);
+    if (!b.draining) {
+      const now = this.clock.now();
+      const duration = b.outlier.record(outcome, now, () => this.#mayEject(now));
+      if (duration > 0) {
+        b.refreshState(now);
+        this.#observer.ejected?.(this, b, duration);
+      }
+    }
+    if (b.draining && b.inFlight === 0) this.#retire(b);
+  }
+
+  snapshot(): PoolSnapshot {
+    const now = this.clock.now();
+    const view = (b: BackendNode, draining: boolean): BackendSnapshot => {
+      b.refreshState(now);
+      const last = b.health.lastResult;
+      return {
+        id: b.id,
+        origin: b.origin,
+        host: b.hostHeader,
+        zone: b.zone ?? null,
+        state: b.state,
+        draining,
+        ewmaMs: round(b.ewma.value()),
+        inFlight: b.inFlight,
+        attempts: b.attempts,
+        failures: b.failures,
+        ejections: b.outlier.ejections,
+        ejectedForMs: b.outlier.isEjected(now) ? Math.round(b.outlier.ejectedUntil - now) : 0,
+        health: {
+          status: b.health.status,
+          consecutiveSuccesses: b.health.consecutiveSuccesses,
+          consecutiveFailures: b.health.consecutiveFailures,
+          last: last === undefined ? null : { ...last, agoMs: Math.round(now - last.at) },
+        },
+      };
+    };
+    return {
+      store: this.store,
+      algorithm: this.options.algorithm,
+      localZone: this.localZone ?? null,
+      panic: this.#panic,
+      retryBudget: round(this.retryBudget.balance()),
+      backends: [
+        ...this.backends().map((b) => view(b, false)),
+        ...[...this.#draining].map((b) => view(b, true)),
+      ],
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    const all = [...this.backends(), ...this.#draining];
+    this.#byEndpoint.clear();
+    this.#draining.clear();
+    await this.#httpProber?.close();
+    await Promise.all(all.map((b) => b.dispatcher.destroy().catch(() => undefined)));
+  }
+
+  // ---- discovery ----
+
+  async #start(): Promise<void> {
+    await Promise.all(this.#endpoints.map((ep) => this.#discover(ep)));
+    this.#discovered = true;
+    if (this.#prober !== false) {
+      await this.#probeAll();
+      this.#every(this.options.healthCheck.intervalMs, () => this.#probeAll());
+    }
+  }
+
+  async #discover(ep: ParsedEndpoint): Promise<void> {
+    const ttlMs = await this.#resolveOnce(ep);
+    if (ep.literal !== undefined || this.#closed) return;
+    this.#after(refreshDelayMs(this.options.dnsRefreshMs, ttlMs), () => this.#discover(ep));
+  }
+
+  /** Resolves one endpoint and syncs its backends; returns the answer's TTL (ms), if any. */
+  async #resolveOnce(ep: ParsedEndpoint): Promise<number | undefined> {
+    if (ep.literal !== undefined) {
+      this.#sync(ep, [ep.literal]);
+      return undefined;
+    }
+    try {
+      const answer = await this.#resolver.resolve(ep.hostname);
+      this.#sync(ep, answer.addresses);
+      return answer.ttlMs;
+    } catch {
+      // Keep the addresses we have: a DNS hiccup must never empty a pool. Retry sooner.
+      return 5_000;
+    }
+  }
+
+  /** Re-resolves every endpoint now (between the scheduled refreshes). */
+  async resolveNow(): Promise<void> {
+    await Promise.all(this.#endpoints.map((ep) => this.#resolveOnce(ep)));
+  }
+
+  /** Runs one round of active health checks now (between the scheduled rounds). */
+  async checkNow(): Promise<void> {
+    await this.#probeAll();
+  }
+
+  /** Makes the endpoint's backends match `addresses`: new ones join pending, gone ones drain. */
+  #sync(ep: ParsedEndpoint, addresses: readonly ResolvedAddress[]): void {
+    if (this.#closed || addresses.length === 0) return;
+    const current = this.#byEndpoint.get(ep.url) ?? new Map<string, BackendNode>();
+    this.#byEndpoint.set(ep.url, current);
+    const wanted = new Set(addresses.map((a) => a.address));
+    for (const [address, b] of current) {
+      if (wanted.has(address)) continue;
+      current.delete(address);
+      b.draining = true;
+      b.refreshState(this.clock.now());
+      this.#draining.add(b);
+      this.#httpProber?.forget(b);
+      this.#observer.backendRemoved?.(this, b);
+      if (b.inFlight === 0) this.#retire(b);
+      else this.#after(this.options.drainTimeoutMs, () => this.#retire(b, true));
+    }
+    const added: BackendNode[] = [];
+    for (const addr of addresses) {
+      if (current.has(addr.address)) continue;
+      const b = new BackendNode(this.store, ep, addr, this.options, this.clock);
+      if (this.#prober === false) forceHealthy(b);
+      current.set(addr.address, b);
+      added.push(b);
+      this.#observer.backendAdded?.(this, b);
+    }
+    // A backend found after startup is probed now, not at the next tick: it takes traffic sooner.
+    if (this.#prober !== false && this.#discovered) for (const b of added) void this.#probe(b);
+  }
+
+  #retire(b: BackendNode, force = false): void {
+    if (!this.#draining.delete(b)) return;
+    void (force ? b.dispatcher.destroy() : b.dispatcher.close()).catch(() => undefined);
+  }
+
+  // ---- health ----
+
+  async #probeAll(): Promise<void> {
+    await Promise.all(this.backends().map((b) => this.#probe(b)));
+  }
+
+  async #probe(b: BackendNode): Promise<void> {
+    if (this.#prober === false) return;
+    const result = await this.#prober(b).catch((err: unknown) => ({
+      ok: false,
+      error: String(err),
+      at: this.clock.now(),
+    }));
+    if (this.#closed || b.draining) return;
+    b.health.record(result);
+    b.refreshState(this.clock.now());
+    this.#observer.healthChecked?.(this, b, result);
+  }
+
+  /** Max ejected percent: one ejection is always allowed, more only within the cap. */
+  #mayEject(now: number): boolean {
+    const live = this.backends();
+    const ejected = live.filter((b) => b.outlier.isEjected(now)).length;
+    if (ejected === 0) return true;
+    return ((ejected + 1) / live.length) * 100 <= this.options.outlier.maxEjectionPercent;
+  }
+
+  // ---- zones ----
+
+  /** Narrows candidates to one zone drawn by the zone shares; all of them without a local zone. */
+  #zoneFilter(candidates: BackendNode[], live: readonly BackendNode[]): BackendNode[] {
+    if (this.localZone === undefined) return candidates;
+    const byZone = new Map<string, ZoneCapacity>();
+    for (const b of live) {
+      const z = zoneOf(b);
+      const cap = byZone.get(z) ?? { zone: z, total: 0, eligible: 0 };
+      cap.total += 1;
+      byZone.set(z, cap);
+    }
+    for (const b of candidates) byZone.get(zoneOf(b))!.eligible += 1;
+    if (byZone.size <= 1) return candidates;
+    const zone = drawZone(zoneShares([...byZone.values()], this.localZone), this.random());
+    return candidates.filter((b) => zoneOf(b) === zone);
+  }
+
+  // ---- timers ----
+
+  #after(ms: number, fn: () => unknown): void {
+    if (this.#closed) return;
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      void fn();
+    }, ms);
+    t.unref();
+    this.#timers.add(t);
+  }
+
+  #every(ms: number, fn: () => Promise<void>): void {
+    this.#after(ms, async () => {
+      await fn();
+      this.#every(ms, fn);
+    });
+  }
+}
+
+/** The /debug/backends view of one backend. */
+export interface BackendSnapshot {
+  id: string;
+  origin: string;
+  host: string;
+  zone: string | null;
+  state: string;
+  draining: boolean;
+  ewmaMs: number;
+  inFlight: number;
+  attempts: number;
+  failures: number;
+  ejections: number;
+  ejectedForMs: number;
+  health: {
+    status: string;
+    consecutiveSuccesses: number;
+    consecutiveFailures: number;
+    last: (ProbeResult & { agoMs: number }) | null;
+  };
+}
+
+/** The /debug/backends view of one store's pool. */
+export interface PoolSnapshot {
+  store: string;
+  algorithm: string;
+  localZone: string | null;
+  panic: boolean;
+  retryBudget: number;
+  backends: BackendSnapshot[];
+}
+
+/**
+ * The latency sample of one attempt: time to headers, minus upload time when known; none for a
+ * large upload of unknown duration (its headers wait on the client, not the node).
+ */
+export function latencySample(o: AttemptOutcome): number | undefined {
+  if (o.headersMs === undefined) return undefined;
+  if (o.uploadMs !== undefined) return Math.max(0, o.headersMs - o.uploadMs);
+  if ((o.requestBodyBytes ?? 0) > LARGE_BODY_BYTES) return undefined;
+  return o.headersMs;
+}
+
+function zoneOf(b: BackendNode): string {
+  return b.zone ?? '';
+}
+
+function forceHealthy(b: BackendNode): void {
+  // With active checks off, rise successes are recorded at once so the backend is healthy.
+  while (b.health.status !== 'healthy') b.health.record({ ok: true, at: 0 });
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

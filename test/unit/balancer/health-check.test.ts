@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { BackendNode } from '../../../proxy/balancer/backend.ts';
+import { resolveBalancerOptions } from '../../../proxy/balancer/config.ts';
+import { lookupResolver, parseEndpoint } from '../../../proxy/balancer/discovery.ts';
+import { HttpProber } from '../../../proxy/balancer/health-check.ts';
+import { systemClock } from '../../../proxy/balancer/random.ts';
+
+// Active health checks against a real node:http server on port 0.
+
+let server: Server;
+let port: number;
+let status = 200;
+let hang = false;
+const seen: IncomingHttpHeaders[] = [];
+
+before(async () => {
+  server = createServer((req, res) => {
+    seen.push(req.headers);
+    if (hang) return; // never answers: the probe must time out
+    res.writeHead(status).end('ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+after(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+const spec = {
+  name: 's',
+  endpoints: [],
+  region: 'us-east-1',
+  addressing: 'path' as const,
+  credentials: { file: 'x' },
+  balancing: { healthCheck: { path: '/minio/health/live', timeoutMs: 300 } },
+};
+
+function backendAt(url: string): BackendNode {
+  const ep = parseEndpoint({ url });
+  const opts = resolveBalancerOptions(spec);
+  return new BackendNode('s', ep, ep.literal ?? { address: '127.0.0.1', family: 4 }, opts, systemClock);
+}
+
+void describe('HTTP health probe', () => {
+  const prober = new HttpProber(resolveBalancerOptions(spec).healthCheck, 500, systemClock);
+  const backends: BackendNode[] = [];
+  after(async () => {
+    await prober.close();
+    await Promise.all(backends.map((b) => b.dispatcher.close()));
+  });
+
+  void test('2xx is healthy, and the probe carries the endpoint name as Host', async () => {
+    // A hostname endpoint dialled at its resolved address: the Host header keeps the name.
+    const b = backendAt(`http://localhost:${port}`);
+    backends.push(b);
+    status = 200;
+    const r = await prober.probe(b);
+    assert.equal(r.ok, true);
+    assert.equal(r.status, 200);
+    assert.equal(seen.at(-1)!.host, `localhost:${port}`);
+  });
+
+  void test('5xx is a failure with its status', async () => {
+    const b = backendAt(`http://127.0.0.1:${port}`);
+    backends.push(b);
+    status = 503;
+    const r = await prober.probe(b);
+    assert.deepEqual([r.ok, r.status, r.error], [false, 503, 'status 503']);
+  });
+
+  void test('no answer within the timeout is a failure', async () => {
+    const b = backendAt(`http://127.0.0.1:${port}`);
+    backends.push(b);
+    hang = true;
+    try {
+      const r = await prober.probe(b);
+      assert.equal(r.ok, false);
+      assert.ok(r.error !== undefined);
+    } finally {
+      hang = false;
+      server.closeAllConnections();
+    }
+  });
+
+  void test('a refused connection is a failure', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const b = backendAt(`http://127.0.0.1:${deadPort}`);
+    backends.push(b);
+    const r = await prober.probe(b);
+    assert.deepEqual([r.ok, r.error], [false, 'ECONNREFUSED']);
+  });
+});
+
+void describe('resolvers', () => {
+  void test('lookup resolves localhost to loopback addresses', async () => {
+    const { addresses } = await lookupResolver.resolve('localhost');
+    assert.ok(addresses.length >= 1);
+    assert.ok(addresses.every((a) => a.address === '127.0.0.1' || a.address === '::1'));
+  });
+});

@@ -1,0 +1,336 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Pool } from 'undici';
+import type { StoreSpec } from '../../../proxy/config/types.ts';
+import type { BackendNode } from '../../../proxy/balancer/backend.ts';
+import { resolveBalancerOptions } from '../../../proxy/balancer/config.ts';
+import type { HostResolver, ResolvedAddress } from '../../../proxy/balancer/discovery.ts';
+import { createPools } from '../../../proxy/balancer/index.ts';
+import { latencySample, StorePool, type PoolDeps } from '../../../proxy/balancer/pool.ts';
+import { ManualClock, seededRandom } from '../../../proxy/balancer/random.ts';
+
+// Pool logic without I/O: probes come from a table the test controls, and no attempt is ever
+// dispatched (undici Pools connect lazily), so no server is needed.
+
+const pools: StorePool[] = [];
+after(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+});
+
+function store(
+  name: string,
+  endpoints: StoreSpec['endpoints'],
+  balancing: StoreSpec['balancing'] = {},
+): StoreSpec {
+  return { name, endpoints, region: 'us-east-1', addressing: 'path', credentials: { file: 'x' }, balancing };
+}
+
+function ips(n: number, zones?: string[]): StoreSpec['endpoints'] {
+  return Array.from({ length: n }, (_, i) => ({ url: `http://127.0.0.${i + 1}:9000`, zone: zones?.[i] }));
+}
+
+/** A pool whose health probes answer from `up` (origin → healthy?). */
+function makePool(spec: StoreSpec, up: Map<string, boolean>, deps: PoolDeps = {}) {
+  const clock = new ManualClock(1_000);
+  const opts = resolveBalancerOptions(spec, {
+    healthCheck: { rise: 2, fall: 2 },
+    outlier: {
+      consecutiveConnectFailures: 2,
+      consecutive5xx: 3,
+      baseEjectionMs: 1_000,
+      maxEjectionMs: 5_000,
+    },
+  });
+  const pool = StorePool.create(spec, opts, {
+    clock,
+    random: seededRandom(1),
+    prober: (b) => Promise.resolve({ ok: up.get(b.origin) ?? true, at: clock.now() }),
+    ...deps,
+  });
+  pools.push(pool);
+  return { pool, clock };
+}
+
+function picks(pool: StorePool, n: number): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const b = pool.pick();
+    const k = b?.origin ?? 'none';
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return counts;
+}
+
+void describe('eligibility, health and panic', () => {
+  void test('while every backend is pending (startup), all of them take traffic (panic mode)', async () => {
+    const { pool } = makePool(store('s', ips(3)), new Map());
+    await pool.ready(); // one probe each: still pending with rise 2
+    assert.ok(pool.backends().every((b) => b.state === 'pending'));
+    assert.equal(picks(pool, 300).size, 3);
+    assert.equal(pool.panic, true);
+  });
+
+  void test('a pending or unhealthy backend takes no traffic once others are healthy', async () => {
+    const up = new Map([['http://127.0.0.3:9000', false]]);
+    const { pool } = makePool(store('s', ips(3)), up);
+    await pool.ready();
+    await pool.checkNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.state),
+      ['healthy', 'healthy', 'unhealthy'],
+    );
+    const counts = picks(pool, 300);
+    assert.equal(counts.get('http://127.0.0.3:9000'), undefined);
+    assert.equal(pool.panic, false);
+  });
+
+  void test('health flips back only after `rise` consecutive good checks', async () => {
+    const up = new Map([['http://127.0.0.3:9000', false]]);
+    const { pool } = makePool(store('s', ips(3)), up);
+    await pool.ready();
+    await pool.checkNow();
+    up.set('http://127.0.0.3:9000', true);
+    await pool.checkNow();
+    assert.equal(pool.backends()[2]!.state, 'unhealthy');
+    await pool.checkNow();
+    assert.equal(pool.backends()[2]!.state, 'healthy');
+  });
+
+  void test('below the panic threshold every backend is used', async () => {
+    const up = new Map([
+      ['http://127.0.0.2:9000', false],
+      ['http://127.0.0.3:9000', false],
+      ['http://127.0.0.4:9000', false],
+    ]);
+    const { pool } = makePool(store('s', ips(4)), up);
+    await pool.ready();
+    await pool.checkNow();
+    assert.equal(picks(pool, 400).size, 4); // 1 of 4 healthy < 50%
+    assert.equal(pool.panic, true);
+  });
+
+  void test('exclude keeps retries off backends already tried; none left → undefined', async () => {
+    const { pool } = makePool(store('s', ips(2)), new Map());
+    await pool.ready();
+    await pool.checkNow();
+    const [a, b] = pool.backends();
+    for (let i = 0; i < 50; i++) assert.equal(pool.pick(new Set([a!])), b);
+    assert.equal(pool.pick(new Set([a!, b!])), undefined);
+  });
+});
+
+void describe('passive outlier ejection in the pool', () => {
+  async function healthyPool(n: number, outlier = {}) {
+    // Round-robin, so a returning backend's share is not hidden by its raised latency estimate.
+    const spec = store('s', ips(n), { outlier, algorithm: 'round-robin' });
+    const r = makePool(spec, new Map());
+    await r.pool.ready();
+    await r.pool.checkNow();
+    return r;
+  }
+  const fail = (pool: StorePool, b: BackendNode, times: number) => {
+    for (let i = 0; i < times; i++) {
+      pool.start(b);
+      pool.finish(b, { failure: 'connect' });
+    }
+  };
+
+  void test('consecutive connect failures eject a backend; it returns after the ejection time', async () => {
+    const { pool, clock } = await healthyPool(3);
+    const bad = pool.backends()[0]!;
+    fail(pool, bad, 2);
+    assert.equal(bad.state, 'ejected');
+    assert.equal(picks(pool, 200).get(bad.origin), undefined);
+    clock.advance(999);
+    assert.equal(picks(pool, 200).get(bad.origin), undefined);
+    clock.advance(1);
+    assert.ok((picks(pool, 300).get(bad.origin) ?? 0) > 0);
+    assert.equal(bad.state, 'healthy');
+    assert.equal(pool.snapshot().backends[0]!.ejections, 1);
+  });
+
+  void test('max ejected percent: with 50%, at most 2 of 4 are ejected', async () => {
+    const { pool } = await healthyPool(4);
+    for (const b of pool.backends()) fail(pool, b, 2);
+    assert.equal(pool.backends().filter((b) => b.state === 'ejected').length, 2);
+  });
+
+  void test('one ejection is always allowed, even when the cap rounds to zero', async () => {
+    const { pool } = await healthyPool(3, { maxEjectionPercent: 10 });
+    for (const b of pool.backends()) fail(pool, b, 2);
+    assert.equal(pool.backends().filter((b) => b.state === 'ejected').length, 1);
+  });
+
+  void test('in-flight accounting: start/finish pair up and never go negative', async () => {
+    const { pool } = await healthyPool(2);
+    const b = pool.backends()[0]!;
+    pool.start(b);
+    pool.start(b);
+    assert.equal(b.inFlight, 2);
+    pool.finish(b, { status: 200, headersMs: 5 });
+    pool.finish(b, { status: 200, headersMs: 5 });
+    pool.finish(b, { status: 200, headersMs: 5 });
+    assert.equal(b.inFlight, 0);
+  });
+
+  void test('a failed attempt raises the latency estimate to the failure penalty', async () => {
+    const { pool } = await healthyPool(2);
+    const b = pool.backends()[0]!;
+    pool.start(b);
+    pool.finish(b, { failure: 'reset' });
+    assert.equal(b.ewma.value(), pool.options.ewma.failurePenaltyMs);
+  });
+});
+
+void describe('zones', () => {
+  const zoned = store('s', ips(6, ['a', 'a', 'b', 'b', 'c', 'c']));
+
+  void test('the local zone takes all traffic while whole', async () => {
+    const { pool } = makePool(zoned, new Map(), { localZone: 'a' });
+    await pool.ready();
+    await pool.checkNow();
+    const counts = picks(pool, 600);
+    assert.deepEqual([...counts.keys()].sort(), ['http://127.0.0.1:9000', 'http://127.0.0.2:9000']);
+  });
+
+  void test('with the local zone down, traffic splits evenly over the two other zones', async () => {
+    const up = new Map([
+      ['http://127.0.0.1:9000', false],
+      ['http://127.0.0.2:9000', false],
+    ]);
+    const { pool } = makePool(zoned, up, { localZone: 'a' });
+    await pool.ready();
+    await pool.checkNow();
+    const counts = picks(pool, 4_000);
+    const zoneB = (counts.get('http://127.0.0.3:9000') ?? 0) + (counts.get('http://127.0.0.4:9000') ?? 0);
+    const zoneC = (counts.get('http://127.0.0.5:9000') ?? 0) + (counts.get('http://127.0.0.6:9000') ?? 0);
+    assert.equal(zoneB + zoneC, 4_000);
+    assert.ok(Math.abs(zoneB / 4_000 - 0.5) < 0.05, `zone b ${zoneB}`);
+  });
+
+  void test('without a local zone, zones are ignored', async () => {
+    const { pool } = makePool(zoned, new Map());
+    await pool.ready();
+    await pool.checkNow();
+    assert.equal(picks(pool, 600).size, 6);
+  });
+});
+
+void describe('discovery', () => {
+  class TableResolver implements HostResolver {
+    answers = new Map<string, ResolvedAddress[]>();
+    resolve(host: string) {
+      const a = this.answers.get(host);
+      return a ? Promise.resolve({ addresses: a }) : Promise.reject(new Error('ENOTFOUND'));
+    }
+  }
+
+  void test('a hostname becomes one backend per address, keeping the name for Host', async () => {
+    const resolver = new TableResolver();
+    resolver.answers.set('minio.example', [
+      { address: '10.0.0.1', family: 4 },
+      { address: 'fd00::2', family: 6 },
+    ]);
+    const { pool } = makePool(store('s', [{ url: 'http://minio.example:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    const bs = pool.backends();
+    assert.deepEqual(
+      bs.map((b) => [b.origin, b.hostHeader, b.id]),
+      [
+        ['http://10.0.0.1:9000', 'minio.example:9000', 's/minio.example:9000@10.0.0.1'],
+        ['http://[fd00::2]:9000', 'minio.example:9000', 's/minio.example:9000@fd00::2'],
+      ],
+    );
+  });
+
+  void test('https keeps the name as TLS SNI; an IP endpoint has none', async () => {
+    const resolver = new TableResolver();
+    resolver.answers.set('s3.example', [{ address: '10.0.0.9', family: 4 }]);
+    const spec = store('s', [{ url: 'https://s3.example' }, { url: 'https://10.1.1.1:8443' }]);
+    const { pool } = makePool(spec, new Map(), { resolver });
+    await pool.ready();
+    const named = pool.backends().find((b) => b.address === '10.0.0.9');
+    const literal = pool.backends().find((b) => b.address === '10.1.1.1');
+    assert.equal(named!.servername, 's3.example');
+    assert.equal(named!.origin, 'https://10.0.0.9:443');
+    assert.equal(literal!.servername, undefined);
+    assert.equal(literal!.hostHeader, '10.1.1.1:8443');
+  });
+
+  void test('new addresses join pending; removed ones drain and close once idle', async () => {
+    const resolver = new TableResolver();
+    resolver.answers.set('m', [
+      { address: '10.0.0.1', family: 4 },
+      { address: '10.0.0.2', family: 4 },
+    ]);
+    const { pool } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    await pool.checkNow();
+    const old = pool.backends()[0]!;
+    pool.start(old); // a request in flight on the node about to disappear
+    resolver.answers.set('m', [
+      { address: '10.0.0.2', family: 4 },
+      { address: '10.0.0.3', family: 4 },
+    ]);
+    await pool.resolveNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.address),
+      ['10.0.0.2', '10.0.0.3'],
+    );
+    const fresh = pool.backends()[1]!;
+    assert.equal(fresh.state, 'pending');
+    for (let i = 0; i < 50; i++) assert.equal(pool.pick()?.address, '10.0.0.2');
+    const snap = pool.snapshot().backends.find((b) => b.draining)!;
+    assert.equal(snap.id, old.id);
+    assert.equal((old.dispatcher as Pool).closed, false);
+    pool.finish(old, { status: 200, headersMs: 1 });
+    assert.equal((old.dispatcher as Pool).closed, true);
+    assert.equal(pool.snapshot().backends.length, 2);
+  });
+
+  void test('a failed resolution keeps the addresses already known', async () => {
+    const resolver = new TableResolver();
+    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
+    const { pool } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    resolver.answers.delete('m');
+    await pool.resolveNow();
+    assert.equal(pool.backends().length, 1);
+  });
+});
+
+void describe('stores are separate pools', () => {
+  void test('one store never yields another store’s backend', async () => {
+    const set = createPools(
+      {
+        version: 1,
+        stores: [store('dc1', ips(2)), store('dc2', [{ url: 'http://127.0.1.1:9000' }])],
+        grants: [],
+      },
+      {},
+      { prober: false },
+    );
+    after(() => set.close());
+    await set.ready();
+    const dc2 = set.get('dc2')!;
+    for (let i = 0; i < 100; i++) assert.equal(dc2.pick()!.origin, 'http://127.0.1.1:9000');
+    for (let i = 0; i < 100; i++) assert.notEqual(set.get('dc1')!.pick()!.origin, 'http://127.0.1.1:9000');
+    assert.equal(set.get('nope'), undefined);
+    assert.deepEqual(
+      set.snapshot().stores.map((s) => [s.store, s.backends.length]),
+      [
+        ['dc1', 2],
+        ['dc2', 1],
+      ],
+    );
+  });
+});
+
+void describe('latency normalisation', () => {
+  void test('time to headers is the sample; upload time is subtracted; a big upload of unknown time is skipped', () => {
+    assert.equal(latencySample({ status: 200, headersMs: 12 }), 12);
+    assert.equal(latencySample({ status: 200, headersMs: 900, uploadMs: 880 }), 20);
+    assert.equal(latencySample({ status: 200, headersMs: 900, requestBodyBytes: 1 << 30 }), undefined);
+    assert.equal(latencySample({ failure: 'connect' }), undefined);
+  });
+});
