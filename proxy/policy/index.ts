@@ -1,12 +1,29 @@
 /**
  * Authorization entry point used by the proxy's `authorize` phase.
  *
- * FIRST CUT (foundation): bucket/prefix grants with a coarse method → access mapping, so the
- * request path can be built and tested. The policy issue replaces the internals with the full
- * operation classifier (sub-resources, copy source, DeleteObjects keys, list prefixes, bucket
- * configuration) behind this same exported surface. Deny by default throughout.
+ * `createAuthorizer(doc)` builds an immutable authorizer: classification (./operations.ts) →
+ * grant matching (./engine.ts), deny by default. The proxy calls `authorize(req)` once per
+ * request, after parsing and before reading any body byte or sending `100 Continue`. Two
+ * decisions carry follow-up work for the request path:
+ * - `deleteObjects`: DeleteObjects (`POST ?delete`) names its keys in the body. The proxy reads
+ *   at most `maxBytes` of it, calls `check(body)`, and forwards the buffered body unchanged (its
+ *   Content-MD5 / checksum intact) only if that allows; one key outside the grants denies all.
+ * - `listBuckets`: ListBuckets is allowed and its 200 response filtered to these bucket names
+ *   (./list-buckets.ts documents the decision).
+ * Presigned and anonymous requests take exactly this path: the client's signature is never
+ * trusted, so how a request was signed changes nothing about what it may do.
+ *
+ * Reload swaps the whole authorizer (./reload.ts); one request always sees one policy.
  */
-import type { AccessMode, Grant, PodPolicyDocument } from '../config/types.ts';
+import type { PodPolicyDocument } from '../config/types.ts';
+import { buildIndex, decide, deny } from './engine.ts';
+import type { Decision, GrantIndex } from './engine.ts';
+import { classify } from './operations.ts';
+import { canonicalTarget } from './target.ts';
+import type { TargetOptions } from './target.ts';
+
+export type { Decision, DeleteObjectsCheck } from './engine.ts';
+export type { DenyReason } from './errors.ts';
 
 /** What the authorizer needs to know about one request (already parsed and canonical). */
 export interface AuthzRequest {
@@ -19,59 +36,71 @@ export interface AuthzRequest {
   query: URLSearchParams;
   /** Lower-cased request headers. */
   headers: Readonly<Record<string, string | string[] | undefined>>;
+  /**
+   * The raw request-target as received. When given, the policy parses it again with its own
+   * strict parser (./target.ts) and denies unless both parsers agree on (bucket, key, query):
+   * a second, independent reading that makes "authorized = forwarded" checkable per request.
+   */
+  rawTarget?: string;
 }
 
-export type Decision =
-  | { allow: true; operation: string; store: string; grant: Grant | undefined }
-  | { allow: false; operation: string; reason: string; message: string };
-
+/** An immutable, ready-to-use policy. */
 export interface Authorizer {
-  /** Decides one request before any body byte is read and before 100 Continue. */
+  /** Decides one request before any body byte is read and before 100 Continue. Never throws. */
   authorize(req: AuthzRequest): Decision;
   /** The store a bucket's traffic goes to (from the grants), or undefined if no grant names it. */
   storeForBucket(bucket: string): string | undefined;
+  /** The document this authorizer enforces. */
+  readonly document: PodPolicyDocument;
 }
 
-function coarseAccess(req: AuthzRequest): { operation: string; access: AccessMode } {
-  const m = req.method;
-  if (req.key === undefined) {
-    if (m === 'GET') return { operation: req.bucket ? 'ListObjects' : 'ListBuckets', access: 'list' };
-    if (m === 'HEAD') return { operation: 'HeadBucket', access: 'read' };
-    if (m === 'DELETE') return { operation: 'DeleteBucket', access: 'delete' };
-    return { operation: 'BucketWrite', access: 'write' };
-  }
-  if (m === 'GET' || m === 'HEAD') return { operation: 'GetObject', access: 'read' };
-  if (m === 'DELETE') return { operation: 'DeleteObject', access: 'delete' };
-  return { operation: 'PutObject', access: 'write' };
+/** How requests address the proxy (for the raw-target cross-check). */
+export type AuthorizerOptions = TargetOptions;
+
+function sameQuery(a: URLSearchParams, b: URLSearchParams): boolean {
+  const x = [...a];
+  const y = [...b];
+  return x.length === y.length && x.every(([k, v], i) => y[i]?.[0] === k && y[i]?.[1] === v);
 }
 
-function prefixMatches(grant: Grant, key: string | undefined): boolean {
-  if (!grant.prefixes || grant.prefixes.length === 0) return true;
-  if (key === undefined) return false;
-  return grant.prefixes.some((p) => key.startsWith(p));
+function header(headers: AuthzRequest['headers'], name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
 }
 
-/** Builds an authorizer over a validated policy document. */
-export function createAuthorizer(doc: PodPolicyDocument): Authorizer {
-  const storeByBucket = new Map<string, string>();
-  for (const g of doc.grants) storeByBucket.set(g.bucket, g.store);
+/**
+ * Builds an authorizer over a validated policy document (proxy/config/parse.ts validates the
+ * shape). Throws PolicyValidationError, naming the grant, for policies that cannot be enforced
+ * unambiguously (one bucket on two stores, a reserved bucket).
+ */
+export function createAuthorizer(doc: PodPolicyDocument, opts: AuthorizerOptions = {}): Authorizer {
+  const index: GrantIndex = buildIndex(doc);
   return {
-    storeForBucket: (bucket) => storeByBucket.get(bucket),
+    document: doc,
+    storeForBucket: (bucket) => index.storeByBucket.get(bucket),
     authorize(req) {
-      const { operation, access } = coarseAccess(req);
-      if (req.bucket === undefined) {
-        const store = doc.stores[0]?.name;
-        return store
-          ? { allow: true, operation, store, grant: undefined }
-          : { allow: false, operation, reason: 'no-store', message: 'No store is configured' };
+      if (req.rawTarget !== undefined) {
+        const t = canonicalTarget(req.rawTarget, header(req.headers, 'host'), opts);
+        if (!t.ok) return deny('Unknown', 'bad-target', t.message);
+        if (t.bucket !== req.bucket || t.key !== req.key || !sameQuery(t.query, req.query)) {
+          return deny('Unknown', 'bad-target', 'the request target reads differently to two parsers');
+        }
       }
-      const grant = doc.grants.find(
-        (g) => g.bucket === req.bucket && g.access.includes(access) && prefixMatches(g, req.key),
-      );
-      if (!grant) {
-        return { allow: false, operation, reason: 'no-grant', message: `No grant allows ${access} here` };
-      }
-      return { allow: true, operation, store: grant.store, grant };
+      const c = classify(req);
+      if (!c.ok) return deny(c.operation, c.reason, c.message);
+      return decide(index, {
+        operation: c.operation,
+        needs: c.needs,
+        bucket: req.bucket,
+        key: req.key,
+        query: req.query,
+        headers: c.headers,
+      });
     },
   };
+}
+
+/** An authorizer that denies everything (no policy loaded yet, or none could be loaded). */
+export function denyAllAuthorizer(): Authorizer {
+  return createAuthorizer({ version: 1, stores: [], grants: [] });
 }

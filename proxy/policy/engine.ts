@@ -1,0 +1,278 @@
+/**
+ * The policy engine: a classified request + an immutable grant index → allow or deny. Pure.
+ * Deny by default: a request is allowed only when every right its operation needs
+ * (./operations.ts) is covered by some grant.
+ *
+ * Grant semantics:
+ * - `access` modes apply to keys of `bucket`; with `prefixes`, a key must start with one of them
+ *   (exact byte prefix of the decoded key: "a/" covers "a/x", not "ab" — a grant prefix without a
+ *   trailing slash is taken literally, so "a" covers "ab" too);
+ * - list: the request's `prefix` parameter must itself start with a granted prefix, so a list can
+ *   only return keys inside the grant (no prefix, or a shorter one, is denied when only prefixes
+ *   are granted);
+ * - `bucketConfig` rights are bucket-wide and only ever explicit;
+ * - HeadBucket / GetBucketLocation need any grant on the bucket;
+ * - a bucket is served by exactly one store (the parser and {@link buildIndex} enforce it), so a
+ *   CopyObject whose source lives on another store is refused.
+ */
+import type { AccessMode, BucketConfigAccess, Grant, PodPolicyDocument } from '../config/types.ts';
+import { parseCopySource } from './copy-source.ts';
+import { MAX_DELETE_BODY_BYTES, parseDeleteBody } from './delete-xml.ts';
+import { DENY_KINDS, PolicyValidationError } from './errors.ts';
+import type { DenyReason } from './errors.ts';
+import type { Need } from './operations.ts';
+import { keyProblem } from './target.ts';
+
+/** A grant with the label logs and `policy check` show for it. */
+export interface IndexedGrant {
+  grant: Grant;
+  /** `grant.source`, or `grants[i]` when the document gives none. */
+  label: string;
+}
+
+/** Grants indexed by bucket; immutable once built. */
+export interface GrantIndex {
+  readonly all: readonly IndexedGrant[];
+  readonly byBucket: ReadonlyMap<string, readonly IndexedGrant[]>;
+  readonly storeByBucket: ReadonlyMap<string, string>;
+}
+
+/** Bucket names the backend reserves for itself: MinIO serves its admin and health APIs there. */
+export const RESERVED_BUCKETS: ReadonlySet<string> = new Set(['minio']);
+
+/**
+ * Indexes a validated document. Throws {@link PolicyValidationError} naming the grant when one
+ * bucket is granted on two stores (a pod's requests name a bucket, not a store, so that policy
+ * could not be enforced unambiguously) or a grant names a reserved bucket.
+ */
+export function buildIndex(doc: PodPolicyDocument): GrantIndex {
+  const all: IndexedGrant[] = [];
+  const byBucket = new Map<string, IndexedGrant[]>();
+  const storeByBucket = new Map<string, string>();
+  doc.grants.forEach((grant, i) => {
+    const field = `grants[${i}]`;
+    if (RESERVED_BUCKETS.has(grant.bucket))
+      throw new PolicyValidationError(`${field}.bucket`, `${grant.bucket} is reserved by the backend`);
+    const other = storeByBucket.get(grant.bucket);
+    if (other !== undefined && other !== grant.store) {
+      throw new PolicyValidationError(
+        `${field}.store`,
+        `bucket ${grant.bucket} is already granted on store ${other}`,
+      );
+    }
+    storeByBucket.set(grant.bucket, grant.store);
+    const entry: IndexedGrant = { grant, label: grant.source ?? field };
+    all.push(entry);
+    const list = byBucket.get(grant.bucket) ?? [];
+    list.push(entry);
+    byBucket.set(grant.bucket, list);
+  });
+  return { all, byBucket, storeByBucket };
+}
+
+/** Everything the engine needs about one request (classified, decoded). */
+export interface EngineRequest {
+  operation: string;
+  needs: readonly Need[];
+  bucket: string | undefined;
+  key: string | undefined;
+  query: URLSearchParams;
+  /** Effective lower-cased headers (incl. hoisted x-amz-* query parameters). */
+  headers: Readonly<Record<string, string | undefined>>;
+}
+
+/** The DeleteObjects body check, run once the bounded body has been read. */
+export interface DeleteObjectsCheck {
+  /** Read at most this many bytes; a longer body is refused. */
+  readonly maxBytes: number;
+  /** Decides on the complete body; the body is then forwarded unchanged. */
+  check(body: Buffer): Decision;
+}
+
+/** The outcome for one request. */
+export type Decision =
+  | {
+      allow: true;
+      operation: string;
+      /** The store the request goes to. */
+      store: string;
+      /** The grant covering the request's own target (the destination for copies). */
+      grant: Grant | undefined;
+      /** Labels of every grant that was needed (copy: source and destination). */
+      matched: string[];
+      /** ListBuckets: keep only these bucket names in the response. */
+      listBuckets?: ReadonlySet<string>;
+      /** DeleteObjects: the body must pass this check before anything is forwarded. */
+      deleteObjects?: DeleteObjectsCheck;
+    }
+  | {
+      allow: false;
+      operation: string;
+      reason: DenyReason;
+      message: string;
+      /** The S3 error code and HTTP status to answer with. */
+      s3Code: string;
+      status: number;
+    };
+
+/** A denial with its catalog entry filled in. */
+export function deny(operation: string, reason: DenyReason, message: string): Decision {
+  const kind = DENY_KINDS[reason];
+  return { allow: false, operation, reason, message, s3Code: kind.s3Code, status: kind.status };
+}
+
+function keyCovered(g: Grant, key: string): boolean {
+  return !g.prefixes || g.prefixes.length === 0 || g.prefixes.some((p) => key.startsWith(p));
+}
+
+function findObject(
+  index: GrantIndex,
+  bucket: string,
+  key: string,
+  access: AccessMode,
+): IndexedGrant | undefined {
+  return index.byBucket.get(bucket)?.find((e) => e.grant.access.includes(access) && keyCovered(e.grant, key));
+}
+
+function findConfig(index: GrantIndex, bucket: string, access: BucketConfigAccess): IndexedGrant | undefined {
+  return index.byBucket.get(bucket)?.find((e) => e.grant.bucketConfig?.includes(access));
+}
+
+type NeedResult =
+  | { ok: true; entry: IndexedGrant | undefined; extra?: Partial<Decision & { allow: true }> }
+  | { ok: false; reason: DenyReason; message: string };
+
+function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
+  const { bucket, key } = req;
+  const found = (entry: IndexedGrant | undefined, reason: DenyReason, message: string): NeedResult =>
+    entry ? { ok: true, entry } : { ok: false, reason, message };
+  switch (need.kind) {
+    case 'object':
+      return found(
+        findObject(index, bucket ?? '', key ?? '', need.access),
+        'no-grant',
+        `no grant allows ${need.access} on ${bucket}/${key}`,
+      );
+    case 'config':
+      return found(
+        findConfig(index, bucket ?? '', need.access),
+        'no-grant',
+        `no grant gives ${need.access} on bucket ${bucket}`,
+      );
+    case 'bucket-any':
+      return found(index.byBucket.get(bucket ?? '')?.[0], 'no-grant', `no grant names bucket ${bucket}`);
+    case 'list': {
+      const prefix = req.query.get('prefix') ?? '';
+      // A backend that cleaned "a/../b" would list outside the grant; refuse such prefixes.
+      const problem = keyProblem(prefix);
+      if (problem) return { ok: false, reason: 'list-prefix', message: `list prefix: ${problem}` };
+      const listers = index.byBucket.get(bucket ?? '')?.filter((e) => e.grant.access.includes('list')) ?? [];
+      if (listers.length === 0)
+        return { ok: false, reason: 'no-grant', message: `no grant allows list on bucket ${bucket}` };
+      const entry = listers.find((e) => keyCovered(e.grant, prefix));
+      if (entry) return { ok: true, entry };
+      const granted = listers.flatMap((e) => e.grant.prefixes ?? []).map((p) => JSON.stringify(p));
+      return {
+        ok: false,
+        reason: 'list-prefix',
+        message: `list prefix ${JSON.stringify(prefix)} is not within a granted prefix (${granted.join(', ')})`,
+      };
+    }
+    case 'copy-source': {
+      const header = req.headers['x-amz-copy-source'];
+      const src = parseCopySource(header ?? '');
+      if (!src.ok) return { ok: false, reason: 'bad-copy-source', message: src.message };
+      const srcStore = index.storeByBucket.get(src.bucket);
+      if (srcStore !== undefined && bucket !== undefined && srcStore !== index.storeByBucket.get(bucket)) {
+        return {
+          ok: false,
+          reason: 'cross-store-copy',
+          message: `copy source bucket ${src.bucket} is on store ${srcStore}`,
+        };
+      }
+      return found(
+        findObject(index, src.bucket, src.key, 'read'),
+        'no-grant',
+        `no grant allows read on copy source ${src.bucket}/${src.key}`,
+      );
+    }
+    case 'delete-keys': {
+      const deleters =
+        index.byBucket.get(bucket ?? '')?.filter((e) => e.grant.access.includes('delete')) ?? [];
+      if (deleters.length === 0)
+        return { ok: false, reason: 'no-grant', message: `no grant allows delete on bucket ${bucket}` };
+      const declared = Number(req.headers['content-length'] ?? '0');
+      if (declared > MAX_DELETE_BODY_BYTES) {
+        return {
+          ok: false,
+          reason: 'delete-too-large',
+          message: `Content-Length ${declared} exceeds ${MAX_DELETE_BODY_BYTES}`,
+        };
+      }
+      return { ok: true, entry: deleters[0], extra: { deleteObjects: deleteCheck(index, req) } };
+    }
+    case 'any-grant': {
+      const first = index.all[0];
+      if (!first) return { ok: false, reason: 'no-grant', message: 'the policy has no grants' };
+      const buckets = new Set(
+        index.all.filter((e) => e.grant.store === first.grant.store).map((e) => e.grant.bucket),
+      );
+      return { ok: true, entry: undefined, extra: { listBuckets: buckets, store: first.grant.store } };
+    }
+  }
+}
+
+function deleteCheck(index: GrantIndex, req: EngineRequest): DeleteObjectsCheck {
+  const bucket = req.bucket ?? '';
+  return {
+    maxBytes: MAX_DELETE_BODY_BYTES,
+    check(body) {
+      const parsed = parseDeleteBody(body);
+      if (!parsed.ok)
+        return deny(req.operation, parsed.tooLarge ? 'delete-too-large' : 'malformed-delete', parsed.message);
+      const matched = new Set<string>();
+      for (const { key } of parsed.objects) {
+        // The same key rules as the request path: no dot or empty segments a backend could clean.
+        const problem = keyProblem(key);
+        if (problem) return deny(req.operation, 'malformed-delete', `${problem}: ${JSON.stringify(key)}`);
+        const entry = findObject(index, bucket, key, 'delete');
+        if (!entry)
+          return deny(
+            req.operation,
+            'no-grant',
+            `no grant allows delete on ${bucket}/${key} (one of ${parsed.objects.length} keys)`,
+          );
+        matched.add(entry.label);
+      }
+      const first = index.byBucket.get(bucket)?.[0];
+      return {
+        allow: true,
+        operation: req.operation,
+        store: index.storeByBucket.get(bucket) ?? '',
+        grant: first?.grant,
+        matched: [...matched],
+      };
+    },
+  };
+}
+
+/** Decides one classified request against the index. */
+export function decide(index: GrantIndex, req: EngineRequest): Decision {
+  if (req.bucket !== undefined && RESERVED_BUCKETS.has(req.bucket)) {
+    return deny(req.operation, 'reserved-bucket', `bucket ${req.bucket} is reserved by the backend`);
+  }
+  const matched: string[] = [];
+  let primary: IndexedGrant | undefined;
+  let extra: Partial<Decision & { allow: true }> = {};
+  for (const need of req.needs) {
+    const r = check(index, req, need);
+    if (!r.ok) return deny(req.operation, r.reason, r.message);
+    if (r.entry && !matched.includes(r.entry.label)) matched.push(r.entry.label);
+    if (need.kind !== 'copy-source') primary ??= r.entry;
+    extra = { ...extra, ...r.extra };
+  }
+  primary ??= req.bucket === undefined ? undefined : index.byBucket.get(req.bucket)?.[0];
+  const store = extra.store ?? (req.bucket === undefined ? undefined : index.storeByBucket.get(req.bucket));
+  if (store === undefined) return deny(req.operation, 'no-grant', 'no grant names this bucket');
+  return { ...extra, allow: true, operation: req.operation, store, grant: primary?.grant, matched };
+}

@@ -1,0 +1,538 @@
+/**
+ * The S3 operation classifier: (method, bucket, key, query, headers) → a named operation and the
+ * rights it needs. Written as a table ({@link OPERATIONS}) so that what the proxy understands can
+ * be read in one place; anything the table does not match exactly is `unknown-operation`, and an
+ * unknown operation is denied — the backend may understand a request we do not, so "we don't know
+ * what this is" must never mean "let it through".
+ *
+ * Matching rules (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Operations_Amazon_Simple_Storage_Service.html):
+ * - a rule matches on method, scope (service / bucket / object), the query parameters it
+ *   `requires` (sub-resources such as `?acl`, or `uploadId`), and whether `x-amz-copy-source` is
+ *   present; the most specific match (most required parameters) wins, a tie is ambiguous;
+ * - every other query parameter must be one the rule lists as `optional`, or a signing/SDK
+ *   parameter ({@link IGNORED_PARAMS}); an unlisted one (`?torrent` on a PUT, `?ACL`) is unknown;
+ * - a parameter given twice is ambiguous (backends disagree on first-wins vs last-wins);
+ * - `x-amz-*` query parameters are treated as headers (SigV4 presigning hoists headers into the
+ *   query, and a backend may honour them), so a presigned URL cannot smuggle a copy source.
+ */
+import type { AccessMode, BucketConfigAccess } from '../config/types.ts';
+import type { DenyReason } from './errors.ts';
+
+/** One right an operation needs; the engine turns each into a grant lookup. */
+export type Need =
+  /** `access` on the request's (bucket, key). */
+  | { kind: 'object'; access: AccessMode }
+  /** read on the object named by `x-amz-copy-source`. */
+  | { kind: 'copy-source' }
+  /** list on the bucket, within the `prefix` query parameter. */
+  | { kind: 'list' }
+  /** any grant on the bucket (HeadBucket, GetBucketLocation: SDKs probe these). */
+  | { kind: 'bucket-any' }
+  /** an explicit bucket-configuration right. */
+  | { kind: 'config'; access: BucketConfigAccess }
+  /** delete on every key of the DeleteObjects body (checked once the body is read). */
+  | { kind: 'delete-keys' }
+  /** any grant at all (ListBuckets, whose response is filtered to granted buckets). */
+  | { kind: 'any-grant' };
+
+export type Scope = 'service' | 'bucket' | 'object';
+
+/** One row of the table. */
+export interface OperationRule {
+  operation: string;
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+  scope: Scope;
+  /** Query parameters that must be present: name → exact value, or null for any value. */
+  requires?: Readonly<Record<string, string | null>>;
+  /** Further query parameters this operation accepts. */
+  optional?: readonly string[];
+  /** true: x-amz-copy-source must be present; otherwise it must be absent. */
+  copySource?: boolean;
+  needs: readonly Need[];
+}
+
+const RESPONSE_OVERRIDES = [
+  'response-cache-control',
+  'response-content-disposition',
+  'response-content-encoding',
+  'response-content-language',
+  'response-content-type',
+  'response-expires',
+];
+const GET_OBJECT_PARAMS = ['versionId', 'partNumber', ...RESPONSE_OVERRIDES];
+
+const read: Need = { kind: 'object', access: 'read' };
+const write: Need = { kind: 'object', access: 'write' };
+const del: Need = { kind: 'object', access: 'delete' };
+const configRead: Need = { kind: 'config', access: 'config-read' };
+const configWrite: Need = { kind: 'config', access: 'config-write' };
+
+/**
+ * Bucket-configuration sub-resources → the operation-name stem. Reading one needs `config-read`,
+ * writing or deleting one `config-write`; never implied by read/write. The backend answers
+ * methods a sub-resource does not support (e.g. DELETE ?versioning) with its own error.
+ */
+const BUCKET_CONFIG: Readonly<Record<string, string>> = {
+  acl: 'Acl',
+  policy: 'Policy',
+  policyStatus: 'PolicyStatus',
+  lifecycle: 'LifecycleConfiguration',
+  cors: 'Cors',
+  versioning: 'Versioning',
+  tagging: 'Tagging',
+  'object-lock': 'ObjectLockConfiguration',
+  notification: 'NotificationConfiguration',
+  encryption: 'Encryption',
+  replication: 'Replication',
+  website: 'Website',
+  logging: 'Logging',
+  accelerate: 'AccelerateConfiguration',
+  requestPayment: 'RequestPayment',
+  ownershipControls: 'OwnershipControls',
+  publicAccessBlock: 'PublicAccessBlock',
+  analytics: 'AnalyticsConfiguration',
+  metrics: 'MetricsConfiguration',
+  inventory: 'InventoryConfiguration',
+  'intelligent-tiering': 'IntelligentTieringConfiguration',
+};
+/** Configuration sets addressed by id (`?metrics&id=x`). */
+const CONFIG_WITH_ID = new Set(['analytics', 'metrics', 'inventory', 'intelligent-tiering']);
+
+function bucketConfigRules(): OperationRule[] {
+  const rules: OperationRule[] = [];
+  for (const [sub, stem] of Object.entries(BUCKET_CONFIG)) {
+    const optional = CONFIG_WITH_ID.has(sub) ? ['id', 'continuation-token'] : [];
+    const base = { scope: 'bucket' as const, requires: { [sub]: null }, optional };
+    rules.push({ ...base, operation: `GetBucket${stem}`, method: 'GET', needs: [configRead] });
+    rules.push({ ...base, operation: `PutBucket${stem}`, method: 'PUT', needs: [configWrite] });
+    rules.push({ ...base, operation: `DeleteBucket${stem}`, method: 'DELETE', needs: [configWrite] });
+  }
+  return rules;
+}
+
+/** The table. Order does not matter; specificity decides. */
+export const OPERATIONS: readonly OperationRule[] = [
+  // Service
+  {
+    operation: 'ListBuckets',
+    method: 'GET',
+    scope: 'service',
+    optional: ['prefix', 'max-buckets', 'continuation-token', 'bucket-region'],
+    needs: [{ kind: 'any-grant' }],
+  },
+
+  // Objects: read
+  { operation: 'GetObject', method: 'GET', scope: 'object', optional: GET_OBJECT_PARAMS, needs: [read] },
+  { operation: 'HeadObject', method: 'HEAD', scope: 'object', optional: GET_OBJECT_PARAMS, needs: [read] },
+  {
+    operation: 'GetObjectTagging',
+    method: 'GET',
+    scope: 'object',
+    requires: { tagging: null },
+    optional: ['versionId'],
+    needs: [read],
+  },
+  {
+    operation: 'GetObjectRetention',
+    method: 'GET',
+    scope: 'object',
+    requires: { retention: null },
+    optional: ['versionId'],
+    needs: [read],
+  },
+  {
+    operation: 'GetObjectLegalHold',
+    method: 'GET',
+    scope: 'object',
+    requires: { 'legal-hold': null },
+    optional: ['versionId'],
+    needs: [read],
+  },
+  {
+    operation: 'GetObjectAttributes',
+    method: 'GET',
+    scope: 'object',
+    requires: { attributes: null },
+    optional: ['versionId', 'max-parts', 'part-number-marker'],
+    needs: [read],
+  },
+  {
+    operation: 'GetObjectTorrent',
+    method: 'GET',
+    scope: 'object',
+    requires: { torrent: null },
+    needs: [read],
+  },
+  {
+    operation: 'GetObjectAcl',
+    method: 'GET',
+    scope: 'object',
+    requires: { acl: null },
+    optional: ['versionId'],
+    needs: [read, configRead],
+  },
+  {
+    operation: 'SelectObjectContent',
+    method: 'POST',
+    scope: 'object',
+    requires: { select: null, 'select-type': '2' },
+    needs: [read],
+  },
+
+  // Objects: write
+  { operation: 'PutObject', method: 'PUT', scope: 'object', needs: [write] },
+  {
+    operation: 'CopyObject',
+    method: 'PUT',
+    scope: 'object',
+    copySource: true,
+    needs: [{ kind: 'copy-source' }, write],
+  },
+  {
+    operation: 'PutObjectTagging',
+    method: 'PUT',
+    scope: 'object',
+    requires: { tagging: null },
+    optional: ['versionId'],
+    needs: [write],
+  },
+  {
+    operation: 'DeleteObjectTagging',
+    method: 'DELETE',
+    scope: 'object',
+    requires: { tagging: null },
+    optional: ['versionId'],
+    needs: [write],
+  },
+  // Retention, legal hold and ACLs can make an object undeletable or public: explicit grant too.
+  {
+    operation: 'PutObjectRetention',
+    method: 'PUT',
+    scope: 'object',
+    requires: { retention: null },
+    optional: ['versionId'],
+    needs: [write, configWrite],
+  },
+  {
+    operation: 'PutObjectLegalHold',
+    method: 'PUT',
+    scope: 'object',
+    requires: { 'legal-hold': null },
+    optional: ['versionId'],
+    needs: [write, configWrite],
+  },
+  {
+    operation: 'PutObjectAcl',
+    method: 'PUT',
+    scope: 'object',
+    requires: { acl: null },
+    optional: ['versionId'],
+    needs: [write, configWrite],
+  },
+  {
+    operation: 'RestoreObject',
+    method: 'POST',
+    scope: 'object',
+    requires: { restore: null },
+    optional: ['versionId'],
+    needs: [write],
+  },
+
+  // Multipart: every step is checked against the upload's key (S3 binds uploadId to its key, so
+  // an uploadId cannot be replayed against another key).
+  {
+    operation: 'CreateMultipartUpload',
+    method: 'POST',
+    scope: 'object',
+    requires: { uploads: null },
+    needs: [write],
+  },
+  {
+    operation: 'UploadPart',
+    method: 'PUT',
+    scope: 'object',
+    requires: { partNumber: null, uploadId: null },
+    needs: [write],
+  },
+  {
+    operation: 'UploadPartCopy',
+    method: 'PUT',
+    scope: 'object',
+    requires: { partNumber: null, uploadId: null },
+    copySource: true,
+    needs: [{ kind: 'copy-source' }, write],
+  },
+  {
+    operation: 'CompleteMultipartUpload',
+    method: 'POST',
+    scope: 'object',
+    requires: { uploadId: null },
+    needs: [write],
+  },
+  {
+    operation: 'AbortMultipartUpload',
+    method: 'DELETE',
+    scope: 'object',
+    requires: { uploadId: null },
+    needs: [write],
+  },
+  {
+    operation: 'ListParts',
+    method: 'GET',
+    scope: 'object',
+    requires: { uploadId: null },
+    optional: ['max-parts', 'part-number-marker', 'encoding-type'],
+    needs: [write],
+  },
+
+  // Objects: delete
+  { operation: 'DeleteObject', method: 'DELETE', scope: 'object', optional: ['versionId'], needs: [del] },
+  {
+    operation: 'DeleteObjects',
+    method: 'POST',
+    scope: 'bucket',
+    requires: { delete: null },
+    needs: [{ kind: 'delete-keys' }],
+  },
+
+  // Lists: the prefix parameter must lie within a granted prefix.
+  {
+    operation: 'ListObjects',
+    method: 'GET',
+    scope: 'bucket',
+    optional: ['prefix', 'delimiter', 'marker', 'max-keys', 'encoding-type'],
+    needs: [{ kind: 'list' }],
+  },
+  {
+    operation: 'ListObjectsV2',
+    method: 'GET',
+    scope: 'bucket',
+    requires: { 'list-type': '2' },
+    // `metadata` is MinIO's extension (user metadata in the listing); it reveals nothing a GET would not.
+    optional: [
+      'prefix',
+      'delimiter',
+      'continuation-token',
+      'start-after',
+      'max-keys',
+      'fetch-owner',
+      'encoding-type',
+      'metadata',
+    ],
+    needs: [{ kind: 'list' }],
+  },
+  {
+    operation: 'ListObjectVersions',
+    method: 'GET',
+    scope: 'bucket',
+    requires: { versions: null },
+    optional: ['prefix', 'delimiter', 'key-marker', 'version-id-marker', 'max-keys', 'encoding-type'],
+    needs: [{ kind: 'list' }],
+  },
+  {
+    operation: 'ListMultipartUploads',
+    method: 'GET',
+    scope: 'bucket',
+    requires: { uploads: null },
+    optional: ['prefix', 'delimiter', 'key-marker', 'upload-id-marker', 'max-uploads', 'encoding-type'],
+    needs: [{ kind: 'list' }],
+  },
+
+  // Buckets
+  { operation: 'HeadBucket', method: 'HEAD', scope: 'bucket', needs: [{ kind: 'bucket-any' }] },
+  {
+    operation: 'GetBucketLocation',
+    method: 'GET',
+    scope: 'bucket',
+    requires: { location: null },
+    needs: [{ kind: 'bucket-any' }],
+  },
+  {
+    operation: 'CreateBucket',
+    method: 'PUT',
+    scope: 'bucket',
+    needs: [{ kind: 'config', access: 'create-bucket' }],
+  },
+  {
+    operation: 'DeleteBucket',
+    method: 'DELETE',
+    scope: 'bucket',
+    needs: [{ kind: 'config', access: 'delete-bucket' }],
+  },
+  ...bucketConfigRules(),
+];
+
+/**
+ * Query parameters that never change the operation: SDK hints (`x-id`) and the client's own
+ * signature (stripped by the proxy before re-signing). Compared case-sensitively, as S3 does.
+ */
+export const IGNORED_PARAMS: ReadonlySet<string> = new Set([
+  'x-id',
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+  'X-Amz-Security-Token',
+  'AWSAccessKeyId',
+  'Signature',
+  'Expires',
+]);
+
+/**
+ * Headers that add a need to whatever operation carries them on a mutating request: canned ACLs
+ * and grants can make objects public, object-lock settings and governance bypass can make data
+ * undeletable or delete protected data. Both need an explicit `config-write` grant.
+ */
+export const HEADER_NEEDS: readonly { header: string; need: Need }[] = [
+  ...[
+    'x-amz-acl',
+    'x-amz-grant-read',
+    'x-amz-grant-write',
+    'x-amz-grant-read-acp',
+    'x-amz-grant-write-acp',
+    'x-amz-grant-full-control',
+    'x-amz-object-lock-mode',
+    'x-amz-object-lock-retain-until-date',
+    'x-amz-object-lock-legal-hold',
+    'x-amz-bypass-governance-retention',
+  ].map((header) => ({ header, need: configWrite })),
+];
+
+/** What the classifier needs to see of a request; all values already decoded exactly once. */
+export interface ClassifyInput {
+  method: string;
+  bucket: string | undefined;
+  key: string | undefined;
+  query: URLSearchParams;
+  /** Lower-cased header names. */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+export type Classification =
+  | {
+      ok: true;
+      operation: string;
+      needs: Need[];
+      /** The effective headers: request headers merged with hoisted `x-amz-*` query parameters. */
+      headers: Readonly<Record<string, string | undefined>>;
+    }
+  | { ok: false; operation: string; reason: DenyReason; message: string };
+
+function scopeOf(bucket: string | undefined, key: string | undefined): Scope {
+  if (bucket === undefined) return 'service';
+  return key === undefined ? 'bucket' : 'object';
+}
+
+/**
+ * Headers as the backend will see them: `x-amz-*` query parameters (other than the client's
+ * signature) count as headers. A header given twice, or given both ways with different values,
+ * is ambiguous.
+ */
+function effectiveHeaders(input: ClassifyInput): Record<string, string | undefined> | string {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(input.headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) {
+      if (name.startsWith('x-amz-') && value.length > 1) return `header ${name} is given more than once`;
+      out[name] = value.join(', ');
+    } else {
+      out[name] = value;
+    }
+  }
+  for (const [name, value] of input.query) {
+    if (IGNORED_PARAMS.has(name)) continue;
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-amz-')) continue;
+    const existing = out[lower];
+    if (existing !== undefined && existing !== value) return `${lower} differs between header and query`;
+    out[lower] = value;
+  }
+  return out;
+}
+
+/** Classifies one request. Pure; never throws. */
+export function classify(input: ClassifyInput): Classification {
+  const method = input.method.toUpperCase();
+  const scope = scopeOf(input.bucket, input.key);
+  const unknown = (message: string): Classification => ({
+    ok: false,
+    operation: 'Unknown',
+    reason: 'unknown-operation',
+    message,
+  });
+
+  const seen = new Set<string>();
+  for (const name of input.query.keys()) {
+    if (seen.has(name)) {
+      return {
+        ok: false,
+        operation: 'Unknown',
+        reason: 'ambiguous-request',
+        message: `query parameter ${name} is repeated`,
+      };
+    }
+    seen.add(name);
+  }
+  const headers = effectiveHeaders(input);
+  if (typeof headers === 'string') {
+    return { ok: false, operation: 'Unknown', reason: 'ambiguous-request', message: headers };
+  }
+  const hasCopySource = headers['x-amz-copy-source'] !== undefined;
+
+  let best: OperationRule[] = [];
+  let bestScore = -1;
+  for (const rule of OPERATIONS) {
+    if (rule.method !== method || rule.scope !== scope) continue;
+    if ((rule.copySource ?? false) !== hasCopySource) continue;
+    const requires = Object.entries(rule.requires ?? {});
+    const matches = requires.every(([name, value]) => {
+      const got = input.query.get(name);
+      return got !== null && (value === null || got === value);
+    });
+    if (!matches) continue;
+    if (requires.length > bestScore) {
+      best = [rule];
+      bestScore = requires.length;
+    } else if (requires.length === bestScore) {
+      best.push(rule);
+    }
+  }
+  const rule = best[0];
+  if (!rule)
+    return unknown(
+      `no S3 operation matches ${method} on a ${scope}${hasCopySource ? ' with x-amz-copy-source' : ''}`,
+    );
+  if (best.length > 1) {
+    return {
+      ok: false,
+      operation: 'Unknown',
+      reason: 'ambiguous-request',
+      message: `request matches ${best.map((r) => r.operation).join(' and ')}`,
+    };
+  }
+  for (const name of seen) {
+    if (IGNORED_PARAMS.has(name) || name.toLowerCase().startsWith('x-amz-')) continue;
+    if (rule.requires && name in rule.requires) continue;
+    if (rule.optional?.includes(name)) continue;
+    return {
+      ok: false,
+      operation: rule.operation,
+      reason: 'unknown-operation',
+      message: `query parameter ${name} is not understood for ${rule.operation}`,
+    };
+  }
+
+  const needs = [...rule.needs];
+  if (method !== 'GET' && method !== 'HEAD') {
+    for (const { header, need } of HEADER_NEEDS) {
+      if (headers[header] !== undefined && !needs.some((n) => sameNeed(n, need))) needs.push(need);
+    }
+  }
+  return { ok: true, operation: rule.operation, needs, headers };
+}
+
+function sameNeed(a: Need, b: Need): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

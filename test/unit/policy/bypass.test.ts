@@ -1,0 +1,279 @@
+/**
+ * One test per known bypass (issue 4). The policy under attack grants `team/` of bucket `data`
+ * (read, write, list, delete) and read on `public` — nothing else.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAuthorizer } from '../../../proxy/policy/index.ts';
+import type { Decision } from '../../../proxy/policy/index.ts';
+import { parseTarget } from '../../../proxy/s3/target.ts';
+import { canonicalTarget, encodeObjectPath } from '../../../proxy/policy/target.ts';
+import { VHOST, policy, run } from './helpers.ts';
+
+const authz = createAuthorizer(
+  policy([
+    {
+      store: 's1',
+      bucket: 'data',
+      prefixes: ['team/'],
+      access: ['read', 'write', 'list', 'delete'],
+      source: 'team',
+    },
+    { store: 's1', bucket: 'public', access: ['read'], source: 'public' },
+    { store: 's2', bucket: 'elsewhere', access: ['read'], source: 'elsewhere' },
+  ]),
+  { virtualHostDomains: [VHOST] },
+);
+
+function denied(d: Decision, reason?: string): void {
+  assert.equal(d.allow, false, d.allow ? `allowed via ${d.matched.join(',')}` : '');
+  if (reason && !d.allow) assert.equal(d.reason, reason, d.message);
+}
+
+function keysBody(keys: string[]): Buffer {
+  const objs = keys.map((k) => `<Object><Key>${k}</Key></Object>`).join('');
+  return Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?><Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${objs}</Delete>`,
+  );
+}
+
+function deleteObjects(body: Buffer): Decision {
+  const d = run(authz, 'POST', '/data?delete', { 'content-length': String(body.length) });
+  assert.ok(d.allow && d.deleteObjects, 'the pre-check passes and asks for the body');
+  return d.deleteObjects.check(body);
+}
+
+describe('CopyObject / UploadPartCopy', () => {
+  const put = (source: string, target = '/data/team/dst') =>
+    run(authz, 'PUT', target, { 'x-amz-copy-source': source });
+
+  test('allowed: source and destination both granted', () => {
+    const d = put('/data/team/src');
+    assert.ok(d.allow);
+    assert.deepEqual(d.matched, ['team']);
+    assert.ok(put('public/x%20y.txt').allow);
+    assert.ok(put('data/team/src?versionId=3HL4kqtJlcpXroDTDmJ').allow);
+  });
+  test('source outside the grant', () => denied(put('/data/secret/x'), 'no-grant'));
+  test('source in an ungranted bucket', () => denied(put('/other/x'), 'no-grant'));
+  test('read-only source, write on destination still needed', () =>
+    denied(put('/data/team/src', '/public/dst'), 'no-grant'));
+  test('UploadPartCopy checks the source too', () => {
+    denied(put('/data/secret/x', '/data/team/dst?partNumber=1&uploadId=u'), 'no-grant');
+    assert.ok(put('/data/team/x', '/data/team/dst?partNumber=1&uploadId=u').allow);
+  });
+  test('encoded dot segments in the source', () => {
+    denied(put('/data/team/..%2Fsecret%2Fx'), 'bad-copy-source');
+    denied(put('/data/team/%2e%2E/secret/x'), 'bad-copy-source');
+    denied(put('/data%2Fteam/../secret'), 'bad-copy-source');
+  });
+  test('double encoding (a backend decoding twice would see ..)', () =>
+    denied(put('/data/team/%252e%252e/x'), 'bad-copy-source'));
+  test('raw + (query-unescaping backends read a space)', () =>
+    denied(put('/data/team/a+b'), 'bad-copy-source'));
+  test('encoded ? or # (backends that re-parse would cut the key)', () => {
+    denied(put('/data/team/x%3FversionId=1'), 'bad-copy-source');
+    denied(put('/data/team/x%23frag'), 'bad-copy-source');
+  });
+  test('extra query parameters on the source', () =>
+    denied(put('/data/team/x?versionId=1&partNumber=2'), 'bad-copy-source'));
+  test('empty segments and a leading //', () => {
+    denied(put('//data/team/x'), 'bad-copy-source');
+    denied(put('/data/team//x'), 'bad-copy-source');
+    denied(put('/data/'), 'bad-copy-source');
+  });
+  test('source on another store', () => denied(put('/elsewhere/x'), 'cross-store-copy'));
+  test('a presigned URL cannot smuggle the copy source in the query', () => {
+    const d = run(authz, 'PUT', '/data/team/dst?x-amz-copy-source=%2Fdata%2Fsecret%2Fx&X-Amz-Signature=abc');
+    assert.equal(d.operation, 'CopyObject');
+    denied(d, 'no-grant');
+  });
+  test('header and query disagreeing on the copy source', () =>
+    denied(
+      run(authz, 'PUT', '/data/team/dst?x-amz-copy-source=%2Fdata%2Fteam%2Fa', {
+        'x-amz-copy-source': '/data/team/b',
+      }),
+      'ambiguous-request',
+    ));
+});
+
+describe('DeleteObjects', () => {
+  test('allowed: every key inside the grant', () => {
+    const d = deleteObjects(keysBody(['team/a', 'team/b &amp; c', 'team/&#x3C;d&#62;']));
+    assert.ok(d.allow);
+  });
+  test('one key outside the grant denies the whole request', () =>
+    denied(deleteObjects(keysBody(['team/a', 'team/b', 'secret/c'])), 'no-grant'));
+  test('an escaped key that decodes outside the grant', () =>
+    denied(deleteObjects(keysBody(['&#116;eam2/x'])), 'no-grant'));
+  test('dot segments in a key', () =>
+    denied(deleteObjects(keysBody(['team/../secret'])), 'malformed-delete'));
+  test('more than 1000 keys', () =>
+    denied(deleteObjects(keysBody(Array.from({ length: 1001 }, (_, i) => `team/${i}`))), 'delete-too-large'));
+  test('a declared Content-Length over the bound is refused before reading', () =>
+    denied(
+      run(authz, 'POST', '/data?delete', { 'content-length': String(2 * 1024 * 1024) }),
+      'delete-too-large',
+    ));
+  test('no delete grant on the bucket: refused before reading the body', () =>
+    denied(run(authz, 'POST', '/public?delete'), 'no-grant'));
+  test('a DOCTYPE with entities is refused', () => {
+    const body = Buffer.from(
+      '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "secret/y">]><Delete><Object><Key>&x;</Key></Object></Delete>',
+    );
+    denied(deleteObjects(body), 'malformed-delete');
+  });
+});
+
+describe('list prefixes', () => {
+  test('no prefix when only prefixes are granted', () =>
+    denied(run(authz, 'GET', '/data?list-type=2'), 'list-prefix'));
+  test('a prefix shorter than the grant', () =>
+    denied(run(authz, 'GET', '/data?list-type=2&prefix=te'), 'list-prefix'));
+  test('a prefix beside the grant', () => denied(run(authz, 'GET', '/data?prefix=team2/'), 'list-prefix'));
+  test('versions and uploads lists too', () => {
+    denied(run(authz, 'GET', '/data?versions&prefix=secret/'), 'list-prefix');
+    denied(run(authz, 'GET', '/data?uploads'), 'list-prefix');
+  });
+  test('a dot-segment prefix a backend could clean', () =>
+    denied(run(authz, 'GET', '/data?list-type=2&prefix=team/../secret/'), 'list-prefix'));
+  test('the prefix given twice', () =>
+    denied(run(authz, 'GET', '/data?list-type=2&prefix=team/&prefix=secret/'), 'ambiguous-request'));
+  test('a differently-cased Prefix parameter is not silently ignored', () =>
+    denied(run(authz, 'GET', '/data?list-type=2&prefix=team/&Prefix=secret/'), 'unknown-operation'));
+  test('within the grant is allowed', () =>
+    assert.ok(run(authz, 'GET', '/data?list-type=2&prefix=team/x').allow));
+});
+
+describe('ListBuckets', () => {
+  test('allowed and filtered to the granted buckets of the first grant store', () => {
+    const d = run(authz, 'GET', '/');
+    assert.ok(d.allow);
+    assert.equal(d.store, 's1');
+    assert.deepEqual([...(d.listBuckets ?? [])].sort(), ['data', 'public']);
+  });
+  test('denied with no grants', () => denied(run(createAuthorizer(policy([])), 'GET', '/'), 'no-grant'));
+});
+
+describe('multipart uses the upload key', () => {
+  test('parts of an upload outside the grant', () => {
+    denied(run(authz, 'PUT', '/data/secret/k?partNumber=1&uploadId=abc'), 'no-grant');
+    denied(run(authz, 'POST', '/data/secret/k?uploadId=abc'), 'no-grant');
+    denied(run(authz, 'POST', '/data/secret/k?uploads'), 'no-grant');
+    denied(run(authz, 'GET', '/data/secret/k?uploadId=abc'), 'no-grant');
+  });
+});
+
+describe('presigned and anonymous requests get the same checks', () => {
+  const presign =
+    'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=00';
+  test('presigned GET inside / outside the grant', () => {
+    assert.ok(run(authz, 'GET', `/data/team/a?${presign}`).allow);
+    denied(run(authz, 'GET', `/data/secret/a?${presign}`), 'no-grant');
+  });
+  test('presigned PUT outside the grant', () =>
+    denied(run(authz, 'PUT', `/data/secret/a?${presign}`), 'no-grant'));
+  test('SigV2 presigned', () =>
+    denied(run(authz, 'GET', '/data/secret/a?AWSAccessKeyId=x&Expires=1&Signature=y'), 'no-grant'));
+  test('anonymous (no Authorization) is decided the same as signed', () => {
+    const a = run(authz, 'DELETE', '/data/secret/a');
+    const b = run(authz, 'DELETE', '/data/secret/a', { authorization: 'AWS4-HMAC-SHA256 Credential=x/y' });
+    denied(a, 'no-grant');
+    denied(b, 'no-grant');
+  });
+  test('a presigned hoisted ACL header still needs config-write', () =>
+    denied(run(authz, 'PUT', `/data/team/a?x-amz-acl=public-read&${presign}`), 'no-grant'));
+});
+
+describe('path tricks', () => {
+  const get = (target: string, headers: Record<string, string> = {}) => run(authz, 'GET', target, headers);
+  test('// at the start (read as a host by URL parsers)', () => denied(get('//data/secret/x'), 'bad-target'));
+  test('// inside the key', () => denied(get('/data/team//../secret/x'), 'bad-target'));
+  test('%2F in the bucket segment', () => denied(get('/data%2Fteam/x'), 'bad-target'));
+  test('%2e%2e segments', () => {
+    denied(get('/data/team/%2e%2e/secret/x'), 'bad-target');
+    denied(get('/data/team/%2E%2e/secret/x'), 'bad-target');
+    denied(get('/data/team/..%2Fsecret'), 'bad-target');
+  });
+  test('plain dot segments', () => {
+    denied(get('/data/team/../secret/x'), 'bad-target');
+    denied(get('/data/team/./x'), 'bad-target');
+    denied(get('/data/./team/x'), 'bad-target');
+  });
+  test('mixed and malformed percent-encoding', () => {
+    denied(get('/data/team/%zz'), 'bad-target');
+    denied(get('/data/team/%C0%AE%C0%AE/x'), 'bad-target'); // overlong UTF-8 for "."
+    denied(get('/data/team/a?prefix=%'), 'bad-target');
+  });
+  test('double encoding stays literal (authorized key = forwarded key)', () => {
+    const t = canonicalTarget('/data/team/%252e%252e/x', '127.0.0.1');
+    assert.ok(t.ok);
+    assert.equal(t.key, 'team/%2e%2e/x');
+    assert.equal(encodeObjectPath(t.bucket, t.key), '/data/team/%252e%252e/x');
+  });
+  test('backslashes (WHATWG URL turns them into /)', () =>
+    denied(get('/data/team/..\\secret'), 'bad-target'));
+  test('absolute-form request target', () => {
+    denied(get('http://evil.example/data/team/x'), 'bad-target');
+    denied(get('http://127.0.0.1:7480/data/secret/x'), 'bad-target');
+  });
+  test('a Host naming another bucket (virtual-host) wins over the path, and is checked', () => {
+    const d = get('/data/team/x', { host: `secret.${VHOST}:7480` });
+    denied(d, 'no-grant');
+    const ok = get('/team/x', { host: `data.${VHOST}` });
+    assert.ok(ok.allow);
+  });
+  test('a Host naming another host reaches nothing else (path-style, same checks)', () => {
+    denied(get('/data/secret/x', { host: 'evil.example' }), 'no-grant');
+    assert.ok(get('/data/team/x', { host: 'evil.example' }).allow);
+  });
+  test('allowedHosts refuses unknown Hosts outright', () => {
+    const r = canonicalTarget('/data/team/x', 'evil.example', { allowedHosts: ['127.0.0.1'] });
+    assert.equal(r.ok, false);
+  });
+  test('a malformed Host header', () => denied(get('/data/team/x', { host: 'a/b@c' }), 'bad-target'));
+  test('; in the query (split by some parsers)', () =>
+    denied(get('/data?list-type=2&prefix=team/;prefix=x'), 'bad-target'));
+  test('reserved backend bucket', () => denied(get('/minio/admin/v3/info'), 'reserved-bucket'));
+  test('the request parser and the policy parser must agree', () => {
+    const d = createAuthorizer(policy([{ store: 's1', bucket: 'data', access: ['read'] }])).authorize({
+      method: 'GET',
+      bucket: 'data',
+      key: 'public',
+      query: new URLSearchParams(),
+      headers: { host: '127.0.0.1' },
+      rawTarget: '/data/secret',
+    });
+    denied(d, 'bad-target');
+  });
+});
+
+describe('invariant: the (bucket, key) authorized is the (bucket, key) forwarded', () => {
+  const targets = [
+    '/data/team/a.txt',
+    '/data/team/sp%20ace/%E2%9C%93/x',
+    '/data/team/a%2Bb+c',
+    '/data/team/%252F',
+    '/data/team/dir/',
+    "/data/team/!'()*~",
+    '/data/team/%25',
+    '/data',
+    '/',
+  ];
+  for (const target of targets) {
+    test(target, () => {
+      const a = canonicalTarget(target, '127.0.0.1');
+      assert.ok(a.ok);
+      const forwarded = encodeObjectPath(a.bucket, a.key);
+      const b = canonicalTarget(forwarded, '127.0.0.1');
+      assert.ok(b.ok);
+      assert.equal(b.bucket, a.bucket);
+      assert.equal(b.key, a.key);
+      // And the request path's own parser reads the same object.
+      const p = parseTarget(target, '127.0.0.1', []);
+      assert.equal(p.bucket, a.bucket);
+      assert.equal(p.key, a.key);
+      assert.deepEqual([...p.query], [...a.query]);
+    });
+  }
+});

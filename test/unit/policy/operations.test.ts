@@ -1,0 +1,221 @@
+/**
+ * Every S3 operation × every grant shape: the operation the classifier names, and which shapes
+ * allow it. A row lists the shapes that must allow; every other shape must deny.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OPERATIONS } from '../../../proxy/policy/operations.ts';
+import { createAuthorizer } from '../../../proxy/policy/index.ts';
+import { SHAPES, policy, run, shape } from './helpers.ts';
+
+const ALL = Object.keys(SHAPES);
+const ON_DATA = ['whole', 'prefix', 'read', 'write', 'list', 'delete', 'config', 'admin'];
+const READ = ['whole', 'prefix', 'read', 'admin'];
+const WRITE = ['whole', 'prefix', 'write', 'admin'];
+const DELETE = ['whole', 'prefix', 'delete', 'admin'];
+const LIST = ['whole', 'prefix', 'list', 'admin'];
+const CONFIG = ['config', 'admin'];
+const src = { 'x-amz-copy-source': '/data/team/src.txt' };
+
+interface Row {
+  op: string;
+  method: string;
+  target: string;
+  headers?: Record<string, string>;
+  allow: string[];
+}
+
+const ROWS: Row[] = [
+  { op: 'GetObject', method: 'GET', target: '/data/team/a.txt', allow: READ },
+  { op: 'GetObject', method: 'GET', target: '/data/outside/a.txt', allow: ['whole', 'read', 'admin'] },
+  {
+    op: 'GetObject',
+    method: 'GET',
+    target: '/data/team/a.txt?versionId=3&response-content-type=x',
+    allow: READ,
+  },
+  { op: 'GetObject', method: 'GET', target: '/data/team/a.txt?partNumber=2&x-id=GetObject', allow: READ },
+  { op: 'HeadObject', method: 'HEAD', target: '/data/team/a.txt', allow: READ },
+  { op: 'GetObjectAttributes', method: 'GET', target: '/data/team/a?attributes', allow: READ },
+  { op: 'GetObjectTorrent', method: 'GET', target: '/data/team/a?torrent', allow: READ },
+  { op: 'SelectObjectContent', method: 'POST', target: '/data/team/a?select&select-type=2', allow: READ },
+  { op: 'PutObject', method: 'PUT', target: '/data/team/a.txt', allow: WRITE },
+  { op: 'PutObject', method: 'PUT', target: '/data/outside/a.txt', allow: ['whole', 'write', 'admin'] },
+  {
+    op: 'PutObject',
+    method: 'PUT',
+    target: '/data/team/a.txt',
+    headers: { 'x-amz-acl': 'public-read' },
+    allow: ['admin'],
+  },
+  {
+    op: 'PutObject',
+    method: 'PUT',
+    target: '/data/team/a',
+    headers: { 'x-amz-object-lock-mode': 'COMPLIANCE' },
+    allow: ['admin'],
+  },
+  {
+    op: 'CopyObject',
+    method: 'PUT',
+    target: '/data/team/dst.txt',
+    headers: src,
+    allow: ['whole', 'prefix', 'admin'],
+  },
+  { op: 'CreateMultipartUpload', method: 'POST', target: '/data/team/a?uploads', allow: WRITE },
+  { op: 'UploadPart', method: 'PUT', target: '/data/team/a?partNumber=1&uploadId=u1', allow: WRITE },
+  {
+    op: 'UploadPartCopy',
+    method: 'PUT',
+    target: '/data/team/a?partNumber=1&uploadId=u1',
+    headers: src,
+    allow: ['whole', 'prefix', 'admin'],
+  },
+  { op: 'CompleteMultipartUpload', method: 'POST', target: '/data/team/a?uploadId=u1', allow: WRITE },
+  { op: 'AbortMultipartUpload', method: 'DELETE', target: '/data/team/a?uploadId=u1', allow: WRITE },
+  { op: 'ListParts', method: 'GET', target: '/data/team/a?uploadId=u1&max-parts=5', allow: WRITE },
+  {
+    op: 'ListParts',
+    method: 'GET',
+    target: '/data/outside/a?uploadId=u1',
+    allow: ['whole', 'write', 'admin'],
+  },
+  { op: 'DeleteObject', method: 'DELETE', target: '/data/team/a.txt', allow: DELETE },
+  { op: 'DeleteObject', method: 'DELETE', target: '/data/team/a?versionId=v', allow: DELETE },
+  {
+    op: 'DeleteObject',
+    method: 'DELETE',
+    target: '/data/team/a',
+    headers: { 'x-amz-bypass-governance-retention': 'true' },
+    allow: ['admin'],
+  },
+  { op: 'DeleteObjects', method: 'POST', target: '/data?delete', allow: DELETE },
+  { op: 'GetObjectTagging', method: 'GET', target: '/data/team/a?tagging', allow: READ },
+  { op: 'PutObjectTagging', method: 'PUT', target: '/data/team/a?tagging', allow: WRITE },
+  { op: 'DeleteObjectTagging', method: 'DELETE', target: '/data/team/a?tagging', allow: WRITE },
+  { op: 'GetObjectRetention', method: 'GET', target: '/data/team/a?retention', allow: READ },
+  { op: 'PutObjectRetention', method: 'PUT', target: '/data/team/a?retention', allow: ['admin'] },
+  { op: 'GetObjectLegalHold', method: 'GET', target: '/data/team/a?legal-hold', allow: READ },
+  { op: 'PutObjectLegalHold', method: 'PUT', target: '/data/team/a?legal-hold', allow: ['admin'] },
+  { op: 'GetObjectAcl', method: 'GET', target: '/data/team/a?acl', allow: ['admin'] },
+  { op: 'PutObjectAcl', method: 'PUT', target: '/data/team/a?acl', allow: ['admin'] },
+  { op: 'RestoreObject', method: 'POST', target: '/data/team/a?restore', allow: WRITE },
+  { op: 'ListObjects', method: 'GET', target: '/data?prefix=team/', allow: LIST },
+  { op: 'ListObjects', method: 'GET', target: '/data', allow: ['whole', 'list', 'admin'] },
+  {
+    op: 'ListObjectsV2',
+    method: 'GET',
+    target: '/data?list-type=2&prefix=team%2Fsub&delimiter=%2F',
+    allow: LIST,
+  },
+  { op: 'ListObjectsV2', method: 'GET', target: '/data?list-type=2', allow: ['whole', 'list', 'admin'] },
+  {
+    op: 'ListObjectsV2',
+    method: 'GET',
+    target: '/data?list-type=2&prefix=te',
+    allow: ['whole', 'list', 'admin'],
+  },
+  { op: 'ListObjectVersions', method: 'GET', target: '/data?versions&prefix=team/', allow: LIST },
+  { op: 'ListMultipartUploads', method: 'GET', target: '/data?uploads&prefix=team/', allow: LIST },
+  { op: 'ListMultipartUploads', method: 'GET', target: '/data?uploads', allow: ['whole', 'list', 'admin'] },
+  { op: 'HeadBucket', method: 'HEAD', target: '/data', allow: ON_DATA },
+  { op: 'GetBucketLocation', method: 'GET', target: '/data?location', allow: ON_DATA },
+  { op: 'CreateBucket', method: 'PUT', target: '/data', allow: CONFIG },
+  { op: 'DeleteBucket', method: 'DELETE', target: '/data', allow: CONFIG },
+  { op: 'GetBucketVersioning', method: 'GET', target: '/data?versioning', allow: CONFIG },
+  { op: 'PutBucketVersioning', method: 'PUT', target: '/data?versioning', allow: CONFIG },
+  { op: 'GetBucketTagging', method: 'GET', target: '/data?tagging', allow: CONFIG },
+  { op: 'PutBucketTagging', method: 'PUT', target: '/data?tagging', allow: CONFIG },
+  { op: 'ListBuckets', method: 'GET', target: '/', allow: ALL.filter((s) => s !== 'empty') },
+  {
+    op: 'ListBuckets',
+    method: 'GET',
+    target: '/?x-id=ListBuckets&max-buckets=10',
+    allow: ALL.filter((s) => s !== 'empty'),
+  },
+];
+
+// Every bucket-configuration sub-resource, in all three methods.
+for (const rule of OPERATIONS) {
+  if (!/^(Get|Put|Delete)Bucket/.test(rule.operation) || rule.operation === 'GetBucketLocation') continue;
+  const sub = Object.keys(rule.requires ?? {})[0];
+  if (!sub) continue;
+  ROWS.push({ op: rule.operation, method: rule.method, target: `/data?${sub}`, allow: CONFIG });
+}
+
+const UNKNOWN: { method: string; target: string; headers?: Record<string, string> }[] = [
+  { method: 'GET', target: '/data/team/a?foo' },
+  { method: 'GET', target: '/data/team/a?ACL' },
+  { method: 'PUT', target: '/data/team/a?torrent' },
+  { method: 'POST', target: '/data/team/a' },
+  { method: 'POST', target: '/data' },
+  { method: 'PATCH', target: '/data/team/a' },
+  { method: 'OPTIONS', target: '/data/team/a' },
+  { method: 'GET', target: '/data?list-type=1' },
+  { method: 'GET', target: '/data?list-type=2&Prefix=x' },
+  { method: 'PUT', target: '/' },
+  { method: 'DELETE', target: '/data/team/a?partNumber=1' },
+  { method: 'POST', target: '/data/team/a?select' },
+  { method: 'GET', target: '/data/team/a', headers: { 'x-amz-copy-source': 'data/team/b' } },
+];
+
+describe('operation × grant shape', () => {
+  for (const row of ROWS) {
+    test(`${row.op}: ${row.method} ${row.target}${row.headers ? ' ' + JSON.stringify(row.headers) : ''}`, () => {
+      for (const name of ALL) {
+        const d = run(shape(name), row.method, row.target, row.headers);
+        assert.equal(d.operation, row.op, `operation for shape ${name}`);
+        const expect = row.allow.includes(name);
+        assert.equal(
+          d.allow,
+          expect,
+          `shape ${name}: ${d.allow ? 'allowed' : `denied (${d.reason}: ${d.message})`}`,
+        );
+        if (!d.allow)
+          assert.equal(d.status, d.reason === 'no-grant' || d.reason === 'list-prefix' ? 403 : d.status);
+      }
+    });
+  }
+  test('every operation in the table is exercised by a row', () => {
+    const covered = new Set(ROWS.map((r) => r.op));
+    const missing = [...new Set(OPERATIONS.map((r) => r.operation))].filter((op) => !covered.has(op));
+    assert.deepEqual(missing, []);
+  });
+});
+
+describe('unrecognised requests are denied for every shape', () => {
+  for (const u of UNKNOWN) {
+    test(`${u.method} ${u.target}`, () => {
+      for (const name of ALL) {
+        const d = run(shape(name), u.method, u.target, u.headers);
+        assert.equal(d.allow, false, `shape ${name}`);
+        if (!d.allow) assert.ok(['unknown-operation', 'ambiguous-request'].includes(d.reason), d.reason);
+      }
+    });
+  }
+});
+
+describe('decisions name what matched', () => {
+  test('allow carries the grant source and the store', () => {
+    const d = run(shape('prefix'), 'GET', '/data/team/a');
+    assert.ok(d.allow);
+    assert.equal(d.store, 's1');
+    assert.deepEqual(d.matched, ['prefix']);
+    assert.equal(d.grant?.source, 'prefix');
+  });
+  test('a grant without source is labelled by its index', () => {
+    const authz = createAuthorizer(policy([{ store: 's1', bucket: 'data', access: ['read'] }]));
+    const d = run(authz, 'GET', '/data/x');
+    assert.ok(d.allow);
+    assert.deepEqual(d.matched, ['grants[0]']);
+  });
+  test('a denial carries the S3 error to answer with', () => {
+    const d = run(shape('empty'), 'GET', '/data/team/a');
+    assert.equal(d.allow, false);
+    if (!d.allow) {
+      assert.equal(d.reason, 'no-grant');
+      assert.equal(d.s3Code, 'AccessDenied');
+      assert.equal(d.status, 403);
+    }
+  });
+});
