@@ -43,52 +43,52 @@ function deleteObjects(body: Buffer): Decision {
   return d.deleteObjects.check(body);
 }
 
-describe('CopyObject / UploadPartCopy', () => {
+void describe('CopyObject / UploadPartCopy', () => {
   const put = (source: string, target = '/data/team/dst') =>
     run(authz, 'PUT', target, { 'x-amz-copy-source': source });
 
-  test('allowed: source and destination both granted', () => {
+  void test('allowed: source and destination both granted', () => {
     const d = put('/data/team/src');
     assert.ok(d.allow);
     assert.deepEqual(d.matched, ['team']);
     assert.ok(put('public/x%20y.txt').allow);
     assert.ok(put('data/team/src?versionId=3HL4kqtJlcpXroDTDmJ').allow);
   });
-  test('source outside the grant', () => denied(put('/data/secret/x'), 'no-grant'));
-  test('source in an ungranted bucket', () => denied(put('/other/x'), 'no-grant'));
-  test('read-only source, write on destination still needed', () =>
+  void test('source outside the grant', () => denied(put('/data/secret/x'), 'no-grant'));
+  void test('source in an ungranted bucket', () => denied(put('/other/x'), 'no-grant'));
+  void test('read-only source, write on destination still needed', () =>
     denied(put('/data/team/src', '/public/dst'), 'no-grant'));
-  test('UploadPartCopy checks the source too', () => {
+  void test('UploadPartCopy checks the source too', () => {
     denied(put('/data/secret/x', '/data/team/dst?partNumber=1&uploadId=u'), 'no-grant');
     assert.ok(put('/data/team/x', '/data/team/dst?partNumber=1&uploadId=u').allow);
   });
-  test('encoded dot segments in the source', () => {
+  void test('encoded dot segments in the source', () => {
     denied(put('/data/team/..%2Fsecret%2Fx'), 'bad-copy-source');
     denied(put('/data/team/%2e%2E/secret/x'), 'bad-copy-source');
     denied(put('/data%2Fteam/../secret'), 'bad-copy-source');
   });
-  test('double encoding (a backend decoding twice would see ..)', () =>
+  void test('double encoding (a backend decoding twice would see ..)', () =>
     denied(put('/data/team/%252e%252e/x'), 'bad-copy-source'));
-  test('raw + (query-unescaping backends read a space)', () =>
+  void test('raw + (query-unescaping backends read a space)', () =>
     denied(put('/data/team/a+b'), 'bad-copy-source'));
-  test('encoded ? or # (backends that re-parse would cut the key)', () => {
+  void test('encoded ? or # (backends that re-parse would cut the key)', () => {
     denied(put('/data/team/x%3FversionId=1'), 'bad-copy-source');
     denied(put('/data/team/x%23frag'), 'bad-copy-source');
   });
-  test('extra query parameters on the source', () =>
+  void test('extra query parameters on the source', () =>
     denied(put('/data/team/x?versionId=1&partNumber=2'), 'bad-copy-source'));
-  test('empty segments and a leading //', () => {
+  void test('empty segments and a leading //', () => {
     denied(put('//data/team/x'), 'bad-copy-source');
     denied(put('/data/team//x'), 'bad-copy-source');
     denied(put('/data/'), 'bad-copy-source');
   });
-  test('source on another store', () => denied(put('/elsewhere/x'), 'cross-store-copy'));
-  test('a presigned URL cannot smuggle the copy source in the query', () => {
+  void test('source on another store', () => denied(put('/elsewhere/x'), 'cross-store-copy'));
+  void test('a presigned URL cannot smuggle the copy source in the query', () => {
     const d = run(authz, 'PUT', '/data/team/dst?x-amz-copy-source=%2Fdata%2Fsecret%2Fx&X-Amz-Signature=abc');
     assert.equal(d.operation, 'CopyObject');
     denied(d, 'no-grant');
   });
-  test('header and query disagreeing on the copy source', () =>
+  void test('header and query disagreeing on the copy source', () =>
     denied(
       run(authz, 'PUT', '/data/team/dst?x-amz-copy-source=%2Fdata%2Fteam%2Fa', {
         'x-amz-copy-source': '/data/team/b',
@@ -97,27 +97,27 @@ describe('CopyObject / UploadPartCopy', () => {
     ));
 });
 
-describe('DeleteObjects', () => {
-  test('allowed: every key inside the grant', () => {
+void describe('DeleteObjects', () => {
+  void test('allowed: every key inside the grant', () => {
     const d = deleteObjects(keysBody(['team/a', 'team/b &amp; c', 'team/&#x3C;d&#62;']));
     assert.ok(d.allow);
   });
-  test('one key outside the grant denies the whole request', () =>
+  void test('one key outside the grant denies the whole request', () =>
     denied(deleteObjects(keysBody(['team/a', 'team/b', 'secret/c'])), 'no-grant'));
-  test('an escaped key that decodes outside the grant', () =>
+  void test('an escaped key that decodes outside the grant', () =>
     denied(deleteObjects(keysBody(['&#116;eam2/x'])), 'no-grant'));
-  test('dot segments in a key', () =>
+  void test('dot segments in a key', () =>
     denied(deleteObjects(keysBody(['team/../secret'])), 'malformed-delete'));
-  test('more than 1000 keys', () =>
+  void test('more than 1000 keys', () =>
     denied(deleteObjects(keysBody(Array.from({ length: 1001 }, (_, i) => `team/${i}`))), 'delete-too-large'));
-  test('a declared Content-Length over the bound is refused before reading', () =>
+  void test('a declared Content-Length over the bound is refused before reading', () =>
     denied(
       run(authz, 'POST', '/data?delete', { 'content-length': String(2 * 1024 * 1024) }),
       'delete-too-large',
     ));
-  test('no delete grant on the bucket: refused before reading the body', () =>
+  void test('no delete grant on the bucket: refused before reading the body', () =>
     denied(run(authz, 'POST', '/public?delete'), 'no-grant'));
-  test('a DOCTYPE with entities is refused', () => {
+  void test('a DOCTYPE with entities is refused', () => {
     const body = Buffer.from(
       '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x "secret/y">]><Delete><Object><Key>&x;</Key></Object></Delete>',
     );
@@ -125,38 +125,39 @@ describe('DeleteObjects', () => {
   });
 });
 
-describe('list prefixes', () => {
-  test('no prefix when only prefixes are granted', () =>
+void describe('list prefixes', () => {
+  void test('no prefix when only prefixes are granted', () =>
     denied(run(authz, 'GET', '/data?list-type=2'), 'list-prefix'));
-  test('a prefix shorter than the grant', () =>
+  void test('a prefix shorter than the grant', () =>
     denied(run(authz, 'GET', '/data?list-type=2&prefix=te'), 'list-prefix'));
-  test('a prefix beside the grant', () => denied(run(authz, 'GET', '/data?prefix=team2/'), 'list-prefix'));
-  test('versions and uploads lists too', () => {
+  void test('a prefix beside the grant', () =>
+    denied(run(authz, 'GET', '/data?prefix=team2/'), 'list-prefix'));
+  void test('versions and uploads lists too', () => {
     denied(run(authz, 'GET', '/data?versions&prefix=secret/'), 'list-prefix');
     denied(run(authz, 'GET', '/data?uploads'), 'list-prefix');
   });
-  test('a dot-segment prefix a backend could clean', () =>
+  void test('a dot-segment prefix a backend could clean', () =>
     denied(run(authz, 'GET', '/data?list-type=2&prefix=team/../secret/'), 'list-prefix'));
-  test('the prefix given twice', () =>
+  void test('the prefix given twice', () =>
     denied(run(authz, 'GET', '/data?list-type=2&prefix=team/&prefix=secret/'), 'ambiguous-request'));
-  test('a differently-cased Prefix parameter is not silently ignored', () =>
+  void test('a differently-cased Prefix parameter is not silently ignored', () =>
     denied(run(authz, 'GET', '/data?list-type=2&prefix=team/&Prefix=secret/'), 'unknown-operation'));
-  test('within the grant is allowed', () =>
+  void test('within the grant is allowed', () =>
     assert.ok(run(authz, 'GET', '/data?list-type=2&prefix=team/x').allow));
 });
 
-describe('ListBuckets', () => {
-  test('allowed and filtered to the granted buckets of the first grant store', () => {
+void describe('ListBuckets', () => {
+  void test('allowed and filtered to the granted buckets of the first grant store', () => {
     const d = run(authz, 'GET', '/');
     assert.ok(d.allow);
     assert.equal(d.store, 's1');
     assert.deepEqual([...(d.listBuckets ?? [])].sort(), ['data', 'public']);
   });
-  test('denied with no grants', () => denied(run(createAuthorizer(policy([])), 'GET', '/'), 'no-grant'));
+  void test('denied with no grants', () => denied(run(createAuthorizer(policy([])), 'GET', '/'), 'no-grant'));
 });
 
-describe('multipart uses the upload key', () => {
-  test('parts of an upload outside the grant', () => {
+void describe('multipart uses the upload key', () => {
+  void test('parts of an upload outside the grant', () => {
     denied(run(authz, 'PUT', '/data/secret/k?partNumber=1&uploadId=abc'), 'no-grant');
     denied(run(authz, 'POST', '/data/secret/k?uploadId=abc'), 'no-grant');
     denied(run(authz, 'POST', '/data/secret/k?uploads'), 'no-grant');
@@ -164,78 +165,79 @@ describe('multipart uses the upload key', () => {
   });
 });
 
-describe('presigned and anonymous requests get the same checks', () => {
+void describe('presigned and anonymous requests get the same checks', () => {
   const presign =
     'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=00';
-  test('presigned GET inside / outside the grant', () => {
+  void test('presigned GET inside / outside the grant', () => {
     assert.ok(run(authz, 'GET', `/data/team/a?${presign}`).allow);
     denied(run(authz, 'GET', `/data/secret/a?${presign}`), 'no-grant');
   });
-  test('presigned PUT outside the grant', () =>
+  void test('presigned PUT outside the grant', () =>
     denied(run(authz, 'PUT', `/data/secret/a?${presign}`), 'no-grant'));
-  test('SigV2 presigned', () =>
+  void test('SigV2 presigned', () =>
     denied(run(authz, 'GET', '/data/secret/a?AWSAccessKeyId=x&Expires=1&Signature=y'), 'no-grant'));
-  test('anonymous (no Authorization) is decided the same as signed', () => {
+  void test('anonymous (no Authorization) is decided the same as signed', () => {
     const a = run(authz, 'DELETE', '/data/secret/a');
     const b = run(authz, 'DELETE', '/data/secret/a', { authorization: 'AWS4-HMAC-SHA256 Credential=x/y' });
     denied(a, 'no-grant');
     denied(b, 'no-grant');
   });
-  test('a presigned hoisted ACL header still needs config-write', () =>
+  void test('a presigned hoisted ACL header still needs config-write', () =>
     denied(run(authz, 'PUT', `/data/team/a?x-amz-acl=public-read&${presign}`), 'no-grant'));
 });
 
-describe('path tricks', () => {
+void describe('path tricks', () => {
   const get = (target: string, headers: Record<string, string> = {}) => run(authz, 'GET', target, headers);
-  test('// at the start (read as a host by URL parsers)', () => denied(get('//data/secret/x'), 'bad-target'));
-  test('// inside the key', () => denied(get('/data/team//../secret/x'), 'bad-target'));
-  test('%2F in the bucket segment', () => denied(get('/data%2Fteam/x'), 'bad-target'));
-  test('%2e%2e segments', () => {
+  void test('// at the start (read as a host by URL parsers)', () =>
+    denied(get('//data/secret/x'), 'bad-target'));
+  void test('// inside the key', () => denied(get('/data/team//../secret/x'), 'bad-target'));
+  void test('%2F in the bucket segment', () => denied(get('/data%2Fteam/x'), 'bad-target'));
+  void test('%2e%2e segments', () => {
     denied(get('/data/team/%2e%2e/secret/x'), 'bad-target');
     denied(get('/data/team/%2E%2e/secret/x'), 'bad-target');
     denied(get('/data/team/..%2Fsecret'), 'bad-target');
   });
-  test('plain dot segments', () => {
+  void test('plain dot segments', () => {
     denied(get('/data/team/../secret/x'), 'bad-target');
     denied(get('/data/team/./x'), 'bad-target');
     denied(get('/data/./team/x'), 'bad-target');
   });
-  test('mixed and malformed percent-encoding', () => {
+  void test('mixed and malformed percent-encoding', () => {
     denied(get('/data/team/%zz'), 'bad-target');
     denied(get('/data/team/%C0%AE%C0%AE/x'), 'bad-target'); // overlong UTF-8 for "."
     denied(get('/data/team/a?prefix=%'), 'bad-target');
   });
-  test('double encoding stays literal (authorized key = forwarded key)', () => {
+  void test('double encoding stays literal (authorized key = forwarded key)', () => {
     const t = canonicalTarget('/data/team/%252e%252e/x', '127.0.0.1');
     assert.ok(t.ok);
     assert.equal(t.key, 'team/%2e%2e/x');
     assert.equal(encodeObjectPath(t.bucket, t.key), '/data/team/%252e%252e/x');
   });
-  test('backslashes (WHATWG URL turns them into /)', () =>
+  void test('backslashes (WHATWG URL turns them into /)', () =>
     denied(get('/data/team/..\\secret'), 'bad-target'));
-  test('absolute-form request target', () => {
+  void test('absolute-form request target', () => {
     denied(get('http://evil.example/data/team/x'), 'bad-target');
     denied(get('http://127.0.0.1:7480/data/secret/x'), 'bad-target');
   });
-  test('a Host naming another bucket (virtual-host) wins over the path, and is checked', () => {
+  void test('a Host naming another bucket (virtual-host) wins over the path, and is checked', () => {
     const d = get('/data/team/x', { host: `secret.${VHOST}:7480` });
     denied(d, 'no-grant');
     const ok = get('/team/x', { host: `data.${VHOST}` });
     assert.ok(ok.allow);
   });
-  test('a Host naming another host reaches nothing else (path-style, same checks)', () => {
+  void test('a Host naming another host reaches nothing else (path-style, same checks)', () => {
     denied(get('/data/secret/x', { host: 'evil.example' }), 'no-grant');
     assert.ok(get('/data/team/x', { host: 'evil.example' }).allow);
   });
-  test('allowedHosts refuses unknown Hosts outright', () => {
+  void test('allowedHosts refuses unknown Hosts outright', () => {
     const r = canonicalTarget('/data/team/x', 'evil.example', { allowedHosts: ['127.0.0.1'] });
     assert.equal(r.ok, false);
   });
-  test('a malformed Host header', () => denied(get('/data/team/x', { host: 'a/b@c' }), 'bad-target'));
-  test('; in the query (split by some parsers)', () =>
+  void test('a malformed Host header', () => denied(get('/data/team/x', { host: 'a/b@c' }), 'bad-target'));
+  void test('; in the query (split by some parsers)', () =>
     denied(get('/data?list-type=2&prefix=team/;prefix=x'), 'bad-target'));
-  test('reserved backend bucket', () => denied(get('/minio/admin/v3/info'), 'reserved-bucket'));
-  test('the request parser and the policy parser must agree', () => {
+  void test('reserved backend bucket', () => denied(get('/minio/admin/v3/info'), 'reserved-bucket'));
+  void test('the request parser and the policy parser must agree', () => {
     const d = createAuthorizer(policy([{ store: 's1', bucket: 'data', access: ['read'] }])).authorize({
       method: 'GET',
       bucket: 'data',
@@ -248,7 +250,7 @@ describe('path tricks', () => {
   });
 });
 
-describe('invariant: the (bucket, key) authorized is the (bucket, key) forwarded', () => {
+void describe('invariant: the (bucket, key) authorized is the (bucket, key) forwarded', () => {
   const targets = [
     '/data/team/a.txt',
     '/data/team/sp%20ace/%E2%9C%93/x',
@@ -261,7 +263,7 @@ describe('invariant: the (bucket, key) authorized is the (bucket, key) forwarded
     '/',
   ];
   for (const target of targets) {
-    test(target, () => {
+    void test(target, () => {
       const a = canonicalTarget(target, '127.0.0.1');
       assert.ok(a.ok);
       const forwarded = encodeObjectPath(a.bucket, a.key);

@@ -159,9 +159,9 @@ const UNKNOWN: { method: string; target: string; headers?: Record<string, string
   { method: 'GET', target: '/data/team/a', headers: { 'x-amz-copy-source': 'data/team/b' } },
 ];
 
-describe('operation × grant shape', () => {
+void describe('operation × grant shape', () => {
   for (const row of ROWS) {
-    test(`${row.op}: ${row.method} ${row.target}${row.headers ? ' ' + JSON.stringify(row.headers) : ''}`, () => {
+    void test(`${row.op}: ${row.method} ${row.target}${row.headers ? ' ' + JSON.stringify(row.headers) : ''}`, () => {
       for (const name of ALL) {
         const d = run(shape(name), row.method, row.target, row.headers);
         assert.equal(d.operation, row.op, `operation for shape ${name}`);
@@ -176,16 +176,16 @@ describe('operation × grant shape', () => {
       }
     });
   }
-  test('every operation in the table is exercised by a row', () => {
+  void test('every operation in the table is exercised by a row', () => {
     const covered = new Set(ROWS.map((r) => r.op));
     const missing = [...new Set(OPERATIONS.map((r) => r.operation))].filter((op) => !covered.has(op));
     assert.deepEqual(missing, []);
   });
 });
 
-describe('unrecognised requests are denied for every shape', () => {
+void describe('unrecognised requests are denied for every shape', () => {
   for (const u of UNKNOWN) {
-    test(`${u.method} ${u.target}`, () => {
+    void test(`${u.method} ${u.target}`, () => {
       for (const name of ALL) {
         const d = run(shape(name), u.method, u.target, u.headers);
         assert.equal(d.allow, false, `shape ${name}`);
@@ -195,21 +195,21 @@ describe('unrecognised requests are denied for every shape', () => {
   }
 });
 
-describe('decisions name what matched', () => {
-  test('allow carries the grant source and the store', () => {
+void describe('decisions name what matched', () => {
+  void test('allow carries the grant source and the store', () => {
     const d = run(shape('prefix'), 'GET', '/data/team/a');
     assert.ok(d.allow);
     assert.equal(d.store, 's1');
     assert.deepEqual(d.matched, ['prefix']);
     assert.equal(d.grant?.source, 'prefix');
   });
-  test('a grant without source is labelled by its index', () => {
+  void test('a grant without source is labelled by its index', () => {
     const authz = createAuthorizer(policy([{ store: 's1', bucket: 'data', access: ['read'] }]));
     const d = run(authz, 'GET', '/data/x');
     assert.ok(d.allow);
     assert.deepEqual(d.matched, ['grants[0]']);
   });
-  test('a denial carries the S3 error to answer with', () => {
+  void test('a denial carries the S3 error to answer with', () => {
     const d = run(shape('empty'), 'GET', '/data/team/a');
     assert.equal(d.allow, false);
     if (!d.allow) {
