@@ -1,0 +1,180 @@
+/**
+ * The container image, checked without a Docker engine: the Dockerfile is the one the chart and
+ * the webhook assume (entrypoint, user, what it copies), and everything the shipped code imports
+ * at run time is inside the image — a relative import outside bin/, proxy/, operator/ or crds/,
+ * or a package that is only a devDependency (`npm ci --omit=dev` leaves it out), fails here
+ * instead of at `kubectl logs`.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { builtinModules } from 'node:module';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+import { REPO_ROOT } from './helm.ts';
+
+/** What the final image holds besides node_modules and package.json (see the Dockerfile). */
+const SHIPPED_DIRS = ['bin', 'proxy', 'operator', 'crds'];
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** Dockerfile instructions, continuation lines joined, comments dropped. */
+function instructions(text: string): Instruction[] {
+  const joined = text.replace(/\\\n/g, ' ');
+  return joined
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const [op = '', ...rest] = l.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+void describe('Dockerfile', () => {
+  const all = instructions(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+  const args = new Map(all.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
+  const froms = all.map((i, idx) => ({ ...i, idx })).filter((i) => i.op === 'FROM');
+  const finalStage = all.slice((froms.at(-1)?.idx ?? 0) + 1);
+  const image = (from: string): string => {
+    const ref = from.split(/\s+/)[0] ?? '';
+    return ref.replace(/^\$\{(\w+)\}$/, (_m, name: string) => args.get(name) ?? '');
+  };
+
+  void test('two stages, both Node 24: npm ci of production dependencies, then a small runtime', () => {
+    assert.equal(froms.length, 2);
+    const [deps, final] = froms.map((f) => image(f.args));
+    assert.match(deps ?? '', /^node:24-bookworm-slim$/);
+    assert.match(final ?? '', /^gcr\.io\/distroless\/nodejs24-debian12(:nonroot)?$/);
+    const run = all.find((i) => i.op === 'RUN')?.args ?? '';
+    assert.match(run, /npm ci --omit=dev/);
+  });
+
+  void test('final stage: numeric non-root user 65532, ENTRYPOINT node bin/sluice.ts, node on PATH', () => {
+    const user = finalStage.filter((i) => i.op === 'USER').at(-1)?.args;
+    assert.equal(user, '65532:65532');
+    const entry = finalStage.filter((i) => i.op === 'ENTRYPOINT').at(-1)?.args;
+    assert.deepEqual(JSON.parse(entry ?? 'null'), ['node', 'bin/sluice.ts']);
+    const env = finalStage
+      .filter((i) => i.op === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
+    // Distroless keeps node in /nodejs/bin, which is not on its default PATH.
+    assert.match(env, /PATH=\/nodejs\/bin:/);
+    assert.equal(finalStage.find((i) => i.op === 'WORKDIR')?.args, '/app');
+  });
+
+  void test('final stage copies exactly node_modules, package.json and the shipped source dirs', () => {
+    const sources = finalStage
+      .filter((i) => i.op === 'COPY')
+      .map((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]);
+    assert.deepEqual(sources.sort(), ['/app/node_modules', 'package.json', ...SHIPPED_DIRS].sort());
+  });
+
+  void test('.dockerignore admits only what the build copies', () => {
+    const lines = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    assert.equal(lines[0], '*', 'deny everything first');
+    const admitted = lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    assert.deepEqual(admitted.sort(), ['package-lock.json', 'package.json', ...SHIPPED_DIRS].sort());
+  });
+});
+
+/** Every .ts file under `dir` (absolute paths). */
+function tsFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...tsFiles(p));
+    else if (p.endsWith('.ts') && !p.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+
+/** Module specifiers `file` loads at run time (type-only imports and exports are erased). */
+function runtimeImports(file: string): string[] {
+  const src = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2024, true);
+  const out: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      ts.isImportDeclaration(node) &&
+      !node.importClause?.isTypeOnly &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      out.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isExportDeclaration(node) &&
+      !node.isTypeOnly &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      out.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      out.push(node.arguments[0].text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(src);
+  return out;
+}
+
+/** `@scope/name/sub` → `@scope/name`; `name/sub` → `name`. */
+function packageName(spec: string): string {
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? spec);
+}
+
+void describe('what the image runs', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  const deps = new Set(Object.keys(pkg.dependencies ?? {}));
+  const builtins = new Set(builtinModules);
+  const files = SHIPPED_DIRS.filter((d) => {
+    try {
+      return statSync(join(REPO_ROOT, d)).isDirectory();
+    } catch {
+      return false;
+    }
+  }).flatMap((d) => tsFiles(join(REPO_ROOT, d)));
+
+  void test('the entrypoint bin/sluice.ts is shipped', () => {
+    assert.ok(files.includes(join(REPO_ROOT, 'bin/sluice.ts')));
+  });
+
+  void test('every package imported at run time is a production dependency', () => {
+    const misplaced = new Set<string>();
+    for (const f of files) {
+      for (const spec of runtimeImports(f)) {
+        if (spec.startsWith('.') || spec.startsWith('/')) continue;
+        if (spec.startsWith('node:') || builtins.has(spec)) continue;
+        const name = packageName(spec);
+        if (!deps.has(name)) misplaced.add(`${name} (${relative(REPO_ROOT, f)})`);
+      }
+    }
+    assert.deepEqual([...misplaced], [], 'imported at run time but not in package.json "dependencies"');
+  });
+
+  void test('every relative import stays inside the directories the image copies', () => {
+    const outside: string[] = [];
+    for (const f of files) {
+      for (const spec of runtimeImports(f)) {
+        if (!spec.startsWith('.')) continue;
+        const target = relative(REPO_ROOT, resolve(dirname(f), spec));
+        if (!SHIPPED_DIRS.some((d) => target.startsWith(`${d}/`)))
+          outside.push(`${relative(REPO_ROOT, f)} → ${target}`);
+      }
+    }
+    assert.deepEqual(outside, []);
+  });
+});
