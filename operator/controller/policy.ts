@@ -1,0 +1,105 @@
+/**
+ * The heart of the controller, pure: which BucketAccesses select a pod, and the pod's effective
+ * PodPolicyDocument — the union of their grants, minus stores that do not admit the pod's
+ * namespace or whose credentials are not usable. Deny by default: no selecting BucketAccess,
+ * no grant (an explicit empty policy, never a missing one).
+ */
+import type { Grant, PodPolicyDocument, StoreSpec } from '../../proxy/config/types.ts';
+import { credentialsKey } from '../contract.ts';
+import { selectorMatches } from '../kube/selectors.ts';
+import type { BucketAccess, ObjectStore, Pod } from './types.ts';
+
+/** A pod without spec.serviceAccountName runs as "default" (the API server defaults it). */
+export function podServiceAccount(pod: Pod): string {
+  return pod.spec?.serviceAccountName || 'default';
+}
+
+/**
+ * True when `ba` selects `pod`: its podSelector (if set) matches the pod's labels AND its
+ * serviceAccountName (if set) is the pod's. A BucketAccess with neither selects nothing (the
+ * CRD rejects it; this is the fail-closed backstop). Namespaces are the caller's concern.
+ */
+export function bucketAccessSelectsPod(ba: BucketAccess, pod: Pod): boolean {
+  const { podSelector, serviceAccountName } = ba.spec;
+  if (!podSelector && !serviceAccountName) return false;
+  if (podSelector && !selectorMatches(podSelector, pod.metadata?.labels)) return false;
+  if (serviceAccountName && serviceAccountName !== podServiceAccount(pod)) return false;
+  return true;
+}
+
+/** True when the store's allowedNamespaces selector matches the namespace's labels. */
+export function storeAllowsNamespace(
+  store: ObjectStore,
+  namespaceLabels: Record<string, string> | undefined,
+): boolean {
+  // A missing selector (an object the CRD would reject) admits nobody: fail closed.
+  if (!store.spec.allowedNamespaces) return false;
+  return selectorMatches(store.spec.allowedNamespaces, namespaceLabels);
+}
+
+/** The proxy's StoreSpec for an ObjectStore; credentials are the Secret key beside policy.json. */
+export function toStoreSpec(name: string, store: ObjectStore): StoreSpec {
+  const s = store.spec;
+  const spec: StoreSpec = {
+    name,
+    endpoints: s.endpoints.map((e) => (e.zone ? { url: e.url, zone: e.zone } : { url: e.url })),
+    region: s.region,
+    addressing: s.addressing ?? 'path',
+    credentials: { file: credentialsKey(name) },
+  };
+  if (s.balancing) spec.balancing = structuredClone(s.balancing);
+  return spec;
+}
+
+/** Inputs of {@link computePodPolicy}; all from the informer caches. */
+export interface PodPolicyInput {
+  pod: Pod;
+  namespaceLabels: Record<string, string> | undefined;
+  /** BucketAccesses of the pod's namespace. */
+  bucketAccesses: readonly BucketAccess[];
+  stores: ReadonlyMap<string, ObjectStore>;
+  /** Stores whose credentials can be delivered now; grants on other stores are left out. */
+  storeUsable: (name: string) => boolean;
+  /** The pod's node zone, once scheduled. */
+  zone?: string;
+}
+
+/** The effective policy and the BucketAccesses that contributed to it. */
+export interface PodPolicyResult {
+  document: PodPolicyDocument;
+  /** `ns/name` of every BucketAccess selecting the pod (contributing or not). */
+  selectedBy: string[];
+}
+
+/** See the module comment. Deterministic: BucketAccesses by name, stores by name. */
+export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
+  const ns = input.pod.metadata?.namespace ?? '';
+  const grants: Grant[] = [];
+  const storeNames = new Set<string>();
+  const selectedBy: string[] = [];
+  const sorted = [...input.bucketAccesses].sort((a, b) =>
+    (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
+  );
+  for (const ba of sorted) {
+    if (ba.metadata?.deletionTimestamp) continue;
+    if (!bucketAccessSelectsPod(ba, input.pod)) continue;
+    const source = `${ns}/${ba.metadata?.name ?? ''}`;
+    selectedBy.push(source);
+    const storeName = ba.spec.storeRef;
+    const store = input.stores.get(storeName);
+    if (!store || !storeAllowsNamespace(store, input.namespaceLabels) || !input.storeUsable(storeName))
+      continue;
+    storeNames.add(storeName);
+    for (const g of ba.spec.grants ?? []) {
+      const grant: Grant = { store: storeName, bucket: g.bucket, access: [...g.access], source };
+      if (g.prefixes && g.prefixes.length > 0) grant.prefixes = [...g.prefixes];
+      if (g.bucketConfig && g.bucketConfig.length > 0) grant.bucketConfig = [...g.bucketConfig];
+      grants.push(grant);
+    }
+  }
+  const stores = [...storeNames].sort().map((n) => toStoreSpec(n, input.stores.get(n) as ObjectStore));
+  const document: PodPolicyDocument = input.zone
+    ? { version: 1, zone: input.zone, stores, grants }
+    : { version: 1, stores, grants };
+  return { document, selectedBy };
+}

@@ -1,0 +1,331 @@
+/**
+ * Reconciles one pod identity (`namespace/identity`): the Secret podSecretName(identity) holds
+ * exactly the policy and credentials of the one pod that owns the identity — or does not exist
+ * when no pod carries it. Level-triggered: everything is re-read from the caches; the Secret is
+ * written only when it differs.
+ *
+ * Ownership: the pod named as controller owner of an existing Secret keeps it; otherwise the
+ * oldest pod carrying the identity gets it. Every other pod with the same identity gets nothing
+ * and a Warning Event: a copied label can never pull another pod's policy (the Secret always
+ * holds its owner's own policy) and a second pod is never silently served.
+ */
+import type { Logger } from 'pino';
+import type { PodPolicyDocument } from '../../proxy/config/types.ts';
+import { podSecretName } from '../contract.ts';
+import { type KubeClient, isStatus, resourcePath } from '../kube/client.ts';
+import type { OperatorMetrics } from '../metrics.ts';
+import type { CredentialsLookup, StoreCredentials } from './credentials.ts';
+import { ControllerError } from './errors.ts';
+import type { EventRecorder } from './events.ts';
+import {
+  STS_STATE_ANNOTATION,
+  controllerOwnerUid,
+  desiredPodSecret,
+  isManagedSecret,
+  mergeForUpdate,
+  policyFileContent,
+  secretDiffers,
+  storedCredentials,
+  storedPolicy,
+} from './podsecret.ts';
+import { computePodPolicy } from './policy.ts';
+import type { AssumeRoleInput, AssumedCredentials } from './sts-client.ts';
+import { buildSessionPolicy, stableHash } from './sts-policy.ts';
+import {
+  parseStsState,
+  renewAt,
+  serializeStsState,
+  stillValid,
+  stsDecision,
+  type StsState,
+} from './sts-state.ts';
+import type { ObjectStore, Pod, Secret } from './types.ts';
+import type { World } from './world.ts';
+
+/** What a pod reconcile needs. */
+export interface PodReconcilerDeps {
+  world: World;
+  client: KubeClient;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  log: Logger;
+  assumeRole: (input: AssumeRoleInput) => Promise<AssumedCredentials>;
+  now: () => number;
+  sts: { defaultDurationSeconds: number; renewFraction: number };
+  /** Pod UIDs already told about an identity conflict (one Event each, not one per reconcile). */
+  conflictsReported: Set<string>;
+}
+
+/** A reconcile's wish to run again later (STS renewal). */
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+const POD_REF = { apiVersion: 'v1', kind: 'Pod' } as const;
+
+function creationOrder(a: Pod, b: Pod): number {
+  const ta = String(a.metadata?.creationTimestamp ?? '');
+  const tb = String(b.metadata?.creationTimestamp ?? '');
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '');
+}
+
+/** See the module comment. */
+export async function reconcilePodIdentity(
+  deps: PodReconcilerDeps,
+  ns: string,
+  identity: string,
+): Promise<ReconcileResult> {
+  const { world, client } = deps;
+  const name = podSecretName(identity);
+  const path = resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace: ns, name });
+  const cached = world.caches.podSecrets.get(name, ns);
+  const pods = world.podsWithIdentity(ns, identity).sort(creationOrder);
+
+  if (pods.length === 0) {
+    if (cached && isManagedSecret(cached)) {
+      try {
+        await client.delete(path, cached.metadata?.uid);
+        deps.metrics.secretWritesTotal.inc({ op: 'delete' });
+        deps.log.info({ ns, secret: name }, 'pod gone: deleted its policy Secret');
+      } catch (err) {
+        if (!isStatus(err, 404) && !isStatus(err, 409)) throw err;
+      }
+    }
+    return {};
+  }
+
+  const heldBy = controllerOwnerUid(cached);
+  const owner = pods.find((p) => p.metadata?.uid === heldBy) ?? pods[0];
+  if (!owner) return {};
+  for (const other of pods) if (other !== owner) reportConflict(deps, other, owner, identity);
+
+  const {
+    secret: desired,
+    document,
+    stsError,
+    requeueAfterMs,
+  } = await buildDesired(deps, owner, identity, cached);
+  await writeSecret(deps, path, owner, identity, cached, desired, document);
+  if (stsError) throw stsError;
+  return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+}
+
+function reportConflict(deps: PodReconcilerDeps, pod: Pod, owner: Pod, identity: string): void {
+  const uid = pod.metadata?.uid ?? '';
+  if (deps.conflictsReported.has(uid)) return;
+  deps.conflictsReported.add(uid);
+  deps.metrics.identityConflictsTotal.inc();
+  deps.log.warn({ ns: pod.metadata?.namespace, pod: pod.metadata?.name, identity }, 'identity conflict');
+  deps.events.record(
+    pod,
+    POD_REF,
+    'Warning',
+    'IdentityConflict',
+    `identity ${identity} (label sluice.dev/identity) is already held by pod ${owner.metadata?.name ?? '?'}; ` +
+      'this pod gets no policy. Recreate it without copying that label so the webhook assigns a fresh identity.',
+  );
+}
+
+/** Computes the Secret the owner should have, obtaining STS credentials where needed. */
+async function buildDesired(
+  deps: PodReconcilerDeps,
+  pod: Pod,
+  identity: string,
+  existing: Secret | undefined,
+): Promise<{ secret: Secret; document: PodPolicyDocument; stsError?: Error; requeueAfterMs?: number }> {
+  const { world } = deps;
+  const ns = pod.metadata?.namespace ?? '';
+  const stores = world.storeMap();
+  const lookups = new Map<string, CredentialsLookup>();
+  const lookup = (n: string): CredentialsLookup | undefined => {
+    if (!lookups.has(n)) {
+      const s = stores.get(n);
+      if (s) lookups.set(n, world.storeCredentials(s));
+    }
+    return lookups.get(n);
+  };
+  const dropped = new Set<string>();
+  const input = {
+    pod,
+    namespaceLabels: world.namespaceLabels(ns),
+    bucketAccesses: world.caches.accesses.list(ns),
+    stores,
+    storeUsable: (n: string) => !dropped.has(n) && lookup(n)?.ok === true,
+    zone: world.podZone(pod),
+  };
+  let document = computePodPolicy(input).document;
+
+  const now = deps.now();
+  const oldState = parseStsState(existing?.metadata?.annotations?.[STS_STATE_ANNOTATION]);
+  const stsState: StsState = {};
+  const credentials = new Map<string, StoreCredentials>();
+  let stsError: Error | undefined;
+  let requeueAfterMs: number | undefined;
+  for (const spec of document.stores) {
+    const store = stores.get(spec.name) as ObjectStore;
+    const found = lookup(spec.name);
+    if (!found?.ok) continue; // excluded by storeUsable already
+    if ((store.spec.credentials.mode ?? 'static') === 'static') {
+      credentials.set(spec.name, found.credentials);
+      continue;
+    }
+    const sts = await stsCredentials(
+      deps,
+      spec.name,
+      store,
+      found.credentials,
+      document,
+      existing,
+      oldState,
+      now,
+    );
+    if ('error' in sts) {
+      stsError ??= sts.error;
+      dropped.add(spec.name);
+      continue;
+    }
+    credentials.set(spec.name, sts.credentials);
+    stsState[spec.name] = sts.entry;
+    const due = renewAt(sts.entry, deps.sts.renewFraction) - now;
+    requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Infinity, due));
+  }
+  if (dropped.size > 0) {
+    // Deny rather than serve grants whose credentials could not be obtained.
+    document = computePodPolicy(input).document;
+    for (const d of dropped) credentials.delete(d);
+  }
+  const secret = desiredPodSecret({
+    pod,
+    identity,
+    document,
+    credentials,
+    stsState: Object.keys(stsState).length > 0 ? serializeStsState(stsState) : undefined,
+  });
+  return stsError ? { secret, document, stsError, requeueAfterMs } : { secret, document, requeueAfterMs };
+}
+
+/** Reuses still-fresh temporary credentials or assumes the role again for this pod's grants. */
+async function stsCredentials(
+  deps: PodReconcilerDeps,
+  storeName: string,
+  store: ObjectStore,
+  source: StoreCredentials,
+  document: PodPolicyDocument,
+  existing: Secret | undefined,
+  oldState: StsState,
+  now: number,
+): Promise<{ credentials: StoreCredentials; entry: StsState[string] } | { error: Error }> {
+  const endpoint = store.spec.credentials.sts?.endpoint ?? store.spec.endpoints[0]?.url ?? '';
+  const durationSeconds = store.spec.credentials.sts?.durationSeconds ?? deps.sts.defaultDurationSeconds;
+  const policy = JSON.stringify(buildSessionPolicy(storeName, document.grants));
+  const want = {
+    policyHash: stableHash(policy),
+    sourceHash: stableHash([
+      source.accessKeyId,
+      source.secretAccessKey,
+      source.sessionToken ?? '',
+      endpoint,
+      durationSeconds,
+    ]),
+    now,
+    fraction: deps.sts.renewFraction,
+  };
+  const old = oldState[storeName];
+  const oldCreds = storedCredentials(existing, storeName);
+  const reusable = old !== undefined && oldCreds?.accessKeyId === old.accessKeyId;
+  if (reusable && stsDecision(old, want) === 'reuse') return { credentials: oldCreds, entry: old };
+  try {
+    const got = await deps.assumeRole({
+      endpoint,
+      region: store.spec.region,
+      credentials: source,
+      policy,
+      durationSeconds,
+    });
+    deps.metrics.stsAssumeRoleTotal.inc({ result: 'success' });
+    const { expiresAt, ...credentials } = got;
+    return {
+      credentials,
+      entry: {
+        accessKeyId: got.accessKeyId,
+        issuedAt: now,
+        expiresAt,
+        policyHash: want.policyHash,
+        sourceHash: want.sourceHash,
+      },
+    };
+  } catch (err) {
+    deps.metrics.stsAssumeRoleTotal.inc({ result: 'error' });
+    if (reusable && stillValid(old, want)) return { credentials: oldCreds, entry: old };
+    const e = err instanceof Error ? err : new ControllerError('StsFailed', String(err), true);
+    return { error: e };
+  }
+}
+
+/** Creates or updates the Secret when it differs; refuses Secrets that are not the owner's. */
+async function writeSecret(
+  deps: PodReconcilerDeps,
+  path: string,
+  owner: Pod,
+  identity: string,
+  cached: Secret | undefined,
+  desired: Secret,
+  document: PodPolicyDocument,
+): Promise<void> {
+  const { client } = deps;
+  let existing = cached;
+  if (!existing) {
+    try {
+      await client.create(
+        resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace: owner.metadata?.namespace }),
+        desired,
+      );
+      deps.metrics.secretWritesTotal.inc({ op: 'create' });
+      announce(deps, owner, undefined, document);
+      return;
+    } catch (err) {
+      if (!isStatus(err, 409)) throw err;
+      existing = await client.get<Secret>(path); // created behind our cache's back: look at it
+    }
+  }
+  const heldBy = controllerOwnerUid(existing);
+  if (
+    !isManagedSecret(existing) ||
+    (heldBy !== undefined && heldBy !== owner.metadata?.uid && podAlive(deps, owner, heldBy))
+  ) {
+    reportConflict(
+      deps,
+      owner,
+      { metadata: { name: isManagedSecret(existing) ? 'another pod' : 'a Secret not managed by Sluice' } },
+      identity,
+    );
+    throw new ControllerError('IdentityConflict', `Secret ${path} is not this pod's; not written`, false);
+  }
+  if (!secretDiffers(existing, desired)) return;
+  await client.replace(path, mergeForUpdate(existing, desired));
+  deps.metrics.secretWritesTotal.inc({ op: 'update' });
+  announce(deps, owner, existing, document);
+}
+
+function podAlive(deps: PodReconcilerDeps, owner: Pod, uid: string): boolean {
+  return deps.world.caches.pods.list(owner.metadata?.namespace).some((p) => p.metadata?.uid === uid);
+}
+
+/** A Normal Event on the pod when its policy (not just its credentials) changed. */
+function announce(
+  deps: PodReconcilerDeps,
+  pod: Pod,
+  before: Secret | undefined,
+  document: PodPolicyDocument,
+): void {
+  if (storedPolicy(before) === policyFileContent(document)) return;
+  const stores = document.stores.map((s) => s.name).join(', ') || 'none';
+  deps.events.record(
+    pod,
+    POD_REF,
+    'Normal',
+    before ? 'PolicyUpdated' : 'PolicyCreated',
+    `${document.grants.length} grant(s) on store(s) ${stores}${document.zone ? `, zone ${document.zone}` : ''}`,
+  );
+}

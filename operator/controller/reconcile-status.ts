@@ -1,0 +1,80 @@
+/**
+ * Reconciles the status subresource of BucketAccesses and ObjectStores from the caches; patches
+ * only when the computed status differs from the stored one.
+ */
+import { IDENTITY_LABEL } from '../contract.ts';
+import { type KubeClient, isStatus, resourcePath } from '../kube/client.ts';
+import { bucketAccessSelectsPod } from './policy.ts';
+import { bucketAccessReadiness, nextStatus, objectStoreReadiness, sameStatus } from './status.ts';
+import { GROUP, VERSION } from './types.ts';
+import type { World } from './world.ts';
+
+/** Number of injected pods in the BucketAccess's namespace it selects. */
+export function countMatchedPods(world: World, ns: string, name: string): number {
+  const ba = world.caches.accesses.get(name, ns);
+  if (!ba) return 0;
+  return world.caches.pods
+    .list(ns)
+    .filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] && bucketAccessSelectsPod(ba, p)).length;
+}
+
+async function patchStatus(client: KubeClient, path: string, status: unknown): Promise<void> {
+  try {
+    await client.patch(path, { status }, 'merge');
+  } catch (err) {
+    if (!isStatus(err, 404)) throw err; // deleted meanwhile: nothing to report on
+  }
+}
+
+/** BucketAccess `ns/name`: Ready + matchedPods + observedGeneration. */
+export async function reconcileBucketAccessStatus(
+  world: World,
+  client: KubeClient,
+  ns: string,
+  name: string,
+  now: Date,
+): Promise<void> {
+  const ba = world.caches.accesses.get(name, ns);
+  if (!ba || ba.metadata?.deletionTimestamp) return;
+  const store = world.caches.stores.get(ba.spec.storeRef);
+  const creds = store ? world.storeCredentials(store) : undefined;
+  const matched = countMatchedPods(world, ns, name);
+  const ready = bucketAccessReadiness(ba, store, world.namespaceLabels(ns), creds, matched);
+  const status = nextStatus(ba.status, ba.metadata?.generation, ready, now, matched);
+  if (sameStatus(ba.status, status)) return;
+  await patchStatus(
+    client,
+    resourcePath({
+      group: GROUP,
+      version: VERSION,
+      plural: 'bucketaccesses',
+      namespace: ns,
+      name,
+      subresource: 'status',
+    }),
+    status,
+  );
+}
+
+/** ObjectStore `name`: Ready + observedGeneration. */
+export async function reconcileObjectStoreStatus(
+  world: World,
+  client: KubeClient,
+  name: string,
+  now: Date,
+): Promise<void> {
+  const store = world.caches.stores.get(name);
+  if (!store || store.metadata?.deletionTimestamp) return;
+  const status = nextStatus(
+    store.status,
+    store.metadata?.generation,
+    objectStoreReadiness(store, world.storeCredentials(store)),
+    now,
+  );
+  if (sameStatus(store.status, status)) return;
+  await patchStatus(
+    client,
+    resourcePath({ group: GROUP, version: VERSION, plural: 'objectstores', name, subresource: 'status' }),
+    status,
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * The controller's read-only view of the cluster: the informer caches, plus the derived facts
+ * every reconciler asks for (a namespace's labels, a store's credentials, a node's zone). Keeping
+ * reconcilers on this interface keeps them free of watch plumbing.
+ */
+import { IDENTITY_LABEL } from '../contract.ts';
+import type { CredentialsLookup } from './credentials.ts';
+import { readStoreCredentials } from './credentials.ts';
+import { ZONE_LABEL } from './types.ts';
+import type { BucketAccess, Namespace, Node, ObjectStore, Pod, Secret } from './types.ts';
+
+/** A cache: get by name (+namespace), list (optionally per namespace). */
+export interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+}
+
+/** The caches the controller keeps. Credential Secrets are looked up by `ns/name`. */
+export interface Caches {
+  stores: Cache<ObjectStore>;
+  accesses: Cache<BucketAccess>;
+  pods: Cache<Pod>;
+  podSecrets: Cache<Secret>;
+  nodes: Cache<Node>;
+  namespaces: Cache<Namespace>;
+  credentialSecret(namespace: string, name: string): Secret | undefined;
+}
+
+/** Derived lookups over {@link Caches}; see the module comment. */
+export class World {
+  readonly caches: Caches;
+  constructor(caches: Caches) {
+    this.caches = caches;
+  }
+
+  namespaceLabels(ns: string): Record<string, string> | undefined {
+    return this.caches.namespaces.get(ns)?.metadata?.labels;
+  }
+
+  storeMap(): Map<string, ObjectStore> {
+    const m = new Map<string, ObjectStore>();
+    for (const s of this.caches.stores.list()) if (s.metadata?.name) m.set(s.metadata.name, s);
+    return m;
+  }
+
+  storeCredentials(store: ObjectStore): CredentialsLookup {
+    const ref = store.spec.credentials.secretRef;
+    return readStoreCredentials(this.caches.credentialSecret(ref.namespace, ref.name), ref);
+  }
+
+  /** Injected pods of `ns` carrying `identity`. */
+  podsWithIdentity(ns: string, identity: string): Pod[] {
+    return this.caches.pods.list(ns).filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] === identity);
+  }
+
+  /** The zone of the pod's node, once it is scheduled and the node is labelled. */
+  podZone(pod: Pod): string | undefined {
+    const node = pod.spec?.nodeName;
+    if (!node) return undefined;
+    return this.caches.nodes.get(node)?.metadata?.labels?.[ZONE_LABEL] || undefined;
+  }
+}
