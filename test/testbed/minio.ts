@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from './bin.ts';
-import { httpStatus } from './http.ts';
+import { httpProbe, httpStatus } from './http.ts';
 import { freePort } from './ports.ts';
 import { spawnLogged, waitUntil } from './proc.ts';
 import type { Proc } from './proc.ts';
@@ -41,7 +41,10 @@ export interface MinioCluster {
   stopNode(i: number): Promise<void>;
   /** SIGKILL node i; its relay refuses connections meanwhile. */
   killNode(i: number): Promise<void>;
-  /** Restarts node i on its port; resolves once it is ready and its relay accepts again. */
+  /**
+   * Restarts node i on its port; resolves once it serves (object layer up and, when the rest of
+   * the cluster has write quorum, it sees quorum too) and its relay accepts again.
+   */
   startNode(i: number): Promise<void>;
   /** Added latency on node i's relay, both directions, existing and new connections; 0 = none. */
   setDelay(i: number, ms: number): void;
@@ -165,20 +168,57 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
     const waitNodeReady = (s: NodeState): Promise<void> =>
       waitUntil(
         `MinIO node ${s.index} (127.0.0.1:${s.port})`,
-        async () => (await httpStatus(`http://127.0.0.1:${s.port}/minio/health/ready`)) === 200,
+        async () => {
+          // /ready answers 200 before the object layer is up (it only adds this header), and S3
+          // calls then fail with XMinioServerNotInitialized: wait for the header to go away.
+          const r = await httpProbe(`http://127.0.0.1:${s.port}/minio/health/ready`);
+          return r.status === 200 && r.headers['x-minio-server-status'] === undefined;
+        },
         { timeoutMs, dead: () => s.proc?.exited ?? true, detail: () => s.proc?.tail() ?? '' },
       );
 
+    /** Whether node s itself reports write quorum (it counts the drives it can reach). */
+    const clusterOk = async (s: NodeState): Promise<boolean> =>
+      (await httpStatus(`http://127.0.0.1:${s.port}/minio/health/cluster`)) === 200;
+
+    /**
+     * Ready, and serving correctly: a node whose object layer is up may still see its peers'
+     * drives as offline for a moment (~1 s seen after a restart) and then answers GETs of existing
+     * objects with NoSuchKey. So wait until it reports write quorum itself — unless no other live
+     * node does either (a test took quorum away on purpose), where local readiness is all there is.
+     */
+    const waitNodeServing = async (s: NodeState): Promise<void> => {
+      await waitNodeReady(s);
+      await waitUntil(
+        `MinIO node ${s.index} (127.0.0.1:${s.port}) write quorum (/minio/health/cluster)`,
+        async () => {
+          if (await clusterOk(s)) return true;
+          const others = states.filter((o) => o !== s && o.proc !== undefined && !o.proc.exited);
+          const oks = await Promise.all(others.map(clusterOk));
+          return !oks.includes(true);
+        },
+        {
+          timeoutMs,
+          dead: () => s.proc?.exited ?? true,
+          detail: () => states.map((o) => `[node ${o.index}]\n${o.proc?.tail(800) ?? ''}`).join('\n'),
+        },
+      );
+    };
+
     for (const s of states) s.proc = spawnNode(s);
     await Promise.all(states.map(waitNodeReady));
-    const first = states[0]!;
-    await waitUntil(
-      'MinIO cluster write quorum (/minio/health/cluster)',
-      async () => (await httpStatus(`http://127.0.0.1:${first.port}/minio/health/cluster`)) === 200,
-      {
-        timeoutMs,
-        detail: () => states.map((s) => `[node ${s.index}]\n${s.proc?.tail(800) ?? ''}`).join('\n'),
-      },
+    await Promise.all(
+      states.map((s) =>
+        waitUntil(
+          `MinIO node ${s.index} (127.0.0.1:${s.port}) write quorum (/minio/health/cluster)`,
+          () => clusterOk(s),
+          {
+            timeoutMs,
+            dead: () => s.proc?.exited ?? true,
+            detail: () => states.map((o) => `[node ${o.index}]\n${o.proc?.tail(800) ?? ''}`).join('\n'),
+          },
+        ),
+      ),
     );
 
     const node = (i: number): NodeState => {
@@ -218,7 +258,7 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
           return;
         }
         s.proc = spawnNode(s);
-        await waitNodeReady(s);
+        await waitNodeServing(s);
         await s.relay.resume();
       },
       setDelay(i, ms) {
