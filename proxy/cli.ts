@@ -1,13 +1,80 @@
+/**
+ * `sluice proxy`: the edge of the proxy. Reads the config and policy files once, validates them
+ * (errors name the bad field), starts the proxy and turns SIGTERM/SIGINT into a graceful drain.
+ * Nothing below this file reads files for configuration or looks at process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ConfigError, parseDocumentText, parseProxyConfig } from './config/parse.ts';
+import type { ProxyConfig } from './config/types.ts';
+import { startProxy } from './server.ts';
 
-/** Registers `sluice proxy`. Placeholder until its issue lands: it fails loudly, never silently. */
+/** CLI flags of `sluice proxy`. */
+export interface ProxyFlags {
+  config?: string;
+  policy?: string;
+  listen?: string;
+  admin?: string;
+  logLevel?: string;
+}
+
+function readDoc(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, `cannot read: ${(err as Error).message}`);
+  }
+  return parseDocumentText(text, file);
+}
+
+/** Loads and validates the configuration named by `flags`. Throws ConfigError. */
+export function loadProxyConfig(flags: ProxyFlags): ProxyConfig {
+  const configFile = flags.config ? resolve(flags.config) : undefined;
+  const policyFile = flags.policy ? resolve(flags.policy) : undefined;
+  if (!configFile && !policyFile)
+    throw new ConfigError('--config', 'give --config FILE and/or --policy FILE');
+  const f: { listen?: string; admin?: string; logLevel?: string } = {};
+  if (flags.listen) f.listen = flags.listen;
+  if (flags.admin) f.admin = flags.admin;
+  if (flags.logLevel) f.logLevel = flags.logLevel;
+  return parseProxyConfig({
+    config: configFile ? readDoc(configFile) : {},
+    configDir: configFile ? dirname(configFile) : process.cwd(),
+    ...(policyFile ? { policy: { raw: readDoc(policyFile), file: policyFile } } : {}),
+    flags: f,
+  });
+}
+
+/** Registers `sluice proxy`. */
 export function registerProxyCommand(program: Command): void {
   program
     .command('proxy')
     .description('Run the S3 sidecar proxy')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('sluice proxy: not built yet\n');
-      process.exitCode = 2;
+    .option('--config <file>', 'proxy config (YAML or JSON): listeners, timeouts, limits, inline policy')
+    .option(
+      '--policy <file>',
+      'PodPolicyDocument JSON (the operator-mounted policy.json); replaces inline stores/grants',
+    )
+    .option('--listen <host:port>', 'S3 listener (default 127.0.0.1:7480)')
+    .option('--admin <host:port>', 'admin listener: /metrics /healthz /readyz (default 0.0.0.0:7481)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .action(async (flags: ProxyFlags) => {
+      let config: ProxyConfig;
+      try {
+        config = loadProxyConfig(flags);
+      } catch (err) {
+        process.stderr.write(`sluice proxy: invalid configuration: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const proxy = await startProxy(config);
+      const stop = (signal: string): void => {
+        proxy.log.info({ signal }, 'signal received');
+        void proxy.shutdown().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
     });
 }

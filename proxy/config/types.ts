@@ -95,3 +95,54 @@ export interface PodPolicyDocument {
   stores: StoreSpec[];
   grants: Grant[];
 }
+
+/** host:port a listener binds. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** Every timeout of the proxy (ms). 0 disables one. */
+export interface ProxyTimeouts {
+  /** Time a client has to send the complete request head. */
+  requestHeaderTimeoutMs: number;
+  /**
+   * Client idle, both directions: no request-body byte arrives, or the client does not take
+   * response bytes, for this long → the request is aborted (and its backend connection freed).
+   */
+  clientIdleMs: number;
+  /** A kept-alive client connection with no request in flight is closed after this long. */
+  keepAliveIdleMs: number;
+  backendConnectMs: number;
+  /** From the request being sent to the backend's response headers. */
+  backendFirstByteMs: number;
+  /** No response-body byte from the backend for this long → abort. */
+  backendIdleMs: number;
+}
+
+/** The sidecar's own configuration: listeners, timeouts and limits, plus the policy it enforces. */
+export interface ProxyConfig {
+  listen: ListenAddress;
+  admin: ListenAddress;
+  /**
+   * Domains under which `<bucket>.<domain>` Host headers mean virtual-hosted addressing, e.g.
+   * "s3.localhost". Path-style always works.
+   */
+  virtualHostDomains: string[];
+  timeouts: ProxyTimeouts;
+  limits: {
+    /** Total size of the request line + headers; larger → 400 RequestHeaderSectionTooLarge. */
+    maxHeaderBytes: number;
+  };
+  /**
+   * Past either bound a client connection is answered with `Connection: close`, so kept-alive
+   * clients reconnect (and land where traffic now goes). 0 = unbounded.
+   */
+  keepAlive: { maxAgeMs: number; maxRequests: number };
+  /** After SIGTERM, in-flight requests get this long to finish. */
+  shutdown: { graceMs: number };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** The file the policy came from (reloaded with credentials), if it came from a file. */
+  policyFile: string | undefined;
+  policy: PodPolicyDocument;
+}

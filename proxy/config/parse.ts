@@ -1,0 +1,249 @@
+/**
+ * The one place raw configuration becomes typed: a proxy config file (YAML or JSON) and an
+ * optional policy document (the operator's policy.json) are parsed and validated here, once, at
+ * start. Everything below receives a {@link ProxyConfig} and never reads files or env for config.
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { isValidBucketName } from '../s3/bucket.ts';
+import { ConfigError, arr, at, int, noUnknownKeys, obj, oneOf, optStr, str } from './fields.ts';
+import type {
+  AccessMode,
+  BucketConfigAccess,
+  EndpointSpec,
+  Grant,
+  ListenAddress,
+  PodPolicyDocument,
+  ProxyConfig,
+  StoreSpec,
+} from './types.ts';
+
+export { ConfigError } from './fields.ts';
+
+const ACCESS: readonly AccessMode[] = ['read', 'write', 'list', 'delete'];
+const BUCKET_CONFIG: readonly BucketConfigAccess[] = [
+  'config-read',
+  'config-write',
+  'create-bucket',
+  'delete-bucket',
+];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const STORE_NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+
+/** Parses YAML or JSON text (JSON is YAML); a syntax error names the file. */
+export function parseDocumentText(text: string, source: string): unknown {
+  try {
+    return parseYaml(text) as unknown;
+  } catch (err) {
+    throw new ConfigError(source, `not valid YAML/JSON: ${(err as Error).message}`);
+  }
+}
+
+/** "host:port", "[v6]:port" or {host, port}. */
+export function parseListen(v: unknown, path: string): ListenAddress {
+  if (typeof v === 'object' && v !== null) {
+    const o = obj(v, path);
+    noUnknownKeys(o, ['host', 'port'], path);
+    return { host: str(o.host, at(path, 'host')), port: int(o.port, at(path, 'port'), -1, 65535) };
+  }
+  const s = str(v, path);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ConfigError(path, 'must be host:port (e.g. 127.0.0.1:7480)');
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function parseEndpoint(v: unknown, path: string): EndpointSpec {
+  const o = typeof v === 'string' ? { url: v } : obj(v, path);
+  noUnknownKeys(o, ['url', 'zone'], path);
+  const urlPath = at(path, 'url');
+  const raw = str(o.url, urlPath);
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(urlPath, 'must be http(s)://host:port');
+  }
+  if (
+    (u.protocol !== 'http:' && u.protocol !== 'https:') ||
+    u.username ||
+    u.password ||
+    (u.pathname !== '/' && u.pathname !== '') ||
+    u.search ||
+    u.hash
+  ) {
+    throw new ConfigError(urlPath, 'must be http(s)://host:port');
+  }
+  const zone = optStr(o.zone, at(path, 'zone'));
+  return zone === undefined ? { url: u.origin } : { url: u.origin, zone };
+}
+
+function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['name', 'endpoints', 'region', 'addressing', 'credentials', 'balancing'], path);
+  const name = str(o.name, at(path, 'name'));
+  if (!STORE_NAME_RE.test(name)) throw new ConfigError(at(path, 'name'), 'must be a DNS-style name');
+  const eps = arr(o.endpoints, at(path, 'endpoints'));
+  if (eps.length === 0) throw new ConfigError(at(path, 'endpoints'), 'must list at least one endpoint');
+  const credPath = at(path, 'credentials');
+  const cred = obj(o.credentials, credPath);
+  noUnknownKeys(cred, ['file'], credPath);
+  const file = str(cred.file, at(credPath, 'file'));
+  const store: StoreSpec = {
+    name,
+    endpoints: eps.map((e, i) => parseEndpoint(e, at(at(path, 'endpoints'), i))),
+    region: o.region === undefined ? 'us-east-1' : str(o.region, at(path, 'region')),
+    addressing:
+      o.addressing === undefined ? 'path' : oneOf(o.addressing, at(path, 'addressing'), ['path', 'virtual']),
+    credentials: { file: isAbsolute(file) ? file : resolve(baseDir, file) },
+  };
+  // Balancing options belong to the balancer, which validates their contents; we check the shape.
+  if (o.balancing !== undefined) store.balancing = obj(o.balancing, at(path, 'balancing'));
+  return store;
+}
+
+function parseGrant(v: unknown, path: string, stores: ReadonlySet<string>): Grant {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['store', 'bucket', 'prefixes', 'access', 'bucketConfig', 'source'], path);
+  const store = str(o.store, at(path, 'store'));
+  if (!stores.has(store))
+    throw new ConfigError(at(path, 'store'), `names no store (have: ${[...stores].join(', ')})`);
+  const bucket = str(o.bucket, at(path, 'bucket'));
+  if (!isValidBucketName(bucket)) throw new ConfigError(at(path, 'bucket'), 'is not a valid S3 bucket name');
+  const grant: Grant = {
+    store,
+    bucket,
+    access: arr(o.access, at(path, 'access')).map((a, i) => oneOf(a, at(at(path, 'access'), i), ACCESS)),
+  };
+  if (o.prefixes !== undefined) {
+    grant.prefixes = arr(o.prefixes, at(path, 'prefixes')).map((p, i) => {
+      if (typeof p !== 'string') throw new ConfigError(at(at(path, 'prefixes'), i), 'must be a string');
+      return p;
+    });
+  }
+  if (o.bucketConfig !== undefined) {
+    grant.bucketConfig = arr(o.bucketConfig, at(path, 'bucketConfig')).map((a, i) =>
+      oneOf(a, at(at(path, 'bucketConfig'), i), BUCKET_CONFIG),
+    );
+  }
+  const source = optStr(o.source, at(path, 'source'));
+  if (source !== undefined) grant.source = source;
+  return grant;
+}
+
+/**
+ * Validates a PodPolicyDocument. `raw` may be a whole document or an object carrying the same
+ * fields (the proxy config's inline policy); `known` lists extra keys the caller allows.
+ * Relative credential files resolve against `baseDir`.
+ */
+export function parsePolicyDocument(
+  raw: unknown,
+  baseDir: string,
+  path = '',
+  known: readonly string[] = [],
+): PodPolicyDocument {
+  const o = obj(raw, path);
+  noUnknownKeys(o, ['version', 'zone', 'stores', 'grants', ...known], path);
+  if (o.version !== undefined && o.version !== 1) throw new ConfigError(at(path, 'version'), 'must be 1');
+  const stores = arr(o.stores ?? [], at(path, 'stores')).map((s, i) =>
+    parseStore(s, at(at(path, 'stores'), i), baseDir),
+  );
+  const names = new Set<string>();
+  stores.forEach((s, i) => {
+    if (names.has(s.name))
+      throw new ConfigError(at(at(at(path, 'stores'), i), 'name'), `duplicate store ${s.name}`);
+    names.add(s.name);
+  });
+  const grants = arr(o.grants ?? [], at(path, 'grants')).map((g, i) =>
+    parseGrant(g, at(at(path, 'grants'), i), names),
+  );
+  const doc: PodPolicyDocument = { version: 1, stores, grants };
+  const zone = optStr(o.zone, at(path, 'zone'));
+  if (zone !== undefined) doc.zone = zone;
+  return doc;
+}
+
+const CONFIG_KEYS = [
+  'listen',
+  'admin',
+  'virtualHostDomains',
+  'timeouts',
+  'limits',
+  'keepAlive',
+  'shutdown',
+  'logLevel',
+] as const;
+const TIMEOUT_KEYS = [
+  'requestHeaderTimeoutMs',
+  'clientIdleMs',
+  'keepAliveIdleMs',
+  'backendConnectMs',
+  'backendFirstByteMs',
+  'backendIdleMs',
+] as const;
+
+/** What {@link parseProxyConfig} needs besides the config object. */
+export interface ParseProxyConfigInput {
+  /** The parsed config file (or {} when only flags and a policy file are given). */
+  config: unknown;
+  /** Directory of the config file, for relative paths in it. */
+  configDir: string;
+  /** The parsed `--policy` file, if any; it replaces any inline stores/grants. */
+  policy?: { raw: unknown; file: string };
+  /** CLI flags; they win over the file. */
+  flags?: { listen?: string; admin?: string; logLevel?: string };
+}
+
+/** Validates a whole proxy configuration, applying defaults. Throws {@link ConfigError}. */
+export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
+  const o = obj(input.config ?? {}, '');
+  const flags = input.flags ?? {};
+  let policy: PodPolicyDocument;
+  let policyFile: string | undefined;
+  if (input.policy) {
+    noUnknownKeys(o, CONFIG_KEYS, '');
+    policy = parsePolicyDocument(input.policy.raw, dirname(input.policy.file), '');
+    policyFile = input.policy.file;
+  } else {
+    policy = parsePolicyDocument(o, input.configDir, '', CONFIG_KEYS);
+  }
+  const t = obj(o.timeouts ?? {}, 'timeouts');
+  noUnknownKeys(t, TIMEOUT_KEYS, 'timeouts');
+  const limits = obj(o.limits ?? {}, 'limits');
+  noUnknownKeys(limits, ['maxHeaderBytes'], 'limits');
+  const ka = obj(o.keepAlive ?? {}, 'keepAlive');
+  noUnknownKeys(ka, ['maxAgeMs', 'maxRequests'], 'keepAlive');
+  const sd = obj(o.shutdown ?? {}, 'shutdown');
+  noUnknownKeys(sd, ['graceMs'], 'shutdown');
+  const domains = arr(o.virtualHostDomains ?? [], 'virtualHostDomains').map((d, i) =>
+    str(d, at('virtualHostDomains', i)).toLowerCase(),
+  );
+  const maxHeaderBytes = int(limits.maxHeaderBytes, 'limits.maxHeaderBytes', 16 * 1024, 1024 * 1024);
+  if (maxHeaderBytes < 1024) throw new ConfigError('limits.maxHeaderBytes', 'must be at least 1024');
+  return {
+    listen: parseListen(flags.listen ?? o.listen ?? '127.0.0.1:7480', flags.listen ? '--listen' : 'listen'),
+    admin: parseListen(flags.admin ?? o.admin ?? '0.0.0.0:7481', flags.admin ? '--admin' : 'admin'),
+    virtualHostDomains: domains,
+    timeouts: {
+      requestHeaderTimeoutMs: int(t.requestHeaderTimeoutMs, 'timeouts.requestHeaderTimeoutMs', 10_000),
+      clientIdleMs: int(t.clientIdleMs, 'timeouts.clientIdleMs', 60_000),
+      keepAliveIdleMs: int(t.keepAliveIdleMs, 'timeouts.keepAliveIdleMs', 30_000),
+      backendConnectMs: int(t.backendConnectMs, 'timeouts.backendConnectMs', 2_000),
+      backendFirstByteMs: int(t.backendFirstByteMs, 'timeouts.backendFirstByteMs', 60_000),
+      backendIdleMs: int(t.backendIdleMs, 'timeouts.backendIdleMs', 60_000),
+    },
+    limits: { maxHeaderBytes },
+    keepAlive: {
+      maxAgeMs: int(ka.maxAgeMs, 'keepAlive.maxAgeMs', 300_000),
+      maxRequests: int(ka.maxRequests, 'keepAlive.maxRequests', 10_000),
+    },
+    shutdown: { graceMs: int(sd.graceMs, 'shutdown.graceMs', 20_000) },
+    logLevel: oneOf(
+      flags.logLevel ?? o.logLevel ?? 'info',
+      flags.logLevel ? '--log-level' : 'logLevel',
+      LOG_LEVELS,
+    ),
+    policyFile,
+    policy,
+  };
+}

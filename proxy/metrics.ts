@@ -1,0 +1,75 @@
+/**
+ * Every metric of the proxy, in one registry per proxy instance (never prom-client's global one,
+ * so tests and several proxies in one process do not collide). Base units (seconds, bytes);
+ * counters end in `_total`. Label values are bounded: operation names come from the authorizer's
+ * fixed set, status is a class (2xx…5xx), backend is a configured backend id.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+/** The proxy's metrics; see the module doc. */
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'sluice_proxy_requests_total',
+    help: 'Requests answered, by S3 operation, status class and backend ("none" when not forwarded).',
+    labelNames: ['operation', 'status_class', 'backend'] as const,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'sluice_proxy_errors_total',
+    help: 'Errors the proxy answered itself (or aborted with), by S3 error code and source.',
+    labelNames: ['code', 'source'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'sluice_proxy_request_duration_seconds',
+    help: 'Time from request headers received to the last response byte written, by operation.',
+    labelNames: ['operation'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly backendHeaders = new Histogram({
+    name: 'sluice_proxy_backend_response_headers_seconds',
+    help: 'Time from dispatch to the backend response headers, by backend.',
+    labelNames: ['backend'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly receivedBytes = new Counter({
+    name: 'sluice_proxy_received_bytes_total',
+    help: 'Request body bytes forwarded to backends.',
+    registers: [this.registry],
+  });
+  readonly sentBytes = new Counter({
+    name: 'sluice_proxy_sent_bytes_total',
+    help: 'Response body bytes from backends written to clients.',
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: 'sluice_proxy_in_flight_requests',
+    help: 'Requests currently being handled.',
+    registers: [this.registry],
+  });
+  readonly credentialReloads = new Counter({
+    name: 'sluice_proxy_credential_reloads_total',
+    help: 'Credential (and policy) file reloads, by result.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: 'sluice_proxy_ready',
+    help: '1 while the proxy accepts traffic, 0 while starting or draining.',
+    registers: [this.registry],
+  });
+}
+
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
+
+/** "2xx" etc; "0xx" for a request that got no status (client gone, aborted). */
+export function statusClass(status: number): string {
+  return STATUS_CLASSES[Math.floor(status / 100)] ?? '0xx';
+}

@@ -1,0 +1,130 @@
+/**
+ * The one typed per-request context every phase reads and writes. Phases run in the order of
+ * {@link PHASES}; a new feature finds its phase and the fields it needs here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Backend, BackendPool } from '../balancer/types.ts';
+import type { ProxyError } from '../errors.ts';
+import type { Decision } from '../policy/index.ts';
+import type { S3Target } from '../s3/target.ts';
+import type { QueryMap } from '../s3/canonical.ts';
+import type { ClientAuthKind } from '../sigv4/client-auth.ts';
+import type { PayloadMode } from '../sigv4/payload.ts';
+
+/**
+ * The request path as data, in order:
+ *  - parse: request target → (bucket, key, query), payload mode, client auth stripped
+ *  - authorize: the policy decides (before any body byte and before 100 Continue)
+ *    (future: user hook modules run here, after the built-in policy)
+ *  - (future: read cache lookup goes here, between authorize and route — identity is known)
+ *  - route: the store's BackendPool picks a backend
+ *  - sign: upstream request built and signed for that backend
+ *  - forward: dispatched with streaming bodies; the balancer may retry forward on another backend
+ *  - respond: backend headers/body streamed to the client (future: cache fill, response hooks)
+ *  - log: access-log line and metrics when the response closes
+ * Tracing (OpenTelemetry) wraps each phase by name; `ctx.phase` is what a span would carry.
+ */
+export const PHASES = ['parse', 'authorize', 'route', 'sign', 'forward', 'respond', 'log'] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** The request as it will be sent upstream, minus what depends on the backend (Host, signature). */
+export interface UpstreamRequest {
+  method: string;
+  /** Encoded path for path-style addressing, from the parsed bucket/key. */
+  path: string;
+  /** Encoded path when the bucket goes in the Host header (virtual addressing). */
+  virtualPath: string;
+  query: QueryMap;
+  /** Canonical query string ('' when none); identical to the one signed. */
+  queryString: string;
+  /** Forwarded headers that are not signed, flat [name, value, …]. */
+  headers: string[];
+  /** Headers to sign (lower-cased), without host. Always has x-amz-content-sha256. */
+  signedHeaders: Record<string, string>;
+  /** Request body stream (the client request or a decoder over it), undefined when none. */
+  body: Readable | undefined;
+}
+
+/** Per-request state. Fields are filled by the phase named in their comment. */
+export interface RequestContext {
+  readonly id: string;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** performance.now() at request start. */
+  readonly startedAt: number;
+  /** The client sent `Expect: 100-continue` and waits for our go-ahead. */
+  readonly expectContinue: boolean;
+  phase: PhaseName;
+  /** parse */
+  target: S3Target | undefined;
+  payload: PayloadMode | undefined;
+  clientAuth: ClientAuthKind | undefined;
+  /** authorize */
+  operation: string;
+  store: string | undefined;
+  /** The policy's allow decision (carries DeleteObjects / ListBuckets follow-ups). */
+  decision: Extract<Decision, { allow: true }> | undefined;
+  /** route */
+  pool: BackendPool | undefined;
+  backend: Backend | undefined;
+  /** sign */
+  upstream: UpstreamRequest | undefined;
+  /** forward / respond */
+  status: number;
+  backendRequestId: string | undefined;
+  backendHeadersMs: number | undefined;
+  bytesIn: number;
+  bytesOut: number;
+  error: ProxyError | undefined;
+  outcome: 'ok' | 'client-aborted' | 'backend-aborted' | 'timeout' | 'error';
+  /** Answer with `Connection: close` (draining, keep-alive bounds, unread body). */
+  closeConnection: boolean;
+}
+
+/** A fresh context for one request. */
+export function createContext(
+  id: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: boolean,
+  closeConnection: boolean,
+): RequestContext {
+  return {
+    id,
+    req,
+    res,
+    startedAt: performance.now(),
+    expectContinue,
+    phase: 'parse',
+    target: undefined,
+    payload: undefined,
+    clientAuth: undefined,
+    operation: 'Unknown',
+    store: undefined,
+    decision: undefined,
+    pool: undefined,
+    backend: undefined,
+    upstream: undefined,
+    status: 0,
+    backendRequestId: undefined,
+    backendHeadersMs: undefined,
+    bytesIn: 0,
+    bytesOut: 0,
+    error: undefined,
+    outcome: 'ok',
+    closeConnection,
+  };
+}
+
+let seq = 0;
+const prefix = Math.floor(Math.random() * 0xffffffff)
+  .toString(16)
+  .toUpperCase()
+  .padStart(8, '0');
+
+/** A process-unique, S3-style request id (16 upper-case hex digits), cheap to make. */
+export function nextRequestId(): string {
+  seq = (seq + 1) >>> 0;
+  return prefix + seq.toString(16).toUpperCase().padStart(8, '0');
+}

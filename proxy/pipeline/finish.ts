@@ -1,0 +1,46 @@
+/**
+ * The log phase: when a response closes (finished or aborted), one access-log line and the
+ * request's metrics.
+ */
+import type { Logger } from '../log.ts';
+import { logAccess } from '../log.ts';
+import { statusClass } from '../metrics.ts';
+import type { ProxyMetrics } from '../metrics.ts';
+import type { RequestContext } from './context.ts';
+
+/** Records ctx; call exactly once, on the response's 'close'. */
+export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Logger): void {
+  ctx.phase = 'log';
+  if (!ctx.res.writableFinished && ctx.outcome === 'ok') ctx.outcome = 'client-aborted';
+  const durationMs = performance.now() - ctx.startedAt;
+  const backend = ctx.backend?.id ?? 'none';
+  const status = ctx.outcome === 'ok' || ctx.outcome === 'error' ? ctx.status : 0;
+  metrics.inFlight.dec();
+  metrics.requests.inc({ operation: ctx.operation, status_class: statusClass(status), backend });
+  metrics.duration.observe({ operation: ctx.operation }, durationMs / 1000);
+  if (ctx.backendHeadersMs !== undefined)
+    metrics.backendHeaders.observe({ backend }, ctx.backendHeadersMs / 1000);
+  if (ctx.bytesIn) metrics.receivedBytes.inc(ctx.bytesIn);
+  if (ctx.bytesOut) metrics.sentBytes.inc(ctx.bytesOut);
+  if (ctx.error) metrics.errors.inc({ code: ctx.error.spec.code, source: ctx.error.spec.source });
+  logAccess(log, {
+    requestId: ctx.id,
+    backendRequestId: ctx.backendRequestId,
+    method: ctx.req.method ?? '',
+    operation: ctx.operation,
+    bucket: ctx.target?.bucket,
+    key: ctx.target?.key,
+    status: ctx.status,
+    errorCode: ctx.error?.spec.code,
+    clientAuth: ctx.clientAuth,
+    payload: ctx.payload?.kind,
+    store: ctx.store,
+    backend: ctx.backend?.id,
+    bytesIn: ctx.bytesIn,
+    bytesOut: ctx.bytesOut,
+    durationMs: Math.round(durationMs * 1000) / 1000,
+    backendHeadersMs:
+      ctx.backendHeadersMs === undefined ? undefined : Math.round(ctx.backendHeadersMs * 1000) / 1000,
+    outcome: ctx.outcome,
+  });
+}

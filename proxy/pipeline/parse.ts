@@ -1,0 +1,29 @@
+/**
+ * The parse phase: request target, client auth (classified for the log, then dropped) and
+ * payload mode. Throws ProxyError on anything the proxy will not forward.
+ */
+import { Errors, ProxyError } from '../errors.ts';
+import { parseTarget } from '../s3/target.ts';
+import { clientAuthKind, stripPresignParams } from '../sigv4/client-auth.ts';
+import { payloadMode } from '../sigv4/payload.ts';
+import type { RequestContext } from './context.ts';
+
+const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+
+/** Fills ctx.target, ctx.clientAuth and ctx.payload. */
+export function parsePhase(ctx: RequestContext, virtualHostDomains: readonly string[]): void {
+  ctx.phase = 'parse';
+  const { req } = ctx;
+  if (!METHODS.has(req.method ?? ''))
+    throw new ProxyError(Errors.NotImplemented, `Method ${req.method} is not supported.`);
+  const target = parseTarget(req.url ?? '/', req.headers.host, virtualHostDomains);
+  ctx.clientAuth = clientAuthKind(req.headers.authorization, target.query);
+  stripPresignParams(target.query);
+  ctx.target = target;
+  const sha = req.headers['x-amz-content-sha256'];
+  ctx.payload = payloadMode(Array.isArray(sha) ? sha[0] : sha);
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined && te.toLowerCase() !== 'chunked') {
+    throw new ProxyError(Errors.NotImplemented, 'Only chunked Transfer-Encoding is supported.');
+  }
+}

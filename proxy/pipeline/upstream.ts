@@ -1,0 +1,113 @@
+/**
+ * The sign phase's first half: builds the backend-independent upstream request from the parsed
+ * target and the client's headers. Client auth is dropped here (Authorization, X-Amz-Date,
+ * X-Amz-Security-Token, the client's x-amz-content-sha256), hop-by-hop headers too, and the body
+ * becomes a stream in the payload mode the backend gets (see sigv4/payload.ts).
+ */
+import type { IncomingMessage } from 'node:http';
+import { Errors, ProxyError } from '../errors.ts';
+import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
+import type { S3Target } from '../s3/target.ts';
+import { AwsChunkedDecoder } from '../sigv4/chunked.ts';
+import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD } from '../sigv4/payload.ts';
+import type { PayloadMode } from '../sigv4/payload.ts';
+import type { UpstreamRequest } from './context.ts';
+
+/** Headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), client auth, and those we recompute. */
+const DROP = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'authorization',
+  'x-amz-security-token',
+  'x-amz-date',
+  'x-amz-content-sha256',
+  'content-length',
+  'x-amz-decoded-content-length',
+  'content-encoding',
+]);
+
+function parseLength(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(v)) throw new ProxyError(Errors.InvalidArgument, `Invalid ${name}.`);
+  return Number(v);
+}
+
+/** Builds the upstream request; throws ProxyError on unusable framing headers. */
+export function buildUpstream(req: IncomingMessage, target: S3Target, payload: PayloadMode): UpstreamRequest {
+  const raw = req.rawHeaders;
+  const headers: string[] = [];
+  const signed: Record<string, string> = Object.create(null) as Record<string, string>;
+  const connTokens = req.headers.connection?.toLowerCase();
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const lower = name.toLowerCase();
+    if (DROP.has(lower)) continue;
+    if (connTokens && connTokens.includes(lower) && connTokens.split(/\s*,\s*/).includes(lower)) continue;
+    if (lower.startsWith('x-amz-') || lower === 'content-md5') {
+      const prev = signed[lower];
+      signed[lower] = prev === undefined ? raw[i + 1]! : `${prev},${raw[i + 1]!}`;
+    } else {
+      headers.push(name, raw[i + 1]!);
+    }
+  }
+
+  const te = req.headers['transfer-encoding'];
+  const contentLength = parseLength(req.headers['content-length'], 'Content-Length');
+  const hasBody = te !== undefined || (contentLength !== undefined && contentLength > 0);
+  const encoding = req.headers['content-encoding'];
+  let body: UpstreamRequest['body'];
+
+  if (payload.kind === 'chunked') {
+    const decodedLength = parseLength(
+      req.headers['x-amz-decoded-content-length'] as string | undefined,
+      'x-amz-decoded-content-length',
+    );
+    const reframe = payload.trailer;
+    if (!reframe && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
+    const decoder = new AwsChunkedDecoder({ reframe, decodedLength });
+    req.on('error', (err) => decoder.destroy(err));
+    req.on('aborted', () => decoder.destroy(new ProxyError(Errors.IncompleteBody)));
+    req.pipe(decoder);
+    body = decoder;
+    if (reframe) {
+      signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
+      if (decodedLength !== undefined) signed['x-amz-decoded-content-length'] = String(decodedLength);
+      headers.push('content-encoding', encoding ?? 'aws-chunked');
+    } else {
+      signed['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
+      headers.push('content-length', String(decodedLength));
+      // Only the aws-chunked coding is undone here; any other coding describes the object.
+      const rest = (encoding ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s && s.toLowerCase() !== 'aws-chunked');
+      if (rest.length > 0) headers.push('content-encoding', rest.join(','));
+    }
+  } else {
+    signed['x-amz-content-sha256'] = payload.kind === 'sha256' ? payload.hash : UNSIGNED_PAYLOAD;
+    if (encoding !== undefined) headers.push('content-encoding', encoding);
+    if (contentLength !== undefined) headers.push('content-length', String(contentLength));
+    body = hasBody ? req : undefined;
+  }
+
+  const query = toQueryMap(target.query);
+  const method = req.method ?? 'GET';
+  return {
+    method,
+    path: encodePath(target.bucket, target.key, false),
+    virtualPath: encodePath(target.bucket, target.key, true),
+    query,
+    queryString: canonicalQuery(query),
+    headers,
+    signedHeaders: signed,
+    body,
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * Assembles a running proxy from a validated {@link ProxyConfig}: the S3 listener, the admin
+ * listener, backend pools, signers with credential reload, and the lifecycle (readiness, drain
+ * on shutdown, keep-alive bounds).
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DestinationStream } from 'pino';
+import type { BackendPool } from './balancer/types.ts';
+import { parseDocumentText, parsePolicyDocument } from './config/parse.ts';
+import type { PodPolicyDocument, ProxyConfig, StoreSpec } from './config/types.ts';
+import { Signers, watchFiles } from './credentials.ts';
+import { Errors, ProxyError, renderS3Error } from './errors.ts';
+import type { ErrorSpec } from './errors.ts';
+import { createAdminServer, defaultAdminRoutes } from './admin.ts';
+import type { AdminRoutes } from './admin.ts';
+import { createLogger } from './log.ts';
+import type { Logger } from './log.ts';
+import { ProxyMetrics } from './metrics.ts';
+import { createAuthorizer } from './policy/index.ts';
+import type { Authorizer } from './policy/index.ts';
+import { singleAttempt } from './pipeline/attempt.ts';
+import type { AttemptRunner } from './pipeline/attempt.ts';
+import { nextRequestId } from './pipeline/context.ts';
+import { createRequestHandler } from './pipeline/handler.ts';
+import { createStaticPool } from './pipeline/static-pool.ts';
+import type { PoolFactory } from './pipeline/static-pool.ts';
+
+/** Optional parts a caller (tests, the balancer wiring) may replace. */
+export interface ProxyOptions {
+  /** Builds each store's backend pool; default the stand-in round-robin pool. */
+  poolFactory?: PoolFactory;
+  /** How attempts run (retries); default one attempt. */
+  runner?: AttemptRunner;
+  /** Log destination (default stdout). */
+  logDestination?: DestinationStream;
+  /** Poll interval for credential files, ms (default 10 s; change events do the real work). */
+  credentialPollMs?: number;
+}
+
+/** A running proxy. */
+export interface ProxyHandle {
+  /** http://host:port of the S3 listener. */
+  readonly url: string;
+  /** http://host:port of the admin listener. */
+  readonly adminUrl: string;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  /** Add admin routes here (e.g. /debug/backends). */
+  readonly adminRoutes: AdminRoutes;
+  readonly pools: ReadonlyMap<string, BackendPool>;
+  /** Re-reads credential (and policy) files now; also runs on file changes. */
+  reload(): void;
+  /**
+   * Graceful stop: readiness false, stop accepting, `Connection: close` on every response,
+   * wait for in-flight requests up to `graceMs` (default config), then close everything.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+interface ConnState {
+  since: number;
+  requests: number;
+}
+
+function listen(server: Server, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`http://${h}:${a.port}`);
+    });
+  });
+}
+
+function sameStores(a: readonly StoreSpec[], b: readonly StoreSpec[]): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Writes an S3 XML error straight to a socket whose HTTP parsing failed. */
+function rejectSocket(socket: Socket, spec: ErrorSpec): void {
+  const id = nextRequestId();
+  const body = renderS3Error(new ProxyError(spec), id, '/');
+  socket.end(
+    `HTTP/1.1 ${spec.status} ${spec.status === 400 ? 'Bad Request' : 'Error'}\r\n` +
+      `Content-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `x-amz-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Starts a proxy; resolves once both listeners accept connections. */
+export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): Promise<ProxyHandle> {
+  const log = createLogger(config.logLevel, opts.logDestination);
+  const metrics = new ProxyMetrics();
+  let policy: PodPolicyDocument = config.policy;
+  let authorizer: Authorizer = createAuthorizer(policy, { virtualHostDomains: config.virtualHostDomains });
+  const stores = new Map(policy.stores.map((s) => [s.name, s]));
+  const signers = new Signers(policy.stores);
+  const poolFactory = opts.poolFactory ?? createStaticPool;
+  const pools = new Map<string, BackendPool>(
+    policy.stores.map((s) => [s.name, poolFactory(s, config.timeouts)]),
+  );
+  let ready = false;
+  let draining = false;
+  let inFlight = 0;
+  const conns = new WeakMap<Socket, ConnState>();
+  const { maxAgeMs, maxRequests } = config.keepAlive;
+
+  const reload = (): void => {
+    const { changed, errors } = signers.reload();
+    for (const err of errors)
+      log.warn({ err: err.message }, 'credentials reload failed; keeping the last good ones');
+    if (changed.length > 0)
+      log.info({ stores: changed, generation: signers.generation }, 'credentials reloaded');
+    metrics.credentialReloads.inc({
+      result: errors.length > 0 ? 'error' : changed.length > 0 ? 'changed' : 'unchanged',
+    });
+    if (config.policyFile) {
+      try {
+        const next = parsePolicyDocument(
+          parseDocumentText(readFileSync(config.policyFile, 'utf8'), config.policyFile),
+          dirname(config.policyFile),
+        );
+        if (JSON.stringify(next) === JSON.stringify(policy)) return;
+        if (!sameStores(next.stores, policy.stores)) {
+          log.warn('policy changed its stores; grants are reloaded, store changes need a restart');
+          next.stores = policy.stores;
+        }
+        policy = next;
+        authorizer = createAuthorizer(policy, { virtualHostDomains: config.virtualHostDomains });
+        log.info({ grants: policy.grants.length }, 'policy reloaded');
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'policy reload failed; keeping the last good one');
+      }
+    }
+  };
+  const files = signers.files();
+  if (config.policyFile) files.push(config.policyFile);
+  const unwatch = watchFiles(files, reload, 50, opts.credentialPollMs ?? 10_000);
+
+  const handler = createRequestHandler({
+    virtualHostDomains: config.virtualHostDomains,
+    authorizer: () => authorizer,
+    metrics,
+    log,
+    pools,
+    stores,
+    signers,
+    timeouts: config.timeouts,
+    runner: opts.runner ?? singleAttempt,
+    shouldClose(req: IncomingMessage) {
+      if (draining) return true;
+      const st = conns.get(req.socket);
+      if (!st) return false;
+      st.requests++;
+      return (
+        (maxRequests > 0 && st.requests >= maxRequests) || (maxAgeMs > 0 && Date.now() - st.since >= maxAgeMs)
+      );
+    },
+  });
+  const track = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+    handler(req, res, expectContinue);
+  };
+
+  const server = createServer({
+    maxHeaderSize: config.limits.maxHeaderBytes,
+    headersTimeout: config.timeouts.requestHeaderTimeoutMs || undefined,
+    requestTimeout: 0,
+    keepAliveTimeout: config.timeouts.keepAliveIdleMs,
+    connectionsCheckingInterval: Math.min(1000, config.timeouts.requestHeaderTimeoutMs || 1000),
+  });
+  server.on('connection', (socket: Socket) => conns.set(socket, { since: Date.now(), requests: 0 }));
+  server.on('request', (req, res) => track(req, res, false));
+  server.on('checkContinue', (req, res) => track(req, res, true));
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      socket.destroy();
+      return;
+    }
+    const spec =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? Errors.RequestHeaderSectionTooLarge
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? Errors.RequestTimeout
+          : Errors.BadRequest;
+    metrics.errors.inc({ code: spec.code, source: spec.source });
+    log.warn({ code: err.code, s3Code: spec.code }, 'rejected a malformed request');
+    rejectSocket(socket, spec);
+  });
+
+  const routes = defaultAdminRoutes(metrics.registry, () => ready);
+  const admin = createAdminServer(routes);
+  const [url, adminUrl] = await Promise.all([
+    listen(server, config.listen.host, config.listen.port),
+    listen(admin, config.admin.host, config.admin.port),
+  ]);
+  ready = true;
+  metrics.ready.set(1);
+  log.info({ url, adminUrl, stores: [...stores.keys()] }, 'proxy ready');
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (graceMs = config.shutdown.graceMs): Promise<void> => {
+    stopping ??= (async () => {
+      ready = false;
+      draining = true;
+      metrics.ready.set(0);
+      log.info({ inFlight, graceMs }, 'draining');
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + graceMs;
+      while (inFlight > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        server.closeIdleConnections();
+      }
+      if (inFlight > 0) log.warn({ inFlight }, 'grace period over; closing remaining connections');
+      server.closeAllConnections();
+      await closed;
+      unwatch();
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      await new Promise<void>((r) => {
+        admin.close(() => r());
+        admin.closeAllConnections();
+      });
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { url, adminUrl, metrics, log, adminRoutes: routes, pools, reload, shutdown };
+}

@@ -1,0 +1,147 @@
+/**
+ * Streaming decoder for aws-chunked request bodies
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html):
+ *
+ *   hex-size[;chunk-signature=sig]\r\n <size bytes>\r\n ... 0[;chunk-signature=sig]\r\n
+ *   [trailer-name:value\r\n ...] \r\n
+ *
+ * Data passes through as views of the input buffers (no copies). With `reframe`, the output is
+ * the same framing without chunk signatures and without x-amz-trailer-signature: a valid
+ * STREAMING-UNSIGNED-PAYLOAD-TRAILER body the backend checks against its checksum trailer.
+ * Without it, the output is the raw object bytes.
+ *
+ * Any framing error, or a decoded length that differs from x-amz-decoded-content-length, fails
+ * the stream *before* the last byte is passed on — so the backend never receives a complete
+ * body and never commits a partial object.
+ */
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { Errors, ProxyError } from '../errors.ts';
+
+/** Options for {@link AwsChunkedDecoder}. */
+export interface AwsChunkedDecoderOptions {
+  /** Re-emit as unsigned aws-chunked with trailers (true) or raw bytes (false). */
+  reframe: boolean;
+  /** x-amz-decoded-content-length, when the client sent it. */
+  decodedLength: number | undefined;
+}
+
+const HEADER = 0;
+const DATA = 1;
+const DATA_CR = 2;
+const DATA_LF = 3;
+const TRAILER = 4;
+const DONE = 5;
+const MAX_LINE = 4096;
+const SIZE_RE = /^([0-9a-fA-F]{1,15})(;.*)?$/;
+const CRLF = Buffer.from('\r\n');
+
+/** A Transform from aws-chunked to raw (or re-framed unsigned) bytes; see the module doc. */
+export class AwsChunkedDecoder extends Transform {
+  /** Object bytes decoded so far. */
+  decoded = 0;
+  /** Trailers received (name lower-cased), excluding the trailer signature. */
+  readonly trailers: [string, string][] = [];
+  private state = HEADER;
+  private remaining = 0;
+  private line = '';
+  private readonly reframe: boolean;
+  private readonly decodedLength: number | undefined;
+
+  constructor(opts: AwsChunkedDecoderOptions) {
+    super();
+    this.reframe = opts.reframe;
+    this.decodedLength = opts.decodedLength;
+  }
+
+  private fail(msg: string): ProxyError {
+    return new ProxyError(Errors.MalformedChunkedEncoding, `Malformed aws-chunked body: ${msg}.`);
+  }
+
+  /** Consumes one complete header/trailer line; returns an error or undefined. */
+  private onLine(line: string): ProxyError | undefined {
+    if (this.state === HEADER) {
+      const m = SIZE_RE.exec(line);
+      if (!m) return this.fail('bad chunk header');
+      const size = parseInt(m[1]!, 16);
+      if (this.decodedLength !== undefined && this.decoded + size > this.decodedLength) {
+        return new ProxyError(Errors.IncompleteBody, 'The body is longer than x-amz-decoded-content-length.');
+      }
+      if (size === 0) {
+        this.state = TRAILER;
+        return undefined;
+      }
+      if (this.reframe) this.push(`${size.toString(16)}\r\n`);
+      this.remaining = size;
+      this.state = DATA;
+      return undefined;
+    }
+    // TRAILER
+    if (line === '') {
+      if (this.decodedLength !== undefined && this.decoded !== this.decodedLength) {
+        return new ProxyError(
+          Errors.IncompleteBody,
+          'The body is shorter than x-amz-decoded-content-length.',
+        );
+      }
+      if (this.reframe) {
+        let end = '0\r\n';
+        for (const [k, v] of this.trailers) end += `${k}:${v}\r\n`;
+        this.push(end + '\r\n');
+      }
+      this.state = DONE;
+      return undefined;
+    }
+    const colon = line.indexOf(':');
+    if (colon <= 0) return this.fail('bad trailer line');
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (name !== 'x-amz-trailer-signature') this.trailers.push([name, line.slice(colon + 1).trim()]);
+    return undefined;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let i = 0;
+    const len = chunk.length;
+    while (i < len) {
+      const s = this.state;
+      if (s === DATA) {
+        const n = Math.min(this.remaining, len - i);
+        this.push(i === 0 && n === len ? chunk : chunk.subarray(i, i + n));
+        this.remaining -= n;
+        this.decoded += n;
+        i += n;
+        if (this.remaining === 0) this.state = DATA_CR;
+      } else if (s === DATA_CR || s === DATA_LF) {
+        if (chunk[i] !== (s === DATA_CR ? 13 : 10)) return cb(this.fail('chunk data not followed by CRLF'));
+        i++;
+        if (s === DATA_LF) {
+          if (this.reframe) this.push(CRLF);
+          this.state = HEADER;
+        } else this.state = DATA_LF;
+      } else if (s === HEADER || s === TRAILER) {
+        const nl = chunk.indexOf(10, i);
+        const end = nl === -1 ? len : nl;
+        if (this.line.length + (end - i) > MAX_LINE) return cb(this.fail('header line too long'));
+        this.line += chunk.toString('latin1', i, end);
+        i = end;
+        if (nl === -1) break;
+        i++;
+        const line = this.line;
+        this.line = '';
+        if (!line.endsWith('\r')) return cb(this.fail('line not terminated by CRLF'));
+        const err = this.onLine(line.slice(0, -1));
+        if (err) return cb(err);
+      } else {
+        return cb(new ProxyError(Errors.IncompleteBody, 'Bytes after the end of the aws-chunked body.'));
+      }
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.state !== DONE)
+      return cb(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
+    cb();
+  }
+}
