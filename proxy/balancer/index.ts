@@ -49,3 +49,6 @@ export function createPools(
     },
   };
 }
+
+export { Balancer } from './balancer.ts';
+export type { BalancerInit } from './balancer.ts';

@@ -124,6 +124,11 @@ export class StorePool implements BackendPool {
     return out;
   }
 
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** True when the last pick ran in panic mode. */
   get panic(): boolean {
     return this.#panic;
@@ -152,7 +157,10 @@ export class StorePool implements BackendPool {
     const b = backend as BackendNode;
     b.inFlight = Math.max(0, b.inFlight - 1);
     b.attempts += 1;
-    const failed = outcome.failure !== undefined || (outcome.status !== undefined && outcome.status >= 500);
+    // A failure after headers (a client that hung up mid-download) says nothing about the node.
+    const failed =
+      (outcome.failure !== undefined && outcome.status === undefined) ||
+      (outcome.status !== undefined && outcome.status >= 500);
     if (failed) b.failures += 1;
     const sample = latencySample(outcome);
     if (failed) b.ewma.observe(Math.max(sample ?? 0, this.options.ewma.failurePenaltyMs));

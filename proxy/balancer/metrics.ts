@@ -1,0 +1,106 @@
+/**
+ * Every balancer metric, registered on the proxy's registry (proxy/metrics.ts owns it; this file
+ * adds the balancer's own series). Per-backend gauges are read from the live pools at scrape
+ * time, so a removed backend's series disappear with it. Base units, `_total` on counters.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BackendNode } from './backend.ts';
+import type { ProbeResult } from './health.ts';
+import type { PoolObserver, StorePool } from './pool.ts';
+import type { BackendState } from './types.ts';
+
+const STATES: readonly BackendState[] = ['pending', 'healthy', 'unhealthy', 'ejected', 'draining'];
+
+/** The balancer's metrics; also the pools' {@link PoolObserver}. */
+export class BalancerMetrics implements PoolObserver {
+  readonly ejections: Counter<'store' | 'backend'>;
+  readonly healthChecks: Counter<'store' | 'backend' | 'result'>;
+  readonly retries: Counter<'store' | 'reason'>;
+  readonly budgetExhausted: Counter<'store'>;
+
+  /** `pools` is read at every scrape (the pool set may be replaced on a policy reload). */
+  constructor(registry: Registry, pools: () => Iterable<StorePool>) {
+    const registers = [registry];
+    const perBackend = (
+      fill: (g: Gauge<'store' | 'backend' | 'zone'>, p: StorePool, b: BackendNode) => void,
+    ) =>
+      function collect(this: Gauge<'store' | 'backend' | 'zone'>): void {
+        this.reset();
+        for (const p of pools()) for (const b of p.backends()) fill(this, p, b);
+      };
+    new Gauge({
+      name: 'sluice_balancer_backend_state',
+      help: 'Backend state: 1 for the current state label, 0 for the others.',
+      labelNames: ['store', 'backend', 'zone', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const p of pools()) {
+          for (const b of p.backends()) {
+            b.refreshState(p.clock.now());
+            for (const s of STATES) {
+              this.set(
+                { store: p.store, backend: b.id, zone: b.zone ?? '', state: s },
+                b.state === s ? 1 : 0,
+              );
+            }
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'sluice_balancer_backend_latency_ewma_seconds',
+      help: 'Peak-EWMA estimate of time to response headers, per backend.',
+      labelNames: ['store', 'backend', 'zone'] as const,
+      registers,
+      collect: perBackend((g, p, b) => g.set(labels(p, b), b.ewma.value() / 1000)),
+    });
+    new Gauge({
+      name: 'sluice_balancer_backend_in_flight_requests',
+      help: 'Attempts in flight, per backend.',
+      labelNames: ['store', 'backend', 'zone'] as const,
+      registers,
+      collect: perBackend((g, p, b) => g.set(labels(p, b), b.inFlight)),
+    });
+    this.ejections = new Counter({
+      name: 'sluice_balancer_ejections_total',
+      help: 'Passive outlier ejections, per backend.',
+      labelNames: ['store', 'backend'] as const,
+      registers,
+    });
+    this.healthChecks = new Counter({
+      name: 'sluice_balancer_health_checks_total',
+      help: 'Active health checks, by result (success|failure).',
+      labelNames: ['store', 'backend', 'result'] as const,
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'sluice_balancer_retries_total',
+      help: 'Attempts retried on another backend, by the failure that caused the retry.',
+      labelNames: ['store', 'reason'] as const,
+      registers,
+    });
+    this.budgetExhausted = new Counter({
+      name: 'sluice_balancer_retry_budget_exhausted_total',
+      help: 'Retries refused because the retry budget was spent.',
+      labelNames: ['store'] as const,
+      registers,
+    });
+  }
+
+  ejected(pool: StorePool, backend: BackendNode): void {
+    this.ejections.inc({ store: pool.store, backend: backend.id });
+  }
+
+  healthChecked(pool: StorePool, backend: BackendNode, result: ProbeResult): void {
+    this.healthChecks.inc({
+      store: pool.store,
+      backend: backend.id,
+      result: result.ok ? 'success' : 'failure',
+    });
+  }
+}
+
+function labels(p: StorePool, b: BackendNode): { store: string; backend: string; zone: string } {
+  return { store: p.store, backend: b.id, zone: b.zone ?? '' };
+}
