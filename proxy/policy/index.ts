@@ -18,7 +18,7 @@
 import type { PodPolicyDocument } from '../config/types.ts';
 import { buildIndex, decide, deny } from './engine.ts';
 import type { Decision, GrantIndex } from './engine.ts';
-import { classify } from './operations.ts';
+import { IGNORED_PARAMS, classify } from './operations.ts';
 import { canonicalTarget } from './target.ts';
 import type { TargetOptions } from './target.ts';
 
@@ -57,9 +57,14 @@ export interface Authorizer {
 /** How requests address the proxy (for the raw-target cross-check). */
 export type AuthorizerOptions = TargetOptions;
 
+/** Signing parameters, lower-cased: the request path strips them (case-insensitively) before authorize. */
+const SIGNING = new Set([...IGNORED_PARAMS].filter((p) => p !== 'x-id').map((p) => p.toLowerCase()));
+
+/** Same parameters in the same order, ignoring the client's signature (stripped on one side). */
 function sameQuery(a: URLSearchParams, b: URLSearchParams): boolean {
-  const x = [...a];
-  const y = [...b];
+  const keep = (q: URLSearchParams) => [...q].filter(([k]) => !SIGNING.has(k.toLowerCase()));
+  const x = keep(a);
+  const y = keep(b);
   return x.length === y.length && x.every(([k, v], i) => y[i]?.[0] === k && y[i]?.[1] === v);
 }
 

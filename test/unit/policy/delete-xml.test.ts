@@ -30,24 +30,35 @@ void describe('well-formed bodies', () => {
     ]);
   });
   void test('predefined entities and character references', () => {
-    assert.deepEqual(keys('<Delete><Object><Key>a &amp; b &lt;c&gt; &quot;&apos; &#x41;&#66;&#x1F600;</Key></Object></Delete>'), [
-      `a & b <c> "' AB😀`,
-    ]);
+    assert.deepEqual(
+      keys(
+        '<Delete><Object><Key>a &amp; b &lt;c&gt; &quot;&apos; &#x41;&#66;&#x1F600;</Key></Object></Delete>',
+      ),
+      [`a & b <c> "' AB😀`],
+    );
   });
   void test('whitespace in keys is kept; between elements it is ignored', () => {
-    assert.deepEqual(keys('<Delete>\n  <Object>\n    <Key>  spaced  </Key>\n  </Object>\n</Delete>\n'), ['  spaced  ']);
+    assert.deepEqual(keys('<Delete>\n  <Object>\n    <Key>  spaced  </Key>\n  </Object>\n</Delete>\n'), [
+      '  spaced  ',
+    ]);
   });
   void test('CDATA, comments and processing instructions as Go encoding/xml reads them', () => {
-    assert.deepEqual(keys('<Delete><!-- c --><Object><Key><![CDATA[a<&>b]]></Key><?pi x?></Object></Delete>'), ['a<&>b']);
+    assert.deepEqual(
+      keys('<Delete><!-- c --><Object><Key><![CDATA[a<&>b]]></Key><?pi x?></Object></Delete>'),
+      ['a<&>b'],
+    );
     assert.deepEqual(keys('<Delete><Object><Key>x<!-- hidden -->y</Key></Object></Delete>'), ['xy']);
   });
   void test('line endings are normalised as XML requires; &#13; survives', () => {
     assert.deepEqual(keys('<Delete><Object><Key>a\r\nb\rc&#13;</Key></Object></Delete>'), ['a\nb\nc\r']);
   });
-  void test('a UTF-8 BOM', () => assert.deepEqual(keys('\uFEFF<Delete><Object><Key>k</Key></Object></Delete>'), ['k']));
+  void test('a UTF-8 BOM', () =>
+    assert.deepEqual(keys('\uFEFF<Delete><Object><Key>k</Key></Object></Delete>'), ['k']));
   void test('optional elements of an Object', () => {
     assert.deepEqual(
-      keys('<Delete><Object><Key>k</Key><ETag>"e"</ETag><Size>3</Size><LastModifiedTime>x</LastModifiedTime></Object></Delete>'),
+      keys(
+        '<Delete><Object><Key>k</Key><ETag>"e"</ETag><Size>3</Size><LastModifiedTime>x</LastModifiedTime></Object></Delete>',
+      ),
       ['k'],
     );
   });
@@ -59,7 +70,9 @@ void describe('hostile bodies', () => {
       '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><Delete><Object><Key>&lol2;</Key></Object></Delete>',
     ));
   void test('external entity', () =>
-    refused('<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&x;</Key></Object></Delete>'));
+    refused(
+      '<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]><Delete><Object><Key>&x;</Key></Object></Delete>',
+    ));
   void test('undeclared entity', () => refused('<Delete><Object><Key>&foo;</Key></Object></Delete>'));
   void test('bare ampersand', () => refused('<Delete><Object><Key>a & b</Key></Object></Delete>'));
   void test('character reference to a non-XML character', () => {
@@ -104,7 +117,8 @@ void describe('hostile bodies', () => {
     refused(`<Delete>${objs}</Delete>`, true);
     assert.equal(keys(`<Delete>${'<Object><Key>k</Key></Object>'.repeat(1000)}</Delete>`).length, 1000);
   });
-  void test('deep nesting does not recurse', () => refused('<Delete>' + '<Object>'.repeat(100000) + '</Delete>'));
+  void test('deep nesting does not recurse', () =>
+    refused('<Delete>' + '<Object>'.repeat(100000) + '</Delete>'));
 });
 
 void describe('ListBuckets filter', () => {

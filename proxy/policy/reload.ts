@@ -1,0 +1,109 @@
+/**
+ * The live policy: one immutable {@link Authorizer} at a time, swapped atomically on reload.
+ *
+ * A request reads `current` once, in its authorize phase, and keeps that object, so a reload
+ * never changes the rules under a request in flight and never drops one. A new document is
+ * parsed and validated (proxy/config/parse.ts names the bad field), then indexed
+ * (createAuthorizer refuses unenforceable grants); only if all of that succeeds does it replace
+ * the current one. Otherwise the previous policy stays, an error is logged and
+ * `sluice_policy_reload_errors_total` goes up.
+ *
+ * Stores are fixed for the life of the process (their pools and signers are built at start): a
+ * reload may change grants freely, but a grant naming a store the process does not run is refused.
+ *
+ * The proxy's file watcher (proxy/credentials.ts watchFiles, which also follows kubelet's ..data
+ * symlink swap) calls {@link PolicyState.reloadFile}; nothing here watches files itself.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseDocumentText, parsePolicyDocument } from '../config/parse.ts';
+import type { PodPolicyDocument, StoreSpec } from '../config/types.ts';
+import type { Logger } from '../log.ts';
+import { PolicyValidationError } from './errors.ts';
+import { createAuthorizer } from './index.ts';
+import type { Authorizer, AuthorizerOptions } from './index.ts';
+import type { PolicyMetrics } from './metrics.ts';
+
+/** What a reload did. */
+export type ReloadResult = 'changed' | 'unchanged' | 'rejected';
+
+/** Options for {@link PolicyState}. */
+export interface PolicyStateOptions extends AuthorizerOptions {
+  metrics?: PolicyMetrics;
+  log?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Unix time in ms (tests). */
+  now?: () => number;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The current policy of one proxy. */
+export class PolicyState {
+  #current: Authorizer;
+  readonly #stores: readonly StoreSpec[];
+  readonly #opts: PolicyStateOptions;
+
+  /** Builds the initial authorizer; throws (naming the field) if the start policy is unusable. */
+  constructor(doc: PodPolicyDocument, opts: PolicyStateOptions = {}) {
+    this.#opts = opts;
+    this.#stores = doc.stores;
+    this.#current = createAuthorizer(doc, opts);
+    opts.metrics?.lastReload.set((opts.now ?? Date.now)() / 1000);
+  }
+
+  /** The authorizer to use for a request starting now. */
+  get current(): Authorizer {
+    return this.#current;
+  }
+
+  /** Re-reads `file` and applies it. Never throws. */
+  reloadFile(file: string): ReloadResult {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      return this.#reject(file, err as Error);
+    }
+    return this.apply(text, file);
+  }
+
+  /** Validates `text` (YAML/JSON of a PodPolicyDocument) and swaps it in. Never throws. */
+  apply(text: string, file: string): ReloadResult {
+    let next: Authorizer;
+    try {
+      const doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file));
+      if (sameJson(doc, this.#current.document)) return 'unchanged';
+      if (!sameJson(doc.stores, this.#stores)) {
+        const running = new Set(this.#stores.map((s) => s.name));
+        doc.grants.forEach((g, i) => {
+          if (!running.has(g.store)) {
+            throw new PolicyValidationError(
+              `grants[${i}].store`,
+              `store ${g.store} is not running; store changes need a restart`,
+            );
+          }
+        });
+        this.#opts.log?.warn(
+          { file },
+          'policy changed its stores; grants are reloaded, store changes need a restart',
+        );
+        doc.stores = [...this.#stores];
+      }
+      next = createAuthorizer(doc, this.#opts);
+    } catch (err) {
+      return this.#reject(file, err as Error);
+    }
+    this.#current = next;
+    this.#opts.metrics?.lastReload.set((this.#opts.now ?? Date.now)() / 1000);
+    this.#opts.log?.info({ file, grants: next.document.grants.length }, 'policy reloaded');
+    return 'changed';
+  }
+
+  #reject(file: string, err: Error): ReloadResult {
+    this.#opts.metrics?.reloadErrors.inc();
+    this.#opts.log?.error({ file, err: err.message }, 'policy reload rejected; keeping the previous policy');
+    return 'rejected';
+  }
+}
