@@ -1,0 +1,68 @@
+/**
+ * Namespace labels for the injection decision, behind a small TTL cache: a namespace's labels
+ * rarely change and every pod admission in it would otherwise cost an API call. A label change
+ * takes effect within `ttlMs`. Concurrent misses for one namespace share one request.
+ */
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** Labels of namespace `name`, or undefined if it does not exist. Rejects on API errors. */
+export type NamespaceLabelLookup = (name: string) => Promise<Readonly<Record<string, string>> | undefined>;
+
+export interface CacheOptions {
+  ttlMs?: number;
+  /** Bound on cached namespaces; the oldest entry goes first. */
+  maxEntries?: number;
+  now?: () => number;
+  /** Told hit/miss/error, for metrics. */
+  onLookup?: (result: 'hit' | 'miss' | 'error') => void;
+}
+
+/** Wraps `fetch` in the cache. Errors are not cached: the next admission retries. */
+export function cachedNamespaceLookup(
+  fetch: NamespaceLabelLookup,
+  opts: CacheOptions = {},
+): NamespaceLabelLookup {
+  const ttl = opts.ttlMs ?? 30_000;
+  const max = opts.maxEntries ?? 10_000;
+  const now = opts.now ?? Date.now;
+  const cache = new Map<string, { at: number; labels: Readonly<Record<string, string>> | undefined }>();
+  const inflight = new Map<string, ReturnType<NamespaceLabelLookup>>();
+  return async (name) => {
+    const hit = cache.get(name);
+    if (hit && now() - hit.at < ttl) {
+      opts.onLookup?.('hit');
+      return hit.labels;
+    }
+    let p = inflight.get(name);
+    if (!p) {
+      p = fetch(name).finally(() => inflight.delete(name));
+      inflight.set(name, p);
+    }
+    try {
+      const labels = await p;
+      cache.delete(name);
+      cache.set(name, { at: now(), labels });
+      if (cache.size > max) cache.delete(cache.keys().next().value!);
+      opts.onLookup?.('miss');
+      return labels;
+    } catch (err) {
+      opts.onLookup?.('error');
+      throw err;
+    }
+  };
+}
+
+/** Reads namespace labels from the API server (needs `get` on namespaces). */
+export function kubeNamespaceLookup(kubeConfig: KubeConfig): NamespaceLabelLookup {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  return async (name) => {
+    try {
+      const ns = await api.readNamespace({ name });
+      return ns.metadata?.labels ?? {};
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    }
+  };
+}
