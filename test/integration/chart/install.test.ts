@@ -1,0 +1,104 @@
+/**
+ * The rendered chart is accepted by a real kube-apiserver (the test bed's, 1.34): CRDs become
+ * Established, and every templated object — Deployment, PDB, RBAC, Services, the
+ * MutatingWebhookConfiguration with its CEL matchConditions, and in the monitoring / cert-manager
+ * variants their third-party kinds — is stored as rendered.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  type V1Deployment,
+  type V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { startControlPlane, type ControlPlane } from '../../testbed/kube.ts';
+import { template, type Manifest } from '../../unit/chart/helm.ts';
+import { apply, install, stubCrd, waitEstablished } from './apply.ts';
+
+let cp: ControlPlane;
+before(async () => {
+  cp = await startControlPlane();
+});
+after(async () => {
+  await cp?.stop();
+});
+
+void describe('helm install equivalent on the real API server', () => {
+  void test('default values: CRDs established, every object stored', async () => {
+    const manifests = template({ release: 'sluice', namespace: 'sluice-system', includeCrds: true });
+    const crds = manifests.filter((m) => m.kind === 'CustomResourceDefinition').map((m) => m.metadata.name);
+    assert.deepEqual(crds.sort(), ['bucketaccesses.sluice.dev', 'objectstores.sluice.dev']);
+    const stored = await install(cp.kubeConfig, manifests, 'sluice-system');
+    assert.equal(stored.length, manifests.length - crds.length);
+
+    const dep: V1Deployment = await cp.kubeConfig
+      .makeApiClient(AppsV1Api)
+      .readNamespacedDeployment({ name: 'sluice', namespace: 'sluice-system' });
+    assert.equal(dep.spec?.replicas, 2);
+    assert.equal(dep.spec?.template.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+
+    const mwc: V1MutatingWebhookConfiguration = await cp.kubeConfig
+      .makeApiClient(AdmissionregistrationV1Api)
+      .readMutatingWebhookConfiguration({ name: 'sluice-injector' });
+    assert.deepEqual(
+      mwc.webhooks?.map((w) => [
+        w.name,
+        w.failurePolicy,
+        w.sideEffects,
+        w.reinvocationPolicy,
+        w.matchConditions?.length,
+      ]),
+      [
+        ['inject.sluice.dev', 'Fail', 'None', 'IfNeeded', 1],
+        ['namespace.inject.sluice.dev', 'Fail', 'None', 'IfNeeded', 1],
+      ],
+    );
+  });
+
+  void test('re-applying the same release is a no-op the API server accepts (helm upgrade)', async () => {
+    const manifests = template({ release: 'sluice', namespace: 'sluice-system' });
+    for (const m of manifests) await apply(cp.kubeConfig, m);
+  });
+
+  void test('monitoring + cert-manager + failurePolicy Ignore: ServiceMonitor, PodMonitor, Certificate, dashboard stored', async () => {
+    // prometheus-operator and cert-manager are not in the test bed: stand-in CRDs for their kinds.
+    const stubs = [
+      stubCrd('monitoring.coreos.com', 'ServiceMonitor', 'servicemonitors'),
+      stubCrd('monitoring.coreos.com', 'PodMonitor', 'podmonitors'),
+      stubCrd('cert-manager.io', 'Certificate', 'certificates'),
+      stubCrd('cert-manager.io', 'Issuer', 'issuers'),
+    ];
+    for (const s of stubs) await apply(cp.kubeConfig, s);
+    await waitEstablished(
+      cp.kubeConfig,
+      stubs.map((s) => s.metadata.name),
+    );
+
+    const manifests = template({
+      release: 'mon',
+      namespace: 'sluice-mon',
+      values: {
+        'tls.mode': 'cert-manager',
+        'webhook.failurePolicy': 'Ignore',
+        'metrics.serviceMonitor.enabled': true,
+        'metrics.podMonitor.enabled': true,
+        'metrics.dashboard.enabled': true,
+      },
+    });
+    const kinds = new Set(manifests.map((m: Manifest) => m.kind));
+    for (const k of ['ServiceMonitor', 'PodMonitor', 'Certificate', 'Issuer', 'ConfigMap'])
+      assert.ok(kinds.has(k), k);
+    const stored = await install(cp.kubeConfig, manifests, 'sluice-mon');
+    assert.equal(stored.length, manifests.length);
+
+    const mwc = await cp.kubeConfig
+      .makeApiClient(AdmissionregistrationV1Api)
+      .readMutatingWebhookConfiguration({ name: 'mon-sluice-injector' });
+    assert.equal(
+      mwc.metadata?.annotations?.['cert-manager.io/inject-ca-from'],
+      'sluice-mon/mon-sluice-webhook',
+    );
+    assert.ok(mwc.webhooks?.every((w) => w.failurePolicy === 'Ignore'));
+  });
+});
