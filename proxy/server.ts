@@ -9,6 +9,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DestinationStream } from 'pino';
+import { Balancer } from './balancer/index.ts';
+import type { BalancerInit } from './balancer/index.ts';
 import type { BackendPool } from './balancer/types.ts';
 import { parseDocumentText, parsePolicyDocument } from './config/parse.ts';
 import type { PodPolicyDocument, ProxyConfig, StoreSpec } from './config/types.ts';
@@ -20,21 +22,21 @@ import type { AdminRoutes } from './admin.ts';
 import { createLogger } from './log.ts';
 import type { Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
-import { createAuthorizer } from './policy/index.ts';
-import type { Authorizer } from './policy/index.ts';
-import { singleAttempt } from './pipeline/attempt.ts';
+import { PolicyMetrics } from './policy/metrics.ts';
+import { PolicyState } from './policy/reload.ts';
 import type { AttemptRunner } from './pipeline/attempt.ts';
 import { nextRequestId } from './pipeline/context.ts';
 import { createRequestHandler } from './pipeline/handler.ts';
-import { createStaticPool } from './pipeline/static-pool.ts';
 import type { PoolFactory } from './pipeline/static-pool.ts';
 
 /** Optional parts a caller (tests, the balancer wiring) may replace. */
 export interface ProxyOptions {
-  /** Builds each store's backend pool; default the stand-in round-robin pool. */
+  /** Builds each store's backend pool; default the balancer's (proxy/balancer/). */
   poolFactory?: PoolFactory;
-  /** How attempts run (retries); default one attempt. */
+  /** How attempts run (retries); default the balancer's retrying runner. */
   runner?: AttemptRunner;
+  /** Balancer tuning (tests, benchmark: algorithm defaults, check intervals, clock, prober). */
+  balancer?: Omit<BalancerInit, 'registry' | 'localZone'>;
   /** Log destination (default stdout). */
   logDestination?: DestinationStream;
   /** Poll interval for credential files, ms (default 10 s; change events do the real work). */
@@ -97,11 +99,16 @@ function rejectSocket(socket: Socket, spec: ErrorSpec): void {
 export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): Promise<ProxyHandle> {
   const log = createLogger(config.logLevel, opts.logDestination);
   const metrics = new ProxyMetrics();
-  let policy: PodPolicyDocument = config.policy;
-  let authorizer: Authorizer = createAuthorizer(policy, { virtualHostDomains: config.virtualHostDomains });
+  const policy: PodPolicyDocument = config.policy;
+  const policyState = new PolicyState(policy, {
+    virtualHostDomains: config.virtualHostDomains,
+    metrics: new PolicyMetrics(metrics.registry),
+    log,
+  });
   const stores = new Map(policy.stores.map((s) => [s.name, s]));
   const signers = new Signers(policy.stores);
-  const poolFactory = opts.poolFactory ?? createStaticPool;
+  const balancer = new Balancer({ ...opts.balancer, registry: metrics.registry, localZone: policy.zone });
+  const poolFactory = opts.poolFactory ?? balancer.poolFactory;
   const pools = new Map<string, BackendPool>(
     policy.stores.map((s) => [s.name, poolFactory(s, config.timeouts)]),
   );
@@ -120,24 +127,8 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     metrics.credentialReloads.inc({
       result: errors.length > 0 ? 'error' : changed.length > 0 ? 'changed' : 'unchanged',
     });
-    if (config.policyFile) {
-      try {
-        const next = parsePolicyDocument(
-          parseDocumentText(readFileSync(config.policyFile, 'utf8'), config.policyFile),
-          dirname(config.policyFile),
-        );
-        if (JSON.stringify(next) === JSON.stringify(policy)) return;
-        if (!sameStores(next.stores, policy.stores)) {
-          log.warn('policy changed its stores; grants are reloaded, store changes need a restart');
-          next.stores = policy.stores;
-        }
-        policy = next;
-        authorizer = createAuthorizer(policy, { virtualHostDomains: config.virtualHostDomains });
-        log.info({ grants: policy.grants.length }, 'policy reloaded');
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'policy reload failed; keeping the last good one');
-      }
-    }
+    // Validates, swaps atomically, or keeps the previous policy (counted and logged): proxy/policy/reload.ts.
+    if (config.policyFile) policyState.reloadFile(config.policyFile);
   };
   const files = signers.files();
   if (config.policyFile) files.push(config.policyFile);
@@ -145,14 +136,14 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
 
   const handler = createRequestHandler({
     virtualHostDomains: config.virtualHostDomains,
-    authorizer: () => authorizer,
+    authorizer: () => policyState.current,
     metrics,
     log,
     pools,
     stores,
     signers,
     timeouts: config.timeouts,
-    runner: opts.runner ?? singleAttempt,
+    runner: opts.runner ?? balancer.runner,
     shouldClose(req: IncomingMessage) {
       if (draining) return true;
       const st = conns.get(req.socket);
@@ -196,6 +187,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   });
 
   const routes = defaultAdminRoutes(metrics.registry, () => ready);
+  routes.set('/debug/backends', balancer.debugHandler);
   const admin = createAdminServer(routes);
   const [url, adminUrl] = await Promise.all([
     listen(server, config.listen.host, config.listen.port),
