@@ -70,6 +70,11 @@ export interface RequestContext {
   backend: Backend | undefined;
   /** sign */
   upstream: UpstreamRequest | undefined;
+  /**
+   * authorize/respond: rewrite a 200 response body (bounded, buffered) before it goes out —
+   * ListBuckets filtering today; the place for response hooks tomorrow.
+   */
+  responseTransform: { maxBytes: number; transform(body: Buffer): Buffer } | undefined;
   /** forward / respond */
   status: number;
   backendRequestId: string | undefined;
@@ -106,6 +111,7 @@ export function createContext(
     pool: undefined,
     backend: undefined,
     upstream: undefined,
+    responseTransform: undefined,
     status: 0,
     backendRequestId: undefined,
     backendHeadersMs: undefined,

@@ -14,6 +14,7 @@
  *
  * `forward(ctx, backend, attempt)` may be called again for another backend by a retry wrapper.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { AttemptOutcome, Backend } from '../balancer/types.ts';
 import { Errors, ProxyError } from '../errors.ts';
@@ -84,6 +85,16 @@ export function forward(
     let controller: Dispatcher.DispatchController | undefined;
     let stall: NodeJS.Timeout | undefined;
     let done = false;
+    // Buffered response (ctx.responseTransform on a 200): head and body go out at the end.
+    let held:
+      | {
+          status: number;
+          message: string | undefined;
+          headers: IncomingHttpHeaders;
+          chunks: Buffer[];
+          size: number;
+        }
+      | undefined;
 
     const finish = (result: AttemptResult): void => {
       if (done) return;
@@ -135,16 +146,37 @@ export function forward(
         outcome.status = statusCode;
         outcome.headersMs = performance.now() - started;
         ctx.backendHeadersMs = outcome.headersMs;
+        if (ctx.responseTransform && statusCode === 200) {
+          held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
+          return;
+        }
         writeResponseHead(ctx, statusCode, statusMessage, headers);
       },
       onResponseData(c, chunk) {
         ctx.bytesOut += chunk.length;
+        if (held) {
+          held.size += chunk.length;
+          held.chunks.push(chunk);
+          if (held.size > ctx.responseTransform!.maxBytes) {
+            c.abort(new ProxyError(Errors.InternalError, 'The backend response is too large to filter.'));
+          }
+          return;
+        }
         if (!res.write(chunk)) {
           c.pause();
           if (timeouts.clientIdleMs > 0 && !stall) stall = setTimeout(onStall, timeouts.clientIdleMs);
         }
       },
       onResponseEnd() {
+        if (held) {
+          const body = ctx.responseTransform!.transform(Buffer.concat(held.chunks, held.size));
+          held.headers['content-length'] = String(body.length);
+          delete held.headers['content-md5'];
+          writeResponseHead(ctx, held.status, held.message, held.headers);
+          res.end(body);
+          finish({ outcome, responded: true, error: undefined });
+          return;
+        }
         res.end();
         finish({ outcome, responded: true, error: undefined });
       },

@@ -14,6 +14,7 @@ import { createContext, nextRequestId } from './context.ts';
 import type { RequestContext } from './context.ts';
 import { finishPhase } from './finish.ts';
 import { parsePhase } from './parse.ts';
+import { applyPolicyFollowUps } from './policy-followups.ts';
 import { respondError } from './respond.ts';
 import { buildUpstream } from './upstream.ts';
 
@@ -42,10 +43,15 @@ async function run(ctx: RequestContext, deps: PipelineDeps): Promise<void> {
     // (read cache lookup goes here: the request is parsed and allowed, nothing is read yet)
     ctx.phase = 'sign';
     ctx.upstream = buildUpstream(ctx.req, ctx.target!, ctx.payload!);
-    const err = await routeAndForward(ctx, deps, () => {
-      // Everything is decided: let a client that waits on 100 Continue send its body.
-      if (ctx.expectContinue && !ctx.res.headersSent) ctx.res.writeContinue();
-    });
+    // Everything is decided: let a client that waits on 100 Continue send its body.
+    let continued = false;
+    const sendContinue = (): void => {
+      if (continued || !ctx.expectContinue || ctx.res.headersSent) return;
+      continued = true;
+      ctx.res.writeContinue();
+    };
+    await applyPolicyFollowUps(ctx, sendContinue);
+    const err = await routeAndForward(ctx, deps, sendContinue);
     if (err) respondError(ctx, err);
   } catch (err) {
     respondError(ctx, toProxyError(err));

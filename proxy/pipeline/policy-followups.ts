@@ -1,0 +1,54 @@
+/**
+ * The two decisions whose enforcement needs bytes (see proxy/policy/index.ts):
+ * - DeleteObjects: its keys are in the body. After 100 Continue the (small, bounded) body is
+ *   read whole, checked, and forwarded unchanged — with its Content-MD5/checksum intact.
+ * - ListBuckets: the 200 response is buffered (bounded) and filtered to the granted buckets.
+ */
+import { Readable } from 'node:stream';
+import { Errors, ProxyError } from '../errors.ts';
+import { filterListBucketsXml, MAX_LIST_BUCKETS_BYTES } from '../policy/list-buckets.ts';
+import { denialError } from './authorize.ts';
+import type { RequestContext } from './context.ts';
+
+async function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw new ProxyError(Errors.InvalidRequest, 'The DeleteObjects request body is too large.');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/**
+ * Applies the decision's follow-ups to ctx. `sendContinue` is called before reading a body.
+ * Throws the policy's denial when the DeleteObjects body names a key outside the grants.
+ */
+export async function applyPolicyFollowUps(ctx: RequestContext, sendContinue: () => void): Promise<void> {
+  const d = ctx.decision!;
+  if (d.listBuckets) {
+    const allowed = d.listBuckets;
+    ctx.responseTransform = {
+      maxBytes: MAX_LIST_BUCKETS_BYTES,
+      transform: (body) => Buffer.from(filterListBucketsXml(body.toString('utf8'), allowed)),
+    };
+  }
+  if (d.deleteObjects) {
+    const up = ctx.upstream!;
+    if (ctx.payload?.kind === 'chunked' && ctx.payload.trailer) {
+      throw new ProxyError(
+        Errors.NotImplemented,
+        'DeleteObjects with a streaming trailer body is not supported.',
+      );
+    }
+    sendContinue();
+    const body = up.body ? await readBounded(up.body, d.deleteObjects.maxBytes) : Buffer.alloc(0);
+    const verdict = d.deleteObjects.check(body);
+    if (!verdict.allow) throw denialError(verdict);
+    up.body = body.length > 0 ? Readable.from([body], { objectMode: false }) : undefined;
+  }
+}
