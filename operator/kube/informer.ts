@@ -61,23 +61,36 @@ export class Informer<T extends KubeObject> {
     });
   }
 
-  /** Lists, fills the cache, starts watching. Rejects if the first list fails. */
+  /**
+   * Lists, fills the cache, starts watching; resolves once the first list is cached. A failing
+   * list (e.g. 429 while a new CRD's storage initialises, 403 until RBAC is fixed) is reported
+   * through onError and retried with backoff — like client-go's WaitForCacheSync, it waits.
+   * Rejects only if stop() is called first.
+   */
   async start(): Promise<void> {
     this.stopped = false;
-    let firstError: unknown;
-    const onFirstError = (err: unknown): void => {
-      firstError ??= err;
-    };
-    this.lw.on('error', onFirstError);
-    try {
-      await this.lw.start();
-    } finally {
-      this.lw.off('error', onFirstError);
-    }
-    if (firstError !== undefined) {
+    for (let attempt = 0; ; attempt++) {
+      let failed: unknown;
+      const onFirstError = (err: unknown): void => {
+        failed ??= err ?? new Error('list failed');
+      };
+      this.lw.on('error', onFirstError);
+      try {
+        await this.lw.start();
+      } finally {
+        this.lw.off('error', onFirstError);
+      }
+      // The permanent error handler scheduled a retry; this loop does it instead.
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
-      throw firstError instanceof Error ? firstError : new Error(JSON.stringify(firstError));
+      if (failed === undefined) {
+        this.failures = 0;
+        return;
+      }
+      if (this.stopped) throw new Error(`informer ${this.path} stopped before its first list`);
+      const base = this.opts.baseRetryMs ?? 500;
+      await new Promise((r) => setTimeout(r, Math.min(base * 2 ** attempt, this.opts.maxRetryMs ?? 30_000)));
+      if (this.stopped) throw new Error(`informer ${this.path} stopped before its first list`);
     }
   }
 
