@@ -45,10 +45,10 @@ async function stored(key: string): Promise<Buffer | undefined> {
   }
 }
 
-describe('payload modes', () => {
+void describe('payload modes', () => {
   const data = randomBytes(200 * 1024 + 3);
 
-  test('hex x-amz-content-sha256 is reused (and the backend verifies it)', async () => {
+  void test('hex x-amz-content-sha256 is reused (and the backend verifies it)', async () => {
     const ok = await put('m/sha', data, { authorization: SIGV4, 'x-amz-content-sha256': sha(data) });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(sha((await stored('m/sha'))!), sha(data));
@@ -61,7 +61,7 @@ describe('payload modes', () => {
     assert.equal(await stored('m/sha-bad'), undefined);
   });
 
-  test('UNSIGNED-PAYLOAD', async () => {
+  void test('UNSIGNED-PAYLOAD', async () => {
     const r = await put('m/unsigned', data, {
       authorization: SIGV4,
       'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
@@ -70,7 +70,7 @@ describe('payload modes', () => {
     assert.equal(sha((await stored('m/unsigned'))!), sha(data));
   });
 
-  test('STREAMING-AWS4-HMAC-SHA256-PAYLOAD (signed chunks, client keys) is decoded', async () => {
+  void test('STREAMING-AWS4-HMAC-SHA256-PAYLOAD (signed chunks, client keys) is decoded', async () => {
     const { body } = awsChunked(data, { chunkSize: 64 * 1024, signed: true });
     const r = await put('m/signed-chunks', body, {
       authorization: SIGV4,
@@ -84,7 +84,7 @@ describe('payload modes', () => {
 
   for (const signed of [false, true]) {
     const mode = signed ? 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER' : 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
-    test(`${mode}: the crc32 trailer reaches the backend, which verifies it`, async () => {
+    void test(`${mode}: the crc32 trailer reaches the backend, which verifies it`, async () => {
       const { body, checksum } = awsChunked(data, { chunkSize: 50_000, signed, trailer: true });
       const headers = {
         authorization: SIGV4,
@@ -109,8 +109,8 @@ describe('payload modes', () => {
   }
 });
 
-describe('client auth styles are all replaced', () => {
-  test('SigV2 header, anonymous, presigned V2 query', async () => {
+void describe('client auth styles are all replaced', () => {
+  void test('SigV2 header, anonymous, presigned V2 query', async () => {
     const body = Buffer.from('auth');
     assert.equal((await put('a/v2', body, { authorization: 'AWS AKIDCLIENT:c2lnbmF0dXJl' })).status, 200);
     assert.equal((await put('a/anon', body, {})).status, 200);
@@ -118,7 +118,7 @@ describe('client auth styles are all replaced', () => {
     assert.equal(r.statusCode, 200);
     assert.equal(await r.body.text(), 'auth');
   });
-  test('a presigned V4 query with a security token and expired date still works', async () => {
+  void test('a presigned V4 query with a security token and expired date still works', async () => {
     const q =
       'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDCLIENT%2F20000101%2Fus-east-1%2Fs3%2Faws4_request' +
       '&X-Amz-Date=20000101T000000Z&X-Amz-Expires=1&X-Amz-SignedHeaders=host&X-Amz-Security-Token=tok' +
