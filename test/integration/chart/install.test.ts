@@ -13,8 +13,10 @@ import {
   type V1MutatingWebhookConfiguration,
 } from '@kubernetes/client-node';
 import { startControlPlane, type ControlPlane } from '../../testbed/kube.ts';
-import { template, type Manifest } from '../../unit/chart/helm.ts';
-import { apply, install, stubCrd, waitEstablished } from './apply.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHART_DIR, helm, parseManifests, template, type Manifest } from '../../unit/chart/helm.ts';
+import { apply, ensureNamespace, install, stubCrd, waitEstablished } from './apply.ts';
 
 let cp: ControlPlane;
 before(async () => {
@@ -100,5 +102,35 @@ void describe('helm install equivalent on the real API server', () => {
       'sluice-mon/mon-sluice-webhook',
     );
     assert.ok(mwc.webhooks?.every((w) => w.failurePolicy === 'Ignore'));
+  });
+
+  void test('the quickstart example in NOTES.txt is valid against the CRDs', async () => {
+    const examples = parseManifests(readFileSync(join(CHART_DIR, 'examples/quickstart.yaml'), 'utf8'));
+    assert.deepEqual(
+      examples.map((m) => m.kind),
+      ['Secret', 'ObjectStore', 'BucketAccess'],
+    );
+    await ensureNamespace(cp.kubeConfig, 'analytics');
+    for (const m of examples) await apply(cp.kubeConfig, m);
+  });
+
+  void test('real `helm install`, `helm upgrade` and `helm uninstall` against the API server', () => {
+    const kc = ['--kubeconfig', cp.kubeconfigPath, '--namespace', 'helm-ns'];
+    const installed = helm(['install', 'helm', CHART_DIR, ...kc, '--create-namespace']);
+    assert.equal(installed.status, 0, installed.stderr);
+    // NOTES.txt rendered for this release, quickstart example included.
+    assert.match(installed.stdout, /STATUS: deployed/);
+    assert.match(installed.stdout, /Webhook: +helm-sluice-injector \(failurePolicy Fail, TLS self-signed\)/);
+    assert.match(installed.stdout, /kind: BucketAccess/);
+    assert.match(installed.stdout, /Never injected: kube-system, helm-ns, kube-public, kube-node-lease/);
+
+    const upgraded = helm(['upgrade', 'helm', CHART_DIR, ...kc, '--set', 'webhook.failurePolicy=Ignore']);
+    assert.equal(upgraded.status, 0, upgraded.stderr);
+    assert.match(upgraded.stdout, /REVISION: 2/);
+
+    const removed = helm(['uninstall', 'helm', ...kc]);
+    assert.equal(removed.status, 0, removed.stderr);
+    const listed = helm(['list', '--all', ...kc, '-q']);
+    assert.equal(listed.stdout.trim(), '');
   });
 });
