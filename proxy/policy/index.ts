@@ -24,6 +24,7 @@ import type { TargetOptions } from './target.ts';
 
 export type { Decision, DeleteObjectsCheck } from './engine.ts';
 export type { DenyReason } from './errors.ts';
+import type { DenyReason } from './errors.ts';
 
 /** What the authorizer needs to know about one request (already parsed and canonical). */
 export interface AuthzRequest {
@@ -54,8 +55,11 @@ export interface Authorizer {
   readonly document: PodPolicyDocument;
 }
 
-/** How requests address the proxy (for the raw-target cross-check). */
-export type AuthorizerOptions = TargetOptions;
+/** How requests address the proxy (for the raw-target cross-check), and a denial observer. */
+export interface AuthorizerOptions extends TargetOptions {
+  /** Called once per denial, including a DeleteObjects body check that denies (metrics). */
+  onDeny?: (reason: DenyReason) => void;
+}
 
 /** Signing parameters, lower-cased: the request path strips them (case-insensitively) before authorize. */
 const SIGNING = new Set([...IGNORED_PARAMS].filter((p) => p !== 'x-id').map((p) => p.toLowerCase()));
@@ -73,6 +77,26 @@ function header(headers: AuthzRequest['headers'], name: string): string | undefi
   return Array.isArray(v) ? v[0] : v;
 }
 
+function decideRequest(index: GrantIndex, req: AuthzRequest, opts: AuthorizerOptions): Decision {
+  if (req.rawTarget !== undefined) {
+    const t = canonicalTarget(req.rawTarget, header(req.headers, 'host'), opts);
+    if (!t.ok) return deny('Unknown', 'bad-target', t.message);
+    if (t.bucket !== req.bucket || t.key !== req.key || !sameQuery(t.query, req.query)) {
+      return deny('Unknown', 'bad-target', 'the request target reads differently to two parsers');
+    }
+  }
+  const c = classify(req);
+  if (!c.ok) return deny(c.operation, c.reason, c.message);
+  return decide(index, {
+    operation: c.operation,
+    needs: c.needs,
+    bucket: req.bucket,
+    key: req.key,
+    query: req.query,
+    headers: c.headers,
+  });
+}
+
 /**
  * Builds an authorizer over a validated policy document (proxy/config/parse.ts validates the
  * shape). Throws PolicyValidationError, naming the grant, for policies that cannot be enforced
@@ -84,23 +108,21 @@ export function createAuthorizer(doc: PodPolicyDocument, opts: AuthorizerOptions
     document: doc,
     storeForBucket: (bucket) => index.storeByBucket.get(bucket),
     authorize(req) {
-      if (req.rawTarget !== undefined) {
-        const t = canonicalTarget(req.rawTarget, header(req.headers, 'host'), opts);
-        if (!t.ok) return deny('Unknown', 'bad-target', t.message);
-        if (t.bucket !== req.bucket || t.key !== req.key || !sameQuery(t.query, req.query)) {
-          return deny('Unknown', 'bad-target', 'the request target reads differently to two parsers');
-        }
+      const d = decideRequest(index, req, opts);
+      if (!d.allow) opts.onDeny?.(d.reason);
+      else if (d.deleteObjects && opts.onDeny) {
+        const inner = d.deleteObjects;
+        const onDeny = opts.onDeny;
+        d.deleteObjects = {
+          maxBytes: inner.maxBytes,
+          check(body) {
+            const verdict = inner.check(body);
+            if (!verdict.allow) onDeny(verdict.reason);
+            return verdict;
+          },
+        };
       }
-      const c = classify(req);
-      if (!c.ok) return deny(c.operation, c.reason, c.message);
-      return decide(index, {
-        operation: c.operation,
-        needs: c.needs,
-        bucket: req.bucket,
-        key: req.key,
-        query: req.query,
-        headers: c.headers,
-      });
+      return d;
     },
   };
 }

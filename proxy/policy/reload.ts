@@ -44,12 +44,15 @@ export class PolicyState {
   #current: Authorizer;
   readonly #stores: readonly StoreSpec[];
   readonly #opts: PolicyStateOptions;
+  /** The last text rejected: the file watcher polls, and one bad file is one error, not one per poll. */
+  #rejectedText: string | undefined;
 
   /** Builds the initial authorizer; throws (naming the field) if the start policy is unusable. */
   constructor(doc: PodPolicyDocument, opts: PolicyStateOptions = {}) {
-    this.#opts = opts;
+    // Every authorizer this state builds reports its denials to the metrics.
+    this.#opts = opts.metrics ? { ...opts, onDeny: (reason) => opts.metrics?.denied(reason) } : opts;
     this.#stores = doc.stores;
-    this.#current = createAuthorizer(doc, opts);
+    this.#current = createAuthorizer(doc, this.#opts);
     opts.metrics?.lastReload.set((opts.now ?? Date.now)() / 1000);
   }
 
@@ -71,6 +74,7 @@ export class PolicyState {
 
   /** Validates `text` (YAML/JSON of a PodPolicyDocument) and swaps it in. Never throws. */
   apply(text: string, file: string): ReloadResult {
+    if (text === this.#rejectedText) return 'rejected';
     let next: Authorizer;
     try {
       const doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file));
@@ -93,8 +97,10 @@ export class PolicyState {
       }
       next = createAuthorizer(doc, this.#opts);
     } catch (err) {
+      this.#rejectedText = text;
       return this.#reject(file, err as Error);
     }
+    this.#rejectedText = undefined;
     this.#current = next;
     this.#opts.metrics?.lastReload.set((this.#opts.now ?? Date.now)() / 1000);
     this.#opts.log?.info({ file, grants: next.document.grants.length }, 'policy reloaded');
