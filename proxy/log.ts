@@ -26,6 +26,8 @@ export interface AccessLogLine {
   clientAuth: string | undefined;
   payload: string | undefined;
   store: string | undefined;
+  /** The grants that allowed the request (`grant:<source>,…`) or why the policy denied it (`deny:<reason>`). */
+  policy: string | undefined;
   backend: string | undefined;
   bytesIn: number;
   bytesOut: number;

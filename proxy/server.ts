@@ -6,14 +6,11 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { Balancer } from './balancer/index.ts';
 import type { BalancerInit } from './balancer/index.ts';
 import type { BackendPool } from './balancer/types.ts';
-import { parseDocumentText, parsePolicyDocument } from './config/parse.ts';
-import type { PodPolicyDocument, ProxyConfig, StoreSpec } from './config/types.ts';
+import type { PodPolicyDocument, ProxyConfig } from './config/types.ts';
 import { Signers, watchFiles } from './credentials.ts';
 import { Errors, ProxyError, renderS3Error } from './errors.ts';
 import type { ErrorSpec } from './errors.ts';
@@ -78,10 +75,6 @@ function listen(server: Server, host: string, port: number): Promise<string> {
       resolve(`http://${h}:${a.port}`);
     });
   });
-}
-
-function sameStores(a: readonly StoreSpec[], b: readonly StoreSpec[]): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** Writes an S3 XML error straight to a socket whose HTTP parsing failed. */

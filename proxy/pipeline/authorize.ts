@@ -34,6 +34,7 @@ export function authorizePhase(ctx: RequestContext, authorizer: Authorizer): voi
     rawTarget: ctx.req.url ?? '/',
   });
   ctx.operation = d.operation;
+  ctx.policy = d.allow ? `grant:${d.matched.join(',')}` : `deny:${d.reason}`;
   if (!d.allow) throw denialError(d);
   ctx.store = d.store;
   ctx.decision = d;

@@ -65,6 +65,8 @@ export interface RequestContext {
   store: string | undefined;
   /** The policy's allow decision (carries DeleteObjects / ListBuckets follow-ups). */
   decision: Extract<Decision, { allow: true }> | undefined;
+  /** authorize: the grants that matched (`grant:team-a/rw`) or the denial (`deny:no-grant`), for the access log. */
+  policy: string | undefined;
   /** route */
   pool: BackendPool | undefined;
   backend: Backend | undefined;
@@ -108,6 +110,7 @@ export function createContext(
     operation: 'Unknown',
     store: undefined,
     decision: undefined,
+    policy: undefined,
     pool: undefined,
     backend: undefined,
     upstream: undefined,

@@ -35,6 +35,7 @@ export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Log
     clientAuth: ctx.clientAuth,
     payload: ctx.payload?.kind,
     store: ctx.store,
+    policy: ctx.policy,
     backend: ctx.backend?.id,
     bytesIn: ctx.bytesIn,
     bytesOut: ctx.bytesOut,

@@ -48,7 +48,10 @@ export async function applyPolicyFollowUps(ctx: RequestContext, sendContinue: ()
     sendContinue();
     const body = up.body ? await readBounded(up.body, d.deleteObjects.maxBytes) : Buffer.alloc(0);
     const verdict = d.deleteObjects.check(body);
-    if (!verdict.allow) throw denialError(verdict);
+    if (!verdict.allow) {
+      ctx.policy = `deny:${verdict.reason}`;
+      throw denialError(verdict);
+    }
     up.body = body.length > 0 ? Readable.from([body], { objectMode: false }) : undefined;
   }
 }
