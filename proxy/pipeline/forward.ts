@@ -125,7 +125,8 @@ export function forward(
     res.on('close', onClientClose);
     if (up.body && timeouts.clientIdleMs > 0) {
       // Socket inactivity while the body uploads: the client stopped sending.
-      req.setTimeout(timeouts.clientIdleMs, () => {
+      sock.setTimeout(timeouts.clientIdleMs);
+      req.on('timeout', () => {
         ctx.outcome = 'timeout';
         up.body!.destroy(
           new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'),

@@ -5,6 +5,8 @@
  * becomes a stream in the payload mode the backend gets (see sigv4/payload.ts).
  */
 import type { IncomingMessage } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
 import type { S3Target } from '../s3/target.ts';
@@ -40,6 +42,20 @@ function parseLength(v: string | undefined, name: string): number | undefined {
   return Number(v);
 }
 
+/**
+ * Pipes the client request into `through`, which is what undici reads. undici destroys the body
+ * stream it was given when an attempt fails; that must never be the client request itself, or
+ * the client's socket would go down before it hears why. Errors of `through` are reported by
+ * undici (onResponseError); the no-op listener keeps a late one from becoming uncaught.
+ */
+function guard(req: IncomingMessage, through: Duplex): Duplex {
+  req.on('error', (err) => through.destroy(err));
+  req.on('aborted', () => through.destroy(new ProxyError(Errors.IncompleteBody)));
+  through.on('error', () => undefined);
+  req.pipe(through);
+  return through;
+}
+
 /** Builds the upstream request; throws ProxyError on unusable framing headers. */
 export function buildUpstream(req: IncomingMessage, target: S3Target, payload: PayloadMode): UpstreamRequest {
   const raw = req.rawHeaders;
@@ -72,11 +88,7 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     );
     const reframe = payload.trailer;
     if (!reframe && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
-    const decoder = new AwsChunkedDecoder({ reframe, decodedLength });
-    req.on('error', (err) => decoder.destroy(err));
-    req.on('aborted', () => decoder.destroy(new ProxyError(Errors.IncompleteBody)));
-    req.pipe(decoder);
-    body = decoder;
+    body = guard(req, new AwsChunkedDecoder({ reframe, decodedLength }));
     if (reframe) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
       if (decodedLength !== undefined) signed['x-amz-decoded-content-length'] = String(decodedLength);
@@ -95,7 +107,7 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     signed['x-amz-content-sha256'] = payload.kind === 'sha256' ? payload.hash : UNSIGNED_PAYLOAD;
     if (encoding !== undefined) headers.push('content-encoding', encoding);
     if (contentLength !== undefined) headers.push('content-length', String(contentLength));
-    body = hasBody ? req : undefined;
+    body = hasBody ? guard(req, new PassThrough()) : undefined;
   }
 
   const query = toQueryMap(target.query);

@@ -1,0 +1,201 @@
+/**
+ * Bad input: each gets a clear S3 XML error, the proxy keeps serving, and nothing partial is
+ * left at the backend (checked directly on MinIO). Also the Expect: 100-continue handshake,
+ * observed byte by byte.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { awsChunked, open, parseResponse, rawRequest, readAll, s3Code } from './raw.ts';
+import { startStack } from './stack.ts';
+import type { Stack } from './stack.ts';
+
+const B = 'bad-input';
+let s: Stack;
+
+before(async () => {
+  s = await startStack({
+    buckets: [B],
+    config: { timeouts: { clientIdleMs: 1500 }, limits: { maxHeaderBytes: 8192 } },
+  });
+  await s.client().send(new CreateBucketCommand({ Bucket: B }));
+});
+after(async () => {
+  await s?.stop();
+});
+
+async function absent(key: string): Promise<boolean> {
+  try {
+    await s.direct().send(new HeadObjectCommand({ Bucket: B, Key: key }));
+    return false;
+  } catch (err) {
+    return (err as Error).name === 'NotFound';
+  }
+}
+
+async function stillServes(): Promise<void> {
+  const r = await rawRequest(
+    s.proxy.url,
+    `GET /${B}?list-type=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+  );
+  assert.equal(r.status, 200);
+}
+
+function chunkedPut(
+  key: string,
+  body: Buffer,
+  decodedLength: number,
+  mode = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+): Buffer {
+  const head =
+    `PUT /${B}/${key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n` +
+    `x-amz-content-sha256: ${mode}\r\nContent-Encoding: aws-chunked\r\n` +
+    `x-amz-decoded-content-length: ${decodedLength}\r\nx-amz-trailer: x-amz-checksum-crc32\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
+void describe('malformed HTTP', () => {
+  void test('garbage request line → 400 BadRequest XML', async () => {
+    const r = await rawRequest(s.proxy.url, 'THIS IS NOT HTTP\r\n\r\n');
+    assert.equal(r.status, 400);
+    assert.equal(s3Code(r.body), 'BadRequest');
+    assert.match(r.head, /x-amz-request-id: [0-9A-F]{16}/);
+    await stillServes();
+  });
+  void test('oversized headers → 400 RequestHeaderSectionTooLarge', async () => {
+    const r = await rawRequest(
+      s.proxy.url,
+      `GET /${B}/k HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.equal(r.status, 400);
+    assert.equal(s3Code(r.body), 'RequestHeaderSectionTooLarge');
+    await stillServes();
+  });
+  void test('unsupported method → 501 NotImplemented', async () => {
+    const r = await rawRequest(s.proxy.url, `PATCH /${B}/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 501);
+    assert.equal(s3Code(r.body), 'NotImplemented');
+  });
+});
+
+void describe('targets that cannot be represented unambiguously', () => {
+  const cases: [string, string, number][] = [
+    ['/Bad_Bucket/k', 'InvalidBucketName', 400],
+    ['/ab/k', 'InvalidBucketName', 400],
+    [`/${B}/a/../b`, 'InvalidURI', 400],
+    [`/${B}/a/%2E%2E/b`, 'InvalidURI', 400],
+    [`/${B}/./b`, 'InvalidURI', 400],
+    [`/${B}/a%2Fb`, 'InvalidURI', 400],
+    [`/${B}%2Fx/k`, 'InvalidBucketName', 400],
+    [`/${B}/a//b`, 'InvalidURI', 400],
+    [`/${B}/%ZZ`, 'InvalidURI', 400],
+    [`http://elsewhere.example/${B}/k`, 'InvalidURI', 400],
+  ];
+  for (const [target, code, status] of cases) {
+    void test(`${target} → ${status} ${code}`, async () => {
+      const r = await rawRequest(
+        s.proxy.url,
+        `PUT ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc`,
+      );
+      assert.equal(r.status, status, r.text);
+      assert.equal(s3Code(r.body), code);
+    });
+  }
+  void test('nothing was written under those names', async () => {
+    assert.ok(await absent('b'));
+    assert.ok(await absent('a/b'));
+  });
+});
+
+void describe('aws-chunked framing and lengths', () => {
+  const data = randomBytes(100_000);
+  void test('broken chunk header → 400, nothing stored', async () => {
+    const { body } = awsChunked(data, { chunkSize: 30_000, signed: false, trailer: true });
+    const broken = Buffer.from(body.toString('latin1').replace(/^7530/, 'zz30'), 'latin1');
+    const r = await rawRequest(s.proxy.url, chunkedPut('c/broken', broken, data.length));
+    assert.equal(r.status, 400, r.text);
+    assert.equal(s3Code(r.body), 'InvalidChunkSizeError', r.text);
+    assert.ok(await absent('c/broken'));
+  });
+  void test('chunk data not followed by CRLF → 400, nothing stored', async () => {
+    const { body } = awsChunked(data, { chunkSize: 30_000, signed: true });
+    const broken = Buffer.from(body.toString('latin1').replace('\r\n7530', 'XX7530'), 'latin1');
+    const r = await rawRequest(
+      s.proxy.url,
+      chunkedPut('c/nocrlf', broken, data.length, 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'),
+    );
+    assert.equal(r.status, 400, r.text);
+    assert.ok(await absent('c/nocrlf'));
+  });
+  void test('decoded body longer than x-amz-decoded-content-length → 400 IncompleteBody', async () => {
+    const { body } = awsChunked(data, { chunkSize: 30_000, signed: false, trailer: true });
+    const r = await rawRequest(s.proxy.url, chunkedPut('c/longer', body, data.length - 10));
+    assert.equal(r.status, 400, r.text);
+    assert.equal(s3Code(r.body), 'IncompleteBody');
+    assert.ok(await absent('c/longer'));
+  });
+  void test('decoded body shorter than x-amz-decoded-content-length → 400 IncompleteBody', async () => {
+    const { body } = awsChunked(data, { chunkSize: 30_000, signed: true });
+    const r = await rawRequest(
+      s.proxy.url,
+      chunkedPut('c/shorter', body, data.length + 10, 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD'),
+    );
+    assert.equal(r.status, 400, r.text);
+    assert.equal(s3Code(r.body), 'IncompleteBody');
+    assert.ok(await absent('c/shorter'));
+  });
+  void test('plain body shorter than Content-Length, client stalls → 400 RequestTimeout, nothing stored', async () => {
+    const r = await rawRequest(
+      s.proxy.url,
+      `PUT /${B}/c/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n${'a'.repeat(400)}`,
+    );
+    assert.equal(r.status, 400, r.text);
+    assert.equal(s3Code(r.body), 'RequestTimeout');
+    assert.ok(await absent('c/stalled'));
+  });
+  void test('plain body shorter than Content-Length, client hangs up → nothing stored', async () => {
+    const sock = await open(s.proxy.url);
+    sock.write(`PUT /${B}/c/hungup HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'a'.repeat(5000)}`);
+    await new Promise((r) => setTimeout(r, 200));
+    sock.destroy();
+    await stillServes();
+    assert.ok(await absent('c/hungup'));
+  });
+  void test('plain body longer than Content-Length → the extra bytes are a malformed next request: 400 XML', async () => {
+    const r = await rawRequest(
+      s.proxy.url,
+      `PUT /${B}/c/extra HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGARBAGE GARBAGE\r\n\r\n`,
+    );
+    assert.equal(r.status, 400, r.text);
+    assert.equal(s3Code(r.body), 'BadRequest');
+    await stillServes();
+  });
+});
+
+void describe('Expect: 100-continue', () => {
+  void test('a denied upload is refused before 100 Continue, without reading the body', async () => {
+    const sock = await open(s.proxy.url);
+    sock.write(
+      'PUT /not-granted/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\nExpect: 100-continue\r\n\r\n',
+    );
+    const r = parseResponse(await readAll(sock, 10_000));
+    sock.destroy();
+    assert.equal(r.status, 403);
+    assert.equal(s3Code(r.body), 'AccessDenied');
+    assert.ok(!r.text.includes('100 Continue'));
+  });
+  void test('an allowed upload gets 100 Continue, then its body is forwarded', async () => {
+    const sock = await open(s.proxy.url);
+    sock.write(
+      `PUT /${B}/e/continued HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
+    const first = await readAll(sock, 10_000, '\r\n\r\n');
+    assert.match(first, /^HTTP\/1\.1 100 Continue/);
+    sock.write('hello');
+    const r = parseResponse(await readAll(sock, 10_000));
+    sock.destroy();
+    assert.equal(r.status, 200, r.text);
+    assert.ok(!(await absent('e/continued')));
+  });
+});
