@@ -1,0 +1,155 @@
+/**
+ * Failure paths of forward/respond against a scripted node:http backend: mid-response failure
+ * aborts the client, timeouts (backend first byte, client not reading), connect refused, and
+ * what reaches the backend (re-signed, client auth gone, path re-encoded).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { open, parseResponse, readAll } from '../../integration/proxy/raw.ts';
+import { SECRET, startFake } from './fake-backend.ts';
+import type { FakeStack } from './fake-backend.ts';
+
+let f: FakeStack;
+before(async () => {
+  f = await startFake({ timeouts: { backendFirstByteMs: 300, clientIdleMs: 300, backendIdleMs: 2000 } });
+});
+after(async () => {
+  await f?.stop();
+});
+
+void test('the backend sees a re-signed request: client auth gone, path re-encoded, x-amz headers signed', async () => {
+  f.handle((_req, res) => res.end('ok'));
+  const r = await request(
+    `${f.proxy.url}/fake-bucket/a%20b/c~d(1)?X-Amz-Signature=abc&X-Amz-Credential=zzz&versionId=v%2B1`,
+    {
+      headers: {
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=CLIENT/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00',
+        'x-amz-security-token': 'client-token',
+        'x-amz-meta-color': 'blue',
+      },
+    },
+  );
+  assert.equal(r.statusCode, 200);
+  await r.body.text();
+  const seen = f.seen.at(-1)!;
+  assert.equal(seen.url, '/fake-bucket/a%20b/c~d%281%29?versionId=v%2B1');
+  assert.match(
+    String(seen.headers.authorization),
+    /^AWS4-HMAC-SHA256 Credential=AKIDBACKEND\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-color, Signature=[0-9a-f]{64}$/,
+  );
+  assert.equal(seen.headers['x-amz-security-token'], undefined);
+  assert.equal(seen.headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+  assert.equal(seen.headers['x-amz-meta-color'], 'blue');
+});
+
+void test('backend failure mid-response aborts the client connection (never a truncated 200)', async () => {
+  f.handle((_req, res) => {
+    res.writeHead(200, { 'content-length': String(1024 * 1024) });
+    res.write(Buffer.alloc(64 * 1024, 1));
+    setTimeout(() => res.destroy(), 20);
+  });
+  const r = await request(`${f.proxy.url}/fake-bucket/big`);
+  assert.equal(r.statusCode, 200);
+  await assert.rejects(r.body.arrayBuffer());
+});
+
+void test('backend failure mid-response without Content-Length (chunked) also aborts the client', async () => {
+  f.handle((_req, res) => {
+    res.writeHead(200);
+    res.write(Buffer.alloc(64 * 1024, 1));
+    setTimeout(() => res.destroy(), 20);
+  });
+  const sock = await open(f.proxy.url);
+  sock.write('GET /fake-bucket/big HTTP/1.1\r\nHost: x\r\n\r\n');
+  const text = await readAll(sock, 10_000);
+  sock.destroy();
+  assert.match(text, /^HTTP\/1\.1 200/);
+  assert.ok(!text.endsWith('0\r\n\r\n'), 'the chunked body must not be terminated');
+});
+
+void test('backend errors (status + body) pass through untouched', async () => {
+  f.handle((_req, res) => {
+    res.writeHead(409, { 'content-type': 'application/xml', 'x-amz-request-id': 'BACKEND1' });
+    res.end('<Error><Code>BucketNotEmpty</Code></Error>');
+  });
+  const r = await request(`${f.proxy.url}/fake-bucket`, { method: 'DELETE' });
+  assert.equal(r.statusCode, 409);
+  assert.equal(r.headers['x-amz-request-id'], 'BACKEND1');
+  assert.equal(await r.body.text(), '<Error><Code>BucketNotEmpty</Code></Error>');
+});
+
+void test('backend first-byte timeout → 503 ServiceUnavailable XML with a request id', async () => {
+  f.handle(() => undefined); // never answers
+  const r = await request(`${f.proxy.url}/fake-bucket/slow`);
+  assert.equal(r.statusCode, 503);
+  assert.match(String(r.headers['x-amz-request-id']), /^[0-9A-F]{16}$/);
+  assert.match(await r.body.text(), /<Code>ServiceUnavailable<\/Code>/);
+});
+
+void test('a client that stops reading does not pin the backend connection', async () => {
+  let backendClosed!: () => void;
+  const closed = new Promise<void>((r) => (backendClosed = r));
+  f.handle((_req, res) => {
+    res.on('close', () => backendClosed());
+    res.writeHead(200);
+    const chunk = Buffer.alloc(64 * 1024, 2);
+    const pump = (): void => {
+      while (res.write(chunk));
+      res.once('drain', pump);
+    };
+    pump();
+  });
+  const sock = await open(f.proxy.url);
+  sock.pause(); // never reads
+  sock.write('GET /fake-bucket/endless HTTP/1.1\r\nHost: x\r\n\r\n');
+  await closed; // resolves only once the proxy aborted the backend request
+  sock.destroy();
+  for (let i = 0; i < 100 && !f.logText().includes('"key":"endless"'); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.match(f.logText(), /"key":"endless".*"outcome":"timeout"/);
+});
+
+void test('the access log never carries a secret, a signature or a query string', async () => {
+  f.handle((_req, res) => res.end('ok'));
+  const r = await request(
+    `${f.proxy.url}/fake-bucket/k?X-Amz-Signature=deadbeefsig&X-Amz-Credential=CLIENTKEY`,
+    {
+      headers: { authorization: 'AWS CLIENTKEY:clientsig' },
+    },
+  );
+  await r.body.text();
+  const text = f.logText();
+  assert.match(text, /"operation":"GetObject"/);
+  for (const secret of [SECRET, 'deadbeefsig', 'CLIENTKEY', 'clientsig', 'Signature=', 'AKIDBACKEND']) {
+    assert.ok(!text.includes(secret), `log contains ${secret}`);
+  }
+});
+
+void test('metrics: requests by operation/status class/backend, bytes, in-flight, latency', async () => {
+  const r = await request(`${f.proxy.adminUrl}/metrics`);
+  const text = await r.body.text();
+  assert.match(
+    text,
+    /sluice_proxy_requests_total\{operation="GetObject",status_class="2xx",backend="fake\/127\.0\.0\.1:\d+"\} \d+/,
+  );
+  assert.match(text, /sluice_proxy_sent_bytes_total \d+/);
+  assert.match(text, /sluice_proxy_in_flight_requests 0/);
+  assert.match(text, /sluice_proxy_request_duration_seconds_bucket/);
+  assert.equal((await request(`${f.proxy.adminUrl}/healthz`)).statusCode, 200);
+  assert.equal((await request(`${f.proxy.adminUrl}/readyz`)).statusCode, 200);
+});
+
+void test('connect refused → 503 ServiceUnavailable', async () => {
+  const dead = await startFake({}, 'http://127.0.0.1:1');
+  try {
+    const sock = await open(dead.proxy.url);
+    sock.write('GET /fake-bucket/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const r = parseResponse(await readAll(sock, 10_000));
+    sock.destroy();
+    assert.equal(r.status, 503);
+  } finally {
+    await dead.stop();
+  }
+});
