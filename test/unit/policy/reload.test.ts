@@ -116,4 +116,24 @@ void describe('policy reload', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  void test('denials are counted by reason, DeleteObjects body verdicts included', async () => {
+    const { state, metrics } = setup();
+    assert.equal(run(state.current, 'DELETE', '/data/x').allow, false);
+    assert.equal(run(state.current, 'GET', '/data/team/%2e%2e/x').allow, false); // parse-side, not counted here
+    state.apply(
+      doc([{ store: 's1', bucket: 'data', prefixes: ['a/'], access: ['delete'] }]),
+      '/p/policy.json',
+    );
+    const d = run(state.current, 'POST', '/data?delete');
+    assert.ok(d.allow && d.deleteObjects);
+    assert.equal(
+      d.deleteObjects.check(Buffer.from('<Delete><Object><Key>b/x</Key></Object></Delete>')).allow,
+      false,
+    );
+    const values = (await metrics.denials.get()).values;
+    const of = (reason: string) => values.find((v) => v.labels.reason === reason)?.value;
+    assert.equal(of('no-grant'), 2);
+    assert.equal(of('list-prefix'), 0);
+  });
 });
