@@ -65,9 +65,13 @@ export function injectObject(obj: unknown, opts: InjectOptions): { obj: unknown;
 
   const meta = isRecord(obj.metadata) ? obj.metadata : {};
   const namespace = typeof meta.namespace === 'string' ? meta.namespace : '';
-  const resource = [obj.kind, namespace, meta.name ?? meta.generateName ?? '?']
-    .filter((s) => s !== '')
-    .join('/');
+  const name =
+    typeof meta.name === 'string'
+      ? meta.name
+      : typeof meta.generateName === 'string'
+        ? meta.generateName
+        : '?';
+  const resource = [obj.kind, namespace, name].filter((s) => s !== '').join('/');
   // The template as a pod: only metadata and spec matter to the mutation.
   const pod = { metadata: template.metadata, spec: template.spec } as Pod;
   const m = mutatePod(pod, namespace, {

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { V1Container } from '@kubernetes/client-node';
+import { ADMIN_PORT, IDENTITY_LABEL, SIDECAR_CONTAINER_NAME } from '../../../operator/contract.ts';
+import { resolveInjectorConfig } from '../../../operator/webhook/config.ts';
+import { isIdentity, randomIdentity } from '../../../operator/webhook/identity.ts';
+import { mutate, mutatePod } from '../../../operator/webhook/mutate.ts';
+import type { MutationContext } from '../../../operator/webhook/mutate.ts';
+import { applyPatch } from '../../../operator/webhook/patch.ts';
+import type { PatchOp } from '../../../operator/webhook/patch.ts';
+import type { AdmissionReview, Pod } from '../../../operator/webhook/types.ts';
+import { reviewFor, stubIdentities } from '../../fixtures/cases.ts';
+
+const ctx = (over: Partial<MutationContext> = {}): MutationContext => ({
+  config: resolveInjectorConfig(),
+  nativeSidecars: true,
+  namespaceLabels: {},
+  newIdentity: stubIdentities(),
+  ...over,
+});
+
+const annotated = (spec: Pod['spec'] = { containers: [{ name: 'app', image: 'x' }] }): Pod => ({
+  metadata: { name: 'p', namespace: 'ns', annotations: { 'sluice.dev/inject': 'true' } },
+  spec,
+});
+
+function injected(pod: Pod, c = ctx()): Pod {
+  const m = mutatePod(pod, 'ns', c);
+  assert.equal(m.outcome.result, 'injected', JSON.stringify(m.outcome));
+  return applyPatch(pod, m.patch);
+}
+
+function sidecarOf(pod: Pod): V1Container {
+  const s = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+    (c) => c.name === SIDECAR_CONTAINER_NAME,
+  );
+  assert.ok(s);
+  return s;
+}
+
+void describe('mutate()', () => {
+  void test('answers only Pod CREATE; everything else is allowed unchanged with the same uid', () => {
+    const review = reviewFor(annotated(), 'uid-1');
+    review.request!.operation = 'UPDATE';
+    const r = mutate(review, ctx());
+    assert.deepEqual(r.outcome, { result: 'skipped', reason: 'not-a-pod-create' });
+    assert.deepEqual(r.review, {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'uid-1', allowed: true },
+    });
+    const sub: AdmissionReview = reviewFor(annotated(), 'uid-2');
+    sub.request!.subResource = 'ephemeralcontainers';
+    assert.equal(mutate(sub, ctx()).outcome.result, 'skipped');
+  });
+
+  void test('a patch is base64 JSON Patch that applies to the request object', () => {
+    const pod = annotated();
+    const r = mutate(reviewFor(pod), ctx());
+    assert.equal(r.review.response?.patchType, 'JSONPatch');
+    const ops = JSON.parse(Buffer.from(r.review.response.patch!, 'base64').toString()) as PatchOp[];
+    const after = applyPatch(pod, ops);
+    assert.equal(after.metadata?.annotations?.['sluice.dev/status'], 'injected');
+  });
+
+  void test('each pod gets a fresh identity from the source; foreign labels never survive', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      const pod = annotated();
+      pod.metadata!.labels = { [IDENTITY_LABEL]: 'someone-else' };
+      const after = injected(pod, ctx({ newIdentity: randomIdentity }));
+      const id = after.metadata!.labels![IDENTITY_LABEL]!;
+      assert.ok(isIdentity(id), id);
+      ids.add(id);
+    }
+    assert.equal(ids.size, 3);
+  });
+
+  void test('namespace injection needs the label; an unknown namespace is not enabled', () => {
+    const pod: Pod = { metadata: { name: 'p' }, spec: { containers: [{ name: 'a' }] } };
+    assert.equal(mutatePod(pod, 'ns', ctx({ namespaceLabels: undefined })).outcome.result, 'skipped');
+    assert.equal(
+      mutatePod(pod, 'ns', ctx({ namespaceLabels: { 'sluice.dev/injection': 'disabled' } })).outcome.result,
+      'skipped',
+    );
+    assert.equal(
+      mutatePod(pod, 'ns', ctx({ namespaceLabels: { 'sluice.dev/injection': 'enabled' } })).outcome.result,
+      'injected',
+    );
+  });
+
+  void test('a malformed inject annotation warns and falls back to the namespace', () => {
+    const pod = annotated();
+    pod.metadata!.annotations!['sluice.dev/inject'] = 'True';
+    const m = mutatePod(pod, 'ns', ctx());
+    assert.deepEqual(m.outcome, { result: 'skipped', reason: 'not-enabled' });
+    assert.match(m.warnings.join('\n'), /"True" is neither/);
+  });
+
+  void test('excluded namespaces and the operator namespace win over the annotation', () => {
+    const c = ctx({ config: resolveInjectorConfig({ operatorNamespace: 'ops' }) });
+    assert.deepEqual(mutatePod(annotated(), 'ops', c).outcome, {
+      result: 'skipped',
+      reason: 'operator-namespace',
+    });
+    assert.deepEqual(mutatePod(annotated(), 'kube-system', c).outcome, {
+      result: 'skipped',
+      reason: 'excluded-namespace',
+    });
+  });
+
+  void test('native sidecar: first init container, restartPolicy Always, startup probe on the admin port', () => {
+    const after = injected(annotated({ initContainers: [{ name: 'init' }], containers: [{ name: 'app' }] }));
+    const [first, second] = after.spec!.initContainers!;
+    assert.equal(first?.name, SIDECAR_CONTAINER_NAME);
+    assert.equal(second?.name, 'init');
+    assert.equal(first?.restartPolicy, 'Always');
+    assert.equal(first?.startupProbe?.httpGet?.path, '/readyz');
+    assert.equal(first?.startupProbe?.httpGet?.port, 'sluice-admin');
+    assert.deepEqual(first?.ports, [{ name: 'sluice-admin', containerPort: ADMIN_PORT, protocol: 'TCP' }]);
+    assert.equal(first?.lifecycle, undefined);
+    assert.deepEqual(
+      after.spec!.containers.map((c) => c.name),
+      ['app'],
+    );
+  });
+
+  void test('legacy sidecar: first regular container, hooks gate start and delay stop', () => {
+    const after = injected(annotated(), ctx({ nativeSidecars: false }));
+    const s = after.spec!.containers[0]!;
+    assert.equal(s.name, SIDECAR_CONTAINER_NAME);
+    assert.equal(s.restartPolicy, undefined);
+    assert.equal(after.spec!.initContainers, undefined);
+    assert.match(s.lifecycle!.postStart!.exec!.command!.join(' '), /127\.0\.0\.1:7481\/readyz/);
+    assert.match(s.lifecycle!.preStop!.exec!.command!.join(' '), /setTimeout\(\(\)=>\{\},10000\)/);
+    assert.equal(after.metadata?.annotations?.['kubectl.kubernetes.io/default-container'], 'app');
+  });
+
+  void test('the sidecar is locked down and mounts policy and pod info read-only', () => {
+    const s = sidecarOf(injected(annotated()));
+    assert.deepEqual(s.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    assert.deepEqual(
+      s.volumeMounts?.map((m) => [m.mountPath, m.readOnly]),
+      [
+        ['/var/run/sluice/policy', true],
+        ['/var/run/sluice/podinfo', true],
+      ],
+    );
+    assert.deepEqual(s.args, [
+      'proxy',
+      '--policy',
+      '/var/run/sluice/policy/policy.json',
+      '--listen',
+      '127.0.0.1:7480',
+      '--admin',
+      '0.0.0.0:7481',
+      '--log-level',
+      'info',
+    ]);
+  });
+
+  void test('app env is added, never overridden', () => {
+    const after = injected(
+      annotated({ containers: [{ name: 'app', env: [{ name: 'AWS_ACCESS_KEY_ID', value: 'mine' }] }] }),
+    );
+    const env = after.spec!.containers[0]!.env!;
+    assert.deepEqual(
+      env.map((e) => [e.name, e.value]),
+      [
+        ['AWS_ACCESS_KEY_ID', 'mine'],
+        ['AWS_ENDPOINT_URL_S3', 'http://127.0.0.1:7480'],
+        ['AWS_REGION', 'us-east-1'],
+        ['AWS_SECRET_ACCESS_KEY', 'sluice-placeholder-not-a-secret'],
+      ],
+    );
+  });
+
+  void test('a port override moves both the listener and the app endpoint', () => {
+    const pod = annotated();
+    pod.metadata!.annotations!['sluice.dev/proxy-port'] = '9000';
+    const after = injected(pod);
+    assert.ok(sidecarOf(after).args!.includes('127.0.0.1:9000'));
+    assert.equal(
+      after.spec!.containers[0]!.env!.find((e) => e.name === 'AWS_ENDPOINT_URL_S3')?.value,
+      'http://127.0.0.1:9000',
+    );
+  });
+
+  void test('an app container on the sidecar port is warned about', () => {
+    const m = mutatePod(
+      annotated({ containers: [{ name: 'app', ports: [{ containerPort: 7480 }] }] }),
+      'ns',
+      ctx(),
+    );
+    assert.match(m.warnings.join('\n'), /uses port 7480/);
+  });
+
+  void test('offline mode: no identity, an uncreatable Secret name, foreign label removed', () => {
+    const pod = annotated();
+    pod.metadata!.labels = { [IDENTITY_LABEL]: 'copied' };
+    const m = mutatePod(
+      pod,
+      'ns',
+      ctx({ offline: true, newIdentity: () => assert.fail('no identity offline') }),
+    );
+    const after = applyPatch(pod, m.patch);
+    assert.equal(after.metadata?.labels?.[IDENTITY_LABEL], undefined);
+    const secretName = after.spec?.volumes?.find((v) => v.name === 'sluice-policy')?.secret?.secretName;
+    assert.equal(secretName, 'sluice-pod-UNASSIGNED');
+    assert.doesNotMatch(secretName, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a valid Secret name');
+    // Admission completes it.
+    const done = mutatePod(after, 'ns', ctx());
+    assert.equal(done.outcome.result, 'identity-assigned');
+    assert.equal(
+      applyPatch(after, done.patch).spec?.volumes?.find((v) => v.name === 'sluice-policy')?.secret
+        ?.secretName,
+      'sluice-pod-idstub0000000000000000001',
+    );
+  });
+
+  void test('marked injected without a sidecar is denied, not half-fixed', () => {
+    const pod = annotated();
+    pod.metadata!.annotations!['sluice.dev/status'] = 'injected';
+    const m = mutatePod(pod, 'ns', ctx());
+    assert.equal(m.outcome.result, 'denied');
+    assert.equal(m.patch.length, 0);
+  });
+});
+
+void describe('identities', () => {
+  void test('are 24 base32 characters starting with a letter, valid as label value and DNS label', () => {
+    for (let i = 0; i < 200; i++) {
+      const id = randomIdentity();
+      assert.match(id, /^[a-z][a-z2-7]{23}$/);
+    }
+  });
+});
