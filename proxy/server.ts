@@ -147,9 +147,15 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       );
     },
   });
+  // Responses in flight, so a drain can still mark those whose head has not gone out.
+  const open = new Set<ServerResponse>();
   const track = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void => {
     inFlight++;
-    res.once('close', () => inFlight--);
+    open.add(res);
+    res.once('close', () => {
+      inFlight--;
+      open.delete(res);
+    });
     handler(req, res, expectContinue);
   };
 
@@ -196,6 +202,8 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       ready = false;
       draining = true;
       metrics.ready.set(0);
+      // writeHead merges these with the backend's headers (from which hop-by-hop ones are dropped).
+      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
       log.info({ inFlight, graceMs }, 'draining');
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
