@@ -1,13 +1,199 @@
+/**
+ * `sluice operator`: the webhook server on every replica, the controller on the leader only
+ * (coordination.k8s.io Lease), plus /healthz + /readyz and /metrics. The only place that reads
+ * process.env (POD_NAME, POD_NAMESPACE from the downward API) and the kubeconfig location.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import { Controller } from './controller/controller.ts';
+import { parseOperatorConfig, type OperatorConfig, type RawOperatorOptions } from './config.ts';
+import { KubeClient } from './kube/client.ts';
+import { LeaderElector } from './kube/leader.ts';
+import { createOperatorMetrics } from './metrics.ts';
+import { startWebhookServer, type WebhookServer, type WebhookTlsOptions } from './webhook/server.ts';
 
-/** Registers `sluice operator`. Placeholder until its issue lands: it fails loudly, never silently. */
+/** A running operator; see {@link startOperator}. */
+export interface RunningOperator {
+  readonly healthPort: number;
+  readonly metricsPort: number;
+  readonly webhookPort: number;
+  /** Stops the controller (releasing the Lease), the webhook and the HTTP servers. */
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function webhookTls(c: OperatorConfig): WebhookTlsOptions {
+  if (c.webhook.tls.mode === 'cert-manager') {
+    const d = c.webhook.tls.certDir;
+    return { mode: 'mounted', certFile: `${d}/tls.crt`, keyFile: `${d}/tls.key`, caFile: `${d}/ca.crt` };
+  }
+  const svc = c.webhook.serviceName;
+  const ns = c.namespace;
+  return {
+    mode: 'self-managed',
+    secretName: c.webhook.tls.secretName,
+    dnsNames: [svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`],
+    ipAddresses: c.webhook.ipSans,
+    webhookConfigurationName: c.webhook.configName,
+  };
+}
+
+/** Starts everything `config` describes against `kubeConfig`. */
+export async function startOperator(
+  config: OperatorConfig,
+  kubeConfig: KubeConfig,
+  log: Logger,
+): Promise<RunningOperator> {
+  const metrics = createOperatorMetrics();
+  const client = new KubeClient(kubeConfig);
+  const controller = new Controller({
+    client,
+    log: log.child({ component: 'controller' }),
+    metrics,
+    resyncPeriodMs: config.controller.resyncPeriodMs,
+    workers: config.controller.workers,
+    instance: config.identity,
+    sts: {
+      defaultDurationSeconds: config.controller.stsDurationSeconds,
+      renewFraction: config.controller.stsRenewFraction,
+    },
+  });
+
+  // Ready once the webhook serves: a replica without a certificate must not get admissions.
+  let ready = false;
+  const health = createServer((req, res) => {
+    const ok = req.url === '/readyz' ? ready : true;
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'starting\n');
+  });
+  const metricsServer = createServer((req, res) => {
+    if (req.url !== '/metrics') return void res.writeHead(404).end();
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  const healthPort = await listen(health, config.ports.health);
+  const metricsPort = await listen(metricsServer, config.ports.metrics);
+
+  const webhook: WebhookServer = await startWebhookServer({
+    injector: config.webhook.injector,
+    tls: webhookTls(config),
+    kubeConfig,
+    port: config.ports.webhook,
+    logger: log.child({ component: 'webhook' }),
+    registry: metrics.registry,
+  });
+  ready = true;
+
+  let elector: LeaderElector | undefined;
+  if (config.leaderElection.enabled) {
+    elector = new LeaderElector(client, {
+      namespace: config.namespace,
+      name: config.leaderElection.leaseName,
+      identity: config.identity,
+      leaseDurationMs: config.leaderElection.leaseDurationMs,
+      renewDeadlineMs: config.leaderElection.renewDeadlineMs,
+      retryPeriodMs: config.leaderElection.retryPeriodMs,
+      onStartedLeading: async () => {
+        log.info({ identity: config.identity }, 'became leader: starting the controller');
+        metrics.isLeader.set(1);
+        metrics.leaderTransitionsTotal.inc();
+        await controller.start();
+      },
+      onStoppedLeading: async () => {
+        log.warn({ identity: config.identity }, 'leadership lost or released: stopping the controller');
+        metrics.isLeader.set(0);
+        await controller.stop();
+      },
+      onError: (err) => log.warn({ err: String(err) }, 'leader election'),
+    });
+    elector.start();
+  } else {
+    metrics.isLeader.set(1);
+    await controller.start();
+  }
+
+  return {
+    healthPort,
+    metricsPort,
+    webhookPort: webhook.port,
+    async stop() {
+      if (elector) await elector.stop();
+      else await controller.stop();
+      await webhook.close();
+      await Promise.all([health, metricsServer].map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}
+
+/** Registers `sluice operator`; flags match charts/sluice/templates/_operator-args.tpl. */
 export function registerOperatorCommand(program: Command): void {
   program
     .command('operator')
-    .description('Run the operator (webhook + controller)')
-    .allowUnknownOption()
-    .action(() => {
-      process.stderr.write('sluice operator: not built yet\n');
-      process.exitCode = 2;
+    .description('Run the operator: the injection webhook on every replica, the controller on the leader')
+    .option('--kubeconfig <path>', 'kubeconfig (default: in-cluster, then $KUBECONFIG / ~/.kube/config)')
+    .option('--namespace <ns>', 'operator namespace (default: $POD_NAMESPACE, else sluice-system)')
+    .option('--log-level <level>', 'trace|debug|info|warn|error|fatal', 'info')
+    .option('--webhook-port <port>', 'webhook HTTPS port', '9443')
+    .option('--health-port <port>', '/healthz and /readyz port', '8081')
+    .option('--metrics-port <port>', '/metrics port', '8080')
+    .option('--webhook-config-name <name>', 'MutatingWebhookConfiguration whose caBundle is kept current')
+    .option('--webhook-service <name>', 'Service in front of the webhook (certificate DNS names)')
+    .option('--webhook-ip-sans <ips>', 'comma-separated IP SANs for the self-signed certificate')
+    .option('--tls-mode <mode>', 'self-signed | cert-manager', 'self-signed')
+    .option('--tls-secret <name>', 'Secret holding the self-signed CA and certificate')
+    .option('--tls-cert-dir <dir>', 'mounted tls.crt/tls.key/ca.crt (cert-manager mode)')
+    .option('--leader-elect <bool>', 'elect one reconciling replica through a Lease', 'true')
+    .option('--leader-election-lease <name>', 'Lease name', 'sluice-operator-leader')
+    .option('--leader-election-lease-duration <d>', 'e.g. 15s', '15s')
+    .option('--leader-election-renew-deadline <d>', 'e.g. 10s', '10s')
+    .option('--leader-election-retry-period <d>', 'e.g. 2s', '2s')
+    .option('--resync-period <d>', 'full re-reconcile period', '10m')
+    .option('--workers <n>', 'concurrent reconciles', '4')
+    .option('--sts-duration <d>', 'default STS credential lifetime (15m-12h)', '1h')
+    .option('--sidecar-image <image>', 'sidecar image')
+    .option('--sidecar-image-pull-policy <policy>', 'Always | IfNotPresent | Never')
+    .option('--sidecar-log-level <level>', 'sidecar log level')
+    .option('--sidecar-cpu-request <q>', 'sidecar CPU request')
+    .option('--sidecar-memory-request <q>', 'sidecar memory request')
+    .option('--sidecar-cpu-limit <q>', 'sidecar CPU limit')
+    .option('--sidecar-memory-limit <q>', 'sidecar memory limit')
+    .option('--host-network <policy>', 'refuse | skip hostNetwork pods asking for injection')
+    .option('--exclude-namespaces <list>', 'comma-separated namespaces never injected')
+    .action(async (raw: RawOperatorOptions) => {
+      const config = parseOperatorConfig(raw, {
+        podName: process.env.POD_NAME,
+        podNamespace: process.env.POD_NAMESPACE,
+      });
+      const log = pino({ name: 'sluice-operator', level: config.logLevel });
+      const kc = new KubeConfig();
+      if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+      else kc.loadFromDefault();
+      const op = await startOperator(config, kc, log);
+      log.info(
+        {
+          identity: config.identity,
+          ports: { webhook: op.webhookPort, health: op.healthPort, metrics: op.metricsPort },
+        },
+        'operator running',
+      );
+      await new Promise<void>((resolve) => {
+        const onSignal = (sig: string): void => {
+          log.info({ sig }, 'shutting down');
+          resolve();
+        };
+        process.once('SIGTERM', onSignal);
+        process.once('SIGINT', onSignal);
+      });
+      await op.stop();
     });
 }
