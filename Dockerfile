@@ -19,14 +19,22 @@ COPY package.json package-lock.json ./
 # has its own Node). --ignore-scripts: no install script runs at build time.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
+# `sluice` on PATH, for a pod `command: [sluice, ...]` (the webhook's default sidecar command) and
+# `kubectl exec ... -- sluice policy check`: the kernel runs it with node directly (the runtime
+# image has no shell and no /usr/bin/env). Outside any package scope, so node loads it as
+# CommonJS, where import() of the ESM entry point is allowed.
+RUN printf '#!/nodejs/bin/node\nimport("/app/bin/sluice.ts");\n' > /usr/local/bin/sluice \
+ && chmod 0555 /usr/local/bin/sluice
 
 FROM ${RUNTIME_IMAGE}
 WORKDIR /app
 # Distroless keeps node at /nodejs/bin/node; put it on PATH so the entrypoint (and a pod's
-# `command`, if one overrides it) can say `node`, as the e2e harness and the webhook assume.
+# `command` or exec hook, if one overrides it) can say `node`, as the e2e harness and the
+# webhook's legacy-sidecar hooks assume.
 ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin \
     NODE_ENV=production
 COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /usr/local/bin/sluice /usr/local/bin/sluice
 COPY package.json ./
 COPY bin ./bin
 COPY proxy ./proxy

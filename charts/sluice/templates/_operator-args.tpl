@@ -1,6 +1,7 @@
 {{/*
 The `sluice operator` command line: the one place the chart meets operator/cli.ts. Every flag
-here must exist there (test/unit/chart checks the rendered flags against the operator's CLI).
+here must exist there (test/unit/chart/operator-args.test.ts parses the rendered flags with
+operator/config.ts and checks they name the objects the chart creates).
 Rendered as a YAML list by toYaml, so no value needs hand quoting.
 */}}
 {{- define "sluice.operatorArgs" -}}
@@ -33,6 +34,10 @@ Rendered as a YAML list by toYaml, so no value needs hand quoting.
 {{- with $lim.cpu }}{{ $a = append $a (printf "--sidecar-cpu-limit=%v" .) }}{{ end }}
 {{- with $lim.memory }}{{ $a = append $a (printf "--sidecar-memory-limit=%v" .) }}{{ end }}
 {{- $a = append $a (printf "--host-network=%s" $v.webhook.hostNetwork) }}
+{{- /* The webhook's own check, matching the configuration's namespaceSelector (the release
+namespace is the operator's, excluded by the operator itself). */}}
+{{- $excluded := without (include "sluice.excludedNamespaces" . | fromJsonArray) .Release.Namespace }}
+{{- $a = append $a (printf "--exclude-namespaces=%s" (join "," $excluded)) }}
 {{- range $v.operator.extraArgs }}{{ $a = append $a . }}{{ end }}
 {{- toYaml $a }}
 {{- end }}

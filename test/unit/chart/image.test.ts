@@ -8,7 +8,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { REPO_ROOT } from './helm.ts';
@@ -71,7 +73,35 @@ void describe('Dockerfile', () => {
     const sources = finalStage
       .filter((i) => i.op === 'COPY')
       .map((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]);
-    assert.deepEqual(sources.sort(), ['/app/node_modules', 'package.json', ...SHIPPED_DIRS].sort());
+    assert.deepEqual(
+      sources.sort(),
+      ['/app/node_modules', '/usr/local/bin/sluice', 'package.json', ...SHIPPED_DIRS].sort(),
+    );
+  });
+
+  void test('the `sluice` launcher it writes runs the CLI (checked here with this Node and repo)', () => {
+    // The printf format the deps stage writes to /usr/local/bin/sluice, with the image's paths
+    // (/nodejs/bin/node, /app) swapped for this machine's: same loader path, same argv handling.
+    const run = all.find((i) => i.op === 'RUN' && i.args.includes('/usr/local/bin/sluice'))?.args ?? '';
+    const format = /printf '([^']*)'/.exec(run)?.[1];
+    assert.ok(format, 'a printf that writes the launcher');
+    assert.match(format, /^#!\/nodejs\/bin\/node\\n/);
+    const script = format
+      .replaceAll('\\n', '\n')
+      .replace('/nodejs/bin/node', process.execPath)
+      .replace('/app/', `${REPO_ROOT}/`);
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-launcher-'));
+    try {
+      const launcher = join(dir, 'sluice');
+      writeFileSync(launcher, script);
+      chmodSync(launcher, 0o555);
+      const r = spawnSync(launcher, ['--help'], { encoding: 'utf8', cwd: dir });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Usage: sluice/);
+      for (const cmd of ['proxy', 'operator']) assert.match(r.stdout, new RegExp(`\\b${cmd}\\b`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   void test('.dockerignore admits only what the build copies', () => {
