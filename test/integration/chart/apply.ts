@@ -19,14 +19,7 @@ const FIELD_MANAGER = 'sluice-chart-test';
 /** Server-side applies one object (creates it or takes ownership of its fields). */
 export async function apply(kc: KubeConfig, obj: Manifest | KubernetesObject): Promise<KubernetesObject> {
   const client = KubernetesObjectApi.makeApiClient(kc);
-  return client.patch(
-    obj,
-    undefined,
-    undefined,
-    FIELD_MANAGER,
-    true,
-    PatchStrategy.ServerSideApply,
-  );
+  return client.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
 }
 
 /** Creates `name` unless it exists, with `labels`. */
