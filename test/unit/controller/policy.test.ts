@@ -1,0 +1,168 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  bucketAccessSelectsPod,
+  computePodPolicy,
+  storeAllowsNamespace,
+} from '../../../operator/controller/policy.ts';
+import { selectorMatches } from '../../../operator/kube/selectors.ts';
+import type { BucketAccess, ObjectStore, Pod } from '../../../operator/controller/types.ts';
+
+const store = (name: string, allowed: ObjectStore['spec']['allowedNamespaces'] = {}): ObjectStore => ({
+  metadata: { name },
+  spec: {
+    endpoints: [{ url: 'http://s:9000', zone: 'a' }],
+    region: 'r',
+    credentials: { secretRef: { namespace: 'ops', name: 'k' } },
+    allowedNamespaces: allowed,
+  },
+});
+const ba = (name: string, spec: Partial<BucketAccess['spec']>): BucketAccess => ({
+  metadata: { name, namespace: 'ns' },
+  spec: { storeRef: 's1', grants: [{ bucket: 'b', access: ['read'] }], ...spec },
+});
+const pod = (labels: Record<string, string>, sa?: string): Pod => ({
+  metadata: { name: 'p', namespace: 'ns', labels },
+  spec: sa ? { serviceAccountName: sa } : {},
+});
+const stores = new Map([
+  ['s1', store('s1')],
+  ['s2', store('s2', { matchLabels: { tier: 'gold' } })],
+]);
+
+void describe('selectors', () => {
+  void test('matchLabels AND matchExpressions; {} matches all', () => {
+    assert.equal(selectorMatches({}, undefined), true);
+    assert.equal(selectorMatches({ matchLabels: { a: '1' } }, { a: '1', b: '2' }), true);
+    assert.equal(selectorMatches({ matchLabels: { a: '1' } }, { a: '2' }), false);
+    const sel = { matchExpressions: [{ key: 'env', operator: 'In' as const, values: ['prod', 'stage'] }] };
+    assert.equal(selectorMatches(sel, { env: 'prod' }), true);
+    assert.equal(selectorMatches(sel, {}), false);
+    assert.equal(
+      selectorMatches({ matchExpressions: [{ key: 'x', operator: 'NotIn', values: ['1'] }] }, {}),
+      true,
+    );
+    assert.equal(selectorMatches({ matchExpressions: [{ key: 'x', operator: 'Exists' }] }, { x: '' }), true);
+    assert.equal(
+      selectorMatches({ matchExpressions: [{ key: 'x', operator: 'DoesNotExist' }] }, { x: '' }),
+      false,
+    );
+    assert.equal(
+      selectorMatches({ matchExpressions: [{ key: 'x', operator: 'Bogus' as 'In' }] }, { x: '' }),
+      false,
+    );
+  });
+  void test('a BucketAccess selects by labels and/or service account; with neither it selects nobody', () => {
+    assert.equal(
+      bucketAccessSelectsPod(ba('a', { podSelector: { matchLabels: { app: 'x' } } }), pod({ app: 'x' })),
+      true,
+    );
+    assert.equal(
+      bucketAccessSelectsPod(ba('a', { serviceAccountName: 'default' }), pod({})),
+      true,
+      'unset SA is "default"',
+    );
+    assert.equal(
+      bucketAccessSelectsPod(ba('a', { serviceAccountName: 'sa1', podSelector: {} }), pod({}, 'sa2')),
+      false,
+    );
+    assert.equal(
+      bucketAccessSelectsPod(
+        ba('a', { serviceAccountName: 'sa1', podSelector: { matchLabels: { a: 'b' } } }),
+        pod({}, 'sa1'),
+      ),
+      false,
+    );
+    assert.equal(bucketAccessSelectsPod(ba('a', {}), pod({})), false);
+  });
+  void test('allowedNamespaces: {} = all, a selector filters, a missing one admits nobody', () => {
+    assert.equal(storeAllowsNamespace(store('x'), undefined), true);
+    assert.equal(storeAllowsNamespace(store('x', { matchLabels: { t: 'g' } }), { t: 'h' }), false);
+    const broken = store('x');
+    delete (broken.spec as Partial<ObjectStore['spec']>).allowedNamespaces;
+    assert.equal(storeAllowsNamespace(broken, {}), false);
+  });
+});
+
+void describe('computePodPolicy', () => {
+  const input = (
+    over: Partial<Parameters<typeof computePodPolicy>[0]> = {},
+  ): Parameters<typeof computePodPolicy>[0] => ({
+    pod: pod({ app: 'x' }),
+    namespaceLabels: {},
+    bucketAccesses: [],
+    stores,
+    storeUsable: () => true,
+    ...over,
+  });
+
+  void test('no selecting BucketAccess → the explicit empty policy', () => {
+    assert.deepEqual(computePodPolicy(input()).document, { version: 1, stores: [], grants: [] });
+  });
+
+  void test('union of selecting BucketAccesses, sorted by name, with sources; non-selecting ones ignored', () => {
+    const r = computePodPolicy(
+      input({
+        bucketAccesses: [
+          ba('z-second', {
+            podSelector: {},
+            grants: [{ bucket: 'b2', prefixes: ['p/'], access: ['write'], bucketConfig: ['config-read'] }],
+          }),
+          ba('a-first', { podSelector: { matchLabels: { app: 'x' } } }),
+          ba('other', { podSelector: { matchLabels: { app: 'y' } } }),
+        ],
+        zone: 'zone-a',
+      }),
+    );
+    assert.deepEqual(r.selectedBy, ['ns/a-first', 'ns/z-second']);
+    assert.deepEqual(r.document.grants, [
+      { store: 's1', bucket: 'b', access: ['read'], source: 'ns/a-first' },
+      {
+        store: 's1',
+        bucket: 'b2',
+        prefixes: ['p/'],
+        access: ['write'],
+        bucketConfig: ['config-read'],
+        source: 'ns/z-second',
+      },
+    ]);
+    assert.equal(r.document.zone, 'zone-a');
+    assert.deepEqual(r.document.stores, [
+      {
+        name: 's1',
+        endpoints: [{ url: 'http://s:9000', zone: 'a' }],
+        region: 'r',
+        addressing: 'path',
+        credentials: { file: 's1.credentials.json' },
+      },
+    ]);
+  });
+
+  void test('stores not admitting the namespace, missing stores and unusable credentials contribute nothing', () => {
+    const accesses = [
+      ba('gold', { storeRef: 's2', podSelector: {} }),
+      ba('missing', { storeRef: 'nope', podSelector: {} }),
+      ba('plain', { podSelector: {} }),
+    ];
+    assert.deepEqual(
+      computePodPolicy(input({ bucketAccesses: accesses })).document.stores.map((s) => s.name),
+      ['s1'],
+    );
+    assert.deepEqual(
+      computePodPolicy(
+        input({ bucketAccesses: accesses, namespaceLabels: { tier: 'gold' } }),
+      ).document.stores.map((s) => s.name),
+      ['s1', 's2'],
+    );
+    assert.deepEqual(
+      computePodPolicy(input({ bucketAccesses: accesses, storeUsable: (n) => n !== 's1' })).document.grants,
+      [],
+    );
+  });
+
+  void test('a BucketAccess being deleted no longer grants', () => {
+    const dying = ba('dying', { podSelector: {} });
+    dying.metadata = { ...dying.metadata, deletionTimestamp: '2024-01-01T00:00:00Z' };
+    assert.deepEqual(computePodPolicy(input({ bucketAccesses: [dying] })).document.grants, []);
+  });
+});
