@@ -1,0 +1,226 @@
+/**
+ * The request path's pure parts: target parsing, canonical encoding (held to @smithy's), the
+ * aws-chunked decoder, payload modes, presign stripping, config validation, the signer.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { getCanonicalQuery } from '@smithy/signature-v4';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { ConfigError, parseProxyConfig } from '../../../proxy/config/parse.ts';
+import { ProxyError } from '../../../proxy/errors.ts';
+import { canonicalQuery, encodePath, toQueryMap } from '../../../proxy/s3/canonical.ts';
+import { parseTarget } from '../../../proxy/s3/target.ts';
+import { AwsChunkedDecoder } from '../../../proxy/sigv4/chunked.ts';
+import { stripPresignParams } from '../../../proxy/sigv4/client-auth.ts';
+import { payloadMode } from '../../../proxy/sigv4/payload.ts';
+import { NodeSha256, StoreSigner } from '../../../proxy/sigv4/signer.ts';
+import { awsChunked } from '../../integration/proxy/raw.ts';
+
+void describe('parseTarget', () => {
+  void test('path-style, decoded once', () => {
+    const t = parseTarget('/my-bucket/a%20b/c%2Bd?prefix=x&uploads', 'localhost:7480', []);
+    assert.equal(t.bucket, 'my-bucket');
+    assert.equal(t.key, 'a b/c+d');
+    assert.equal(t.query.get('uploads'), '');
+    assert.equal(t.style, 'path');
+  });
+  void test('virtual-hosted under a configured domain', () => {
+    const t = parseTarget('/k/x', 'my-bucket.s3.localhost:7480', ['s3.localhost']);
+    assert.deepEqual([t.bucket, t.key, t.style], ['my-bucket', 'k/x', 'virtual']);
+    assert.equal(parseTarget('/', 'other.example', ['s3.localhost']).bucket, undefined);
+  });
+  void test('service level and bucket level', () => {
+    assert.equal(parseTarget('/', 'h', []).bucket, undefined);
+    const b = parseTarget('/bkt?list-type=2', 'h', []);
+    assert.deepEqual([b.bucket, b.key], ['bkt', undefined]);
+    assert.equal(parseTarget('/bkt/', 'h', []).key, undefined);
+  });
+  for (const bad of [
+    '/bkt/a/../b',
+    '/bkt/..',
+    '/bkt/a/./b',
+    '/bkt/%2e%2E/x',
+    '/bkt/a%2fb',
+    '/bkt//a',
+    '/bkt/a//b',
+    '/bkt/%E0%A4%A',
+    '//x',
+    'http://evil/bkt/k',
+  ]) {
+    void test(`refuses ${bad}`, () => assert.throws(() => parseTarget(bad, 'h', []), ProxyError));
+  }
+  for (const bad of [
+    '/Upper/k',
+    '/a_b/k',
+    '/192.168.0.1/k',
+    '/ab/k',
+    '/a..b/k',
+    '/bkt%2Fx/k',
+    `/${'a'.repeat(64)}/k`,
+  ]) {
+    void test(`invalid bucket ${bad}`, () =>
+      assert.throws(
+        () => parseTarget(bad, 'h', []),
+        (e: ProxyError) => e.spec.code === 'InvalidBucketName',
+      ));
+  }
+  void test('absolute-form naming the Host itself is accepted', () => {
+    assert.equal(parseTarget('http://h:1/bkt/k', 'h:1', []).key, 'k');
+  });
+});
+
+void describe('canonical encoding', () => {
+  void test('the forwarded query string equals @smithy getCanonicalQuery', () => {
+    const raw = 'b=2&a=1&a=0&uploads&prefix=x%2By z&k~=%E2%82%AC&list-type=2&marker=a%2Fb&x!=(*)';
+    const q = toQueryMap(new URLSearchParams(raw));
+    assert.equal(canonicalQuery(q), getCanonicalQuery(new HttpRequest({ query: q })));
+  });
+  void test('paths: RFC 3986, slashes kept in keys', () => {
+    assert.equal(encodePath('b', "a b/c+d/é!'()*~.txt", false), '/b/a%20b/c%2Bd/%C3%A9%21%27%28%29%2A~.txt');
+    assert.equal(encodePath('b', undefined, false), '/b');
+    assert.equal(encodePath('b', 'k', true), '/k');
+    assert.equal(encodePath(undefined, undefined, false), '/');
+  });
+});
+
+void describe('presign and payload', () => {
+  void test('presign params are stripped, others kept', () => {
+    const q = new URLSearchParams(
+      'X-Amz-Algorithm=a&X-Amz-Credential=c&X-Amz-Date=d&X-Amz-Expires=1&X-Amz-SignedHeaders=h&X-Amz-Signature=s&X-Amz-Security-Token=t&versionId=v&x-id=GetObject',
+    );
+    stripPresignParams(q);
+    assert.equal(q.toString(), 'versionId=v&x-id=GetObject');
+    const v2 = new URLSearchParams('AWSAccessKeyId=a&Signature=s&Expires=1&partNumber=2');
+    stripPresignParams(v2);
+    assert.equal(v2.toString(), 'partNumber=2');
+  });
+  void test('payload modes', () => {
+    assert.deepEqual(payloadMode(undefined), { kind: 'unsigned' });
+    assert.deepEqual(payloadMode('UNSIGNED-PAYLOAD'), { kind: 'unsigned' });
+    assert.equal(payloadMode('a'.repeat(64)).kind, 'sha256');
+    assert.deepEqual(payloadMode('STREAMING-AWS4-HMAC-SHA256-PAYLOAD'), {
+      kind: 'chunked',
+      signed: true,
+      trailer: false,
+    });
+    assert.deepEqual(payloadMode('STREAMING-UNSIGNED-PAYLOAD-TRAILER'), {
+      kind: 'chunked',
+      signed: false,
+      trailer: true,
+    });
+    assert.throws(() => payloadMode('bogus'), ProxyError);
+  });
+});
+
+async function decode(
+  body: Buffer,
+  reframe: boolean,
+  decodedLength: number | undefined,
+  split = 7,
+): Promise<string> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < body.length; i += split) parts.push(body.subarray(i, i + split));
+  return text(Readable.from(parts).pipe(new AwsChunkedDecoder({ reframe, decodedLength })));
+}
+
+void describe('AwsChunkedDecoder', () => {
+  const data = Buffer.from('hello world, this is aws-chunked data');
+  void test('decodes signed chunks to raw bytes, across arbitrary input splits', async () => {
+    for (const split of [1, 3, 7, 1000]) {
+      const { body } = awsChunked(data, { chunkSize: 5, signed: true });
+      assert.equal(await decode(body, false, data.length, split), data.toString());
+    }
+  });
+  void test('re-frames as unsigned with the checksum trailer, dropping the trailer signature', async () => {
+    const { body, checksum } = awsChunked(data, { chunkSize: 16, signed: true, trailer: true });
+    const out = await decode(body, true, data.length);
+    const expected = awsChunked(data, { chunkSize: 16, signed: false, trailer: true }).body.toString();
+    assert.equal(out, expected);
+    assert.ok(out.includes(`x-amz-checksum-crc32:${checksum}`));
+    assert.ok(!out.includes('trailer-signature'));
+  });
+  void test('errors: bad size, missing CRLF, short, long, trailing bytes, truncated', async () => {
+    const ok = awsChunked(data, { chunkSize: 8, signed: false, trailer: true }).body.toString('latin1');
+    const cases: [string, number | undefined][] = [
+      [ok.replace(/^8/, 'g'), data.length],
+      [ok.replace('\r\n8', 'xx8'), data.length],
+      [ok, data.length + 1],
+      [ok, data.length - 1],
+      [ok + 'extra', data.length],
+      [ok.slice(0, 20), data.length],
+    ];
+    for (const [body, len] of cases) {
+      await assert.rejects(
+        decode(Buffer.from(body, 'latin1'), true, len),
+        ProxyError,
+        JSON.stringify(body.slice(0, 30)),
+      );
+    }
+  });
+});
+
+void describe('config', () => {
+  const base = {
+    stores: [{ name: 'm', endpoints: ['http://127.0.0.1:9000'], credentials: { file: 'c.json' } }],
+    grants: [{ store: 'm', bucket: 'bkt', access: ['read'] }],
+  };
+  void test('defaults and relative credential paths', () => {
+    const c = parseProxyConfig({ config: base, configDir: '/etc/sluice' });
+    assert.deepEqual(c.listen, { host: '127.0.0.1', port: 7480 });
+    assert.deepEqual(c.admin, { host: '0.0.0.0', port: 7481 });
+    assert.equal(c.policy.stores[0]!.credentials.file, '/etc/sluice/c.json');
+    assert.equal(c.policy.stores[0]!.region, 'us-east-1');
+  });
+  const bad: [unknown, string][] = [
+    [
+      { ...base, stores: [{ ...base.stores[0], endpoints: ['http://a:1', 'ftp://x'] }] },
+      'stores[0].endpoints[1].url: must be http(s)://host:port',
+    ],
+    [{ ...base, grants: [{ store: 'nope', bucket: 'bkt', access: ['read'] }] }, 'grants[0].store'],
+    [{ ...base, grants: [{ store: 'm', bucket: 'Bad_B', access: ['read'] }] }, 'grants[0].bucket'],
+    [{ ...base, grants: [{ store: 'm', bucket: 'bkt', access: ['fly'] }] }, 'grants[0].access[0]'],
+    [{ ...base, timeouts: { clientIdleMs: -1 } }, 'timeouts.clientIdleMs'],
+    [{ ...base, timeout: {} }, 'timeout: unknown field'],
+    [{ ...base, listen: 'nope' }, 'listen: must be host:port'],
+  ];
+  for (const [config, msg] of bad) {
+    void test(`names the bad field: ${msg}`, () => {
+      assert.throws(
+        () => parseProxyConfig({ config, configDir: '/' }),
+        (e: Error) => e instanceof ConfigError && e.message.includes(msg),
+      );
+    });
+  }
+});
+
+void describe('StoreSigner', () => {
+  void test('matches a plain @smithy signature, byte for byte, with a session token', async () => {
+    const creds = { accessKeyId: 'AKID', secretAccessKey: 'SECRET', sessionToken: 'TOKEN' };
+    const now = new Date('2026-01-02T03:04:05Z');
+    const input = {
+      method: 'PUT',
+      path: '/b/a%20b',
+      query: { uploads: '', partNumber: '1' },
+      headers: { host: 'h:9000', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-a': 'x' },
+    };
+    const ours = await new StoreSigner('us-east-1', creds).sign(input, now);
+    const ref = await new SignatureV4({
+      credentials: creds,
+      region: 'us-east-1',
+      service: 's3',
+      sha256: NodeSha256,
+      uriEscapePath: false,
+    }).sign(new HttpRequest({ ...input, hostname: 'h', headers: { ...input.headers } }), {
+      signingDate: now,
+    });
+    assert.equal(ours.authorization, ref.headers.authorization);
+    assert.equal(ours['x-amz-security-token'], 'TOKEN');
+    assert.match(
+      ours.authorization!,
+      /SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-meta-a;x-amz-security-token,/,
+    );
+  });
+});
