@@ -69,3 +69,10 @@ export const WEBHOOK_CONFIGURATION_NAME = 'sluice-injector';
 export const WEBHOOK_NAME = 'inject.sluice.dev';
 /** Secret (in the operator namespace) holding the self-managed CA and serving certificate. */
 export const WEBHOOK_CERT_SECRET = 'sluice-webhook-tls';
+
+/**
+ * Env var carrying a pod's read-cache size (a Kubernetes quantity, from the operator config or
+ * the `sluice.dev/cache-size` annotation) into the sidecar; `sluice proxy` reads it at its CLI
+ * edge. Set only when a size is configured.
+ */
+export const SIDECAR_CACHE_SIZE_ENV = 'SLUICE_CACHE_SIZE';
