@@ -13,7 +13,13 @@
  * a Job's pod never completes because the sidecar never exits.
  */
 import type { V1Container, V1Volume } from '@kubernetes/client-node';
-import { POLICY_KEY, SIDECAR_CONTAINER_NAME, SIDECAR_PODINFO_DIR, SIDECAR_POLICY_DIR } from '../contract.ts';
+import {
+  POLICY_KEY,
+  SIDECAR_CACHE_SIZE_ENV,
+  SIDECAR_CONTAINER_NAME,
+  SIDECAR_PODINFO_DIR,
+  SIDECAR_POLICY_DIR,
+} from '../contract.ts';
 import type { SidecarSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
 
@@ -28,9 +34,13 @@ export interface SidecarSpec {
   volumes: V1Volume[];
 }
 
-/** The sidecar's arguments, matching `sluice proxy` (proxy/cli.ts). */
+/**
+ * The sidecar's arguments, matching `sluice proxy`'s flags (proxy/cli.ts: --policy, --listen,
+ * --admin, --log-level). The cache size has no flag there; it travels in
+ * SIDECAR_CACHE_SIZE_ENV.
+ */
 export function sidecarArgs(settings: SidecarSettings): string[] {
-  const args = [
+  return [
     'proxy',
     '--policy',
     `${SIDECAR_POLICY_DIR}/${POLICY_KEY}`,
@@ -41,8 +51,6 @@ export function sidecarArgs(settings: SidecarSettings): string[] {
     '--log-level',
     settings.logLevel,
   ];
-  if (settings.cacheSize !== undefined) args.push('--cache-size', settings.cacheSize);
-  return args;
 }
 
 /** Builds the sidecar for a pod whose policy Secret is `secretName`. */
@@ -65,6 +73,9 @@ export function buildSidecar(
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ...(settings.cacheSize !== undefined
+        ? [{ name: SIDECAR_CACHE_SIZE_ENV, value: settings.cacheSize }]
+        : []),
     ],
     resources: resources(settings),
     securityContext: {
