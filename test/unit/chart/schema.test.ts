@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { LOG_LEVELS } from '../../../operator/webhook/config.ts';
 import { CHART_DIR, helm, templateArgs } from './helm.ts';
 
 /** [what, values, expected message] */
@@ -134,4 +135,11 @@ void test('helm lint applies the schema too', () => {
   const run = helm(['lint', CHART_DIR, '--set', 'webhook.failurePolicy=Maybe']);
   assert.notEqual(run.status, 0);
   assert.match(run.stdout + run.stderr, /value must be one of 'Fail', 'Ignore'/);
+});
+
+void test('log levels are exactly the ones the operator and sidecar accept', () => {
+  const schema = JSON.parse(readFileSync(join(CHART_DIR, 'values.schema.json'), 'utf8')) as {
+    $defs: { logLevel: { enum: string[] } };
+  };
+  assert.deepEqual(schema.$defs.logLevel.enum, [...LOG_LEVELS]);
 });
