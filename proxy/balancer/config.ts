@@ -42,7 +42,13 @@ export interface BalancerOptions {
     maxEjectionPercent: number;
     panicThresholdPercent: number;
   };
-  ewma: { decayMs: number; initialMs: number; peakSensitivity: number; failurePenaltyMs: number };
+  ewma: {
+    decayMs: number;
+    initialMs: number;
+    peakSensitivity: number;
+    minSampleWeight: number;
+    failurePenaltyMs: number;
+  };
   /** Re-resolve hostnames this often; undefined = follow the DNS TTL (clamped). */
   dnsRefreshMs: number | undefined;
   /** A removed backend is closed after its requests finish, or destroyed after this long. */
@@ -73,8 +79,15 @@ const DEFAULTS: BalancerOptions = {
     maxEjectionPercent: 50,
     panicThresholdPercent: 50,
   },
-  // Linkerd's decay (10 s); a spike is taken whole (sensitivity 1) as Finagle does.
-  ewma: { decayMs: 10_000, initialMs: 10, peakSensitivity: 1, failurePenaltyMs: 1_000 },
+  // Linkerd's decay (10 s); a spike is taken whole (sensitivity 1) as Finagle does; a busy node
+  // forgets a spike within ~50 samples (minSampleWeight, see ewma.ts).
+  ewma: {
+    decayMs: 10_000,
+    initialMs: 10,
+    peakSensitivity: 1,
+    minSampleWeight: 0.05,
+    failurePenaltyMs: 1_000,
+  },
   dnsRefreshMs: undefined,
   drainTimeoutMs: 60_000,
   connection: {

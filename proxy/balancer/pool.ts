@@ -319,7 +319,11 @@ export class StorePool implements BackendPool {
       at: this.clock.now(),
     }));
     if (this.#closed || b.draining) return;
-    b.health.record(result);
+    const wasDown = b.health.status !== 'healthy';
+    if (b.health.record(result) && wasDown && b.health.status === 'healthy') {
+      // Back in service: start from a neutral estimate, not the failure penalty it left with.
+      b.ewma.reset(this.options.ewma.initialMs);
+    }
     b.refreshState(this.clock.now());
     this.#observer.healthChecked?.(this, b, result);
   }

@@ -96,6 +96,22 @@ void describe('eligibility, health and panic', () => {
     assert.equal(pool.backends()[2]!.state, 'healthy');
   });
 
+  void test('a backend health-checked back in starts from a neutral latency estimate', async () => {
+    const up = new Map([['http://127.0.0.3:9000', false]]);
+    const { pool } = makePool(store('s', ips(3)), up);
+    await pool.ready();
+    await pool.checkNow();
+    const b = pool.backends()[2]!;
+    pool.start(b);
+    pool.finish(b, { failure: 'connect' });
+    assert.equal(b.ewma.value(), pool.options.ewma.failurePenaltyMs);
+    up.set('http://127.0.0.3:9000', true);
+    await pool.checkNow();
+    await pool.checkNow();
+    assert.equal(b.state, 'healthy');
+    assert.equal(b.ewma.value(), pool.options.ewma.initialMs);
+  });
+
   void test('below the panic threshold every backend is used', async () => {
     const up = new Map([
       ['http://127.0.0.2:9000', false],

@@ -18,7 +18,7 @@ function backends(n: number, clock: Clock, initialMs = 10): Fake[] {
   return Array.from({ length: n }, (_, i) => ({
     id: `b${i}`,
     inFlight: 0,
-    ewma: new PeakEwma(clock, { decayMs: 10_000, initialMs, peakSensitivity: 1 }),
+    ewma: new PeakEwma(clock, { decayMs: 10_000, initialMs, peakSensitivity: 1, minSampleWeight: 0.05 }),
   }));
 }
 
@@ -141,7 +141,7 @@ void describe('peak-EWMA picker', () => {
 });
 
 void describe('peak EWMA estimate', () => {
-  const opts = { decayMs: 1_000, initialMs: 10, peakSensitivity: 1 };
+  const opts = { decayMs: 1_000, initialMs: 10, peakSensitivity: 1, minSampleWeight: 0 };
 
   void test('takes a spike at once', () => {
     const clock = new ManualClock();
@@ -172,6 +172,25 @@ void describe('peak EWMA estimate', () => {
     e.observe(100);
     e.observe(1);
     assert.equal(e.value(), 100);
+  });
+
+  void test('a busy backend forgets a spike within tens of samples (minSampleWeight)', () => {
+    const clock = new ManualClock();
+    const e = new PeakEwma(clock, { ...opts, decayMs: 10_000, minSampleWeight: 0.05 });
+    e.observe(10);
+    e.observe(200); // one spike
+    for (let i = 0; i < 60; i++) {
+      clock.advance(1); // samples 1 ms apart: the time-based weight alone would be ~1e-4
+      e.observe(10);
+    }
+    assert.ok(e.value() < 20, `estimate ${e.value()}`);
+  });
+
+  void test('reset starts over', () => {
+    const e = new PeakEwma(new ManualClock(), opts);
+    e.observe(900);
+    e.reset(10);
+    assert.equal(e.value(), 10);
   });
 
   void test('decays towards zero while idle, so a once-slow node is probed again', () => {
