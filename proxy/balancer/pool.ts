@@ -319,8 +319,8 @@ export class StorePool implements BackendPool {
       at: this.clock.now(),
     }));
     if (this.#closed || b.draining) return;
-    const wasDown = b.health.status !== 'healthy';
-    if (b.health.record(result) && wasDown && b.health.status === 'healthy') {
+    // record() is true on a change, so "changed and now healthy" means it came back.
+    if (b.health.record(result) && b.health.status === 'healthy') {
       // Back in service: start from a neutral estimate, not the failure penalty it left with.
       b.ewma.reset(this.options.ewma.initialMs);
     }
