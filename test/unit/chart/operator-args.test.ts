@@ -7,8 +7,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Deployment, V1MutatingWebhookConfiguration, V1Role } from '@kubernetes/client-node';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { parseOperatorConfig, type RawOperatorOptions } from '../../../operator/config.ts';
-import { one, template, type Manifest } from './helm.ts';
+import { REPO_ROOT, one, template, type Manifest } from './helm.ts';
 
 /** `--flag-name=value` args → commander's camelCase option object. Throws on anything else. */
 function toRaw(args: string[]): RawOperatorOptions {
@@ -79,6 +81,21 @@ void describe('the rendered `sluice operator` command line', () => {
     ]) {
       const { raw } = rendered('ops', values);
       for (const k of Object.keys(raw)) assert.ok(k in KNOWN, `--${k} is not an operator option`);
+    }
+  });
+
+  void test('every rendered flag is one `sluice operator --help` lists (the real CLI)', () => {
+    const help = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/sluice.ts'), 'operator', '--help'], {
+      encoding: 'utf8',
+    });
+    assert.equal(help.status, 0, help.stderr);
+    const listed = new Set([...help.stdout.matchAll(/^\s+(--[a-z0-9-]+)/gm)].map((m) => m[1]));
+    for (const values of [{}, { 'tls.mode': 'cert-manager' }]) {
+      const { c } = rendered('ops', values);
+      for (const a of c.args?.slice(1) ?? []) {
+        const flag = a.split('=')[0] ?? a;
+        assert.ok(listed.has(flag), `${flag} is not an option of sluice operator`);
+      }
     }
   });
 
