@@ -10,7 +10,7 @@ import type { AttemptResult } from '../pipeline/forward.ts';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { BalancerMetrics } from './metrics.ts';
 import { StorePool } from './pool.ts';
-import { backoffMs, retryVerdict } from './retry.ts';
+import { backoffMs, IDEMPOTENT_METHODS, retryVerdict } from './retry.ts';
 import type { Backend, BackendPool } from './types.ts';
 
 /** Builds the runner; `metrics` counts retries and budget refusals. */
@@ -33,6 +33,7 @@ export function createRetryRunner(metrics?: BalancerMetrics): AttemptRunner {
       const backend = pool.pick(tried);
       if (backend === undefined) break;
       tried.add(backend);
+      ctx.holdForRetry = n < opts.maxAttempts && mayRepeat(ctx) && pool.retryBudget.balance() >= 1;
       last = await attempt(backend);
       if (last.responded || last.error === undefined || n === opts.maxAttempts) break;
       const verdict = retryVerdict(requestFacts(ctx), last.outcome);
@@ -47,6 +48,12 @@ export function createRetryRunner(metrics?: BalancerMetrics): AttemptRunner {
     }
     return last;
   };
+}
+
+/** A bodiless idempotent request: any failure before the client saw a byte can be retried. */
+function mayRepeat(ctx: RequestContext): boolean {
+  const method = (ctx.upstream?.method ?? ctx.req.method ?? 'GET').toUpperCase();
+  return ctx.upstream?.body === undefined && IDEMPOTENT_METHODS.has(method);
 }
 
 /**

@@ -77,6 +77,12 @@ export interface RequestContext {
    * ListBuckets filtering today; the place for response hooks tomorrow.
    */
   responseTransform: { maxBytes: number; transform(body: Buffer): Buffer } | undefined;
+  /**
+   * route: set per attempt by the balancer's retry runner when another attempt is still possible;
+   * forward then holds back a 503 or a small response until complete, so a failure inside it is
+   * retried elsewhere instead of reaching the client.
+   */
+  holdForRetry: boolean;
   /** forward / respond */
   status: number;
   backendRequestId: string | undefined;
@@ -115,6 +121,7 @@ export function createContext(
     backend: undefined,
     upstream: undefined,
     responseTransform: undefined,
+    holdForRetry: false,
     status: 0,
     backendRequestId: undefined,
     backendHeadersMs: undefined,

@@ -23,6 +23,9 @@ import type { RequestContext } from './context.ts';
 import { writeResponseHead } from './respond.ts';
 import type { SignedAttempt } from './sign.ts';
 
+/** Largest response held back while a retry is still possible (see ctx.holdForRetry). */
+const HOLD_FOR_RETRY_BYTES = 64 * 1024;
+
 /** How one attempt ended. */
 export interface AttemptResult {
   outcome: AttemptOutcome;
@@ -151,6 +154,15 @@ export function forward(
           held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
           return;
         }
+        // Balancer retries (proxy/balancer/runner.ts): while another attempt is possible, a 503 or a
+        // small response is held until complete, so a failure inside it can still go elsewhere.
+        if (
+          ctx.holdForRetry &&
+          (statusCode === 503 || Number(headers['content-length']) <= HOLD_FOR_RETRY_BYTES)
+        ) {
+          held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
+          return;
+        }
         writeResponseHead(ctx, statusCode, statusMessage, headers);
       },
       onResponseData(c, chunk) {
@@ -158,7 +170,7 @@ export function forward(
         if (held) {
           held.size += chunk.length;
           held.chunks.push(chunk);
-          if (held.size > ctx.responseTransform!.maxBytes) {
+          if (held.size > (ctx.responseTransform?.maxBytes ?? HOLD_FOR_RETRY_BYTES)) {
             c.abort(new ProxyError(Errors.InternalError, 'The backend response is too large to filter.'));
           }
           return;
@@ -169,6 +181,20 @@ export function forward(
         }
       },
       onResponseEnd() {
+        if (held && held.status === 503 && ctx.holdForRetry) {
+          finish({
+            outcome,
+            responded: false,
+            error: new ProxyError(Errors.ServiceUnavailable, 'The backend answered 503.'),
+          });
+          return;
+        }
+        if (held && !(ctx.responseTransform && held.status === 200)) {
+          writeResponseHead(ctx, held.status, held.message, held.headers);
+          res.end(Buffer.concat(held.chunks, held.size));
+          finish({ outcome, responded: true, error: undefined });
+          return;
+        }
         if (held) {
           const body = ctx.responseTransform!.transform(Buffer.concat(held.chunks, held.size));
           held.headers['content-length'] = String(body.length);
