@@ -134,8 +134,10 @@ export async function runPod(opts: RunPodOptions): Promise<RunningPod> {
     }
     return arg;
   };
-  // The image's ENTRYPOINT is `node bin/sluice.ts`; `command` replaces it, `args` follow it.
-  const entrypoint = sidecar.command ?? ['node', 'bin/sluice.ts'];
+  // The image's ENTRYPOINT is `node bin/sluice.ts` and it ships a `sluice` launcher that runs
+  // the same; `command` replaces the entrypoint, `args` follow it.
+  let entrypoint = sidecar.command ?? ['node', 'bin/sluice.ts'];
+  if (entrypoint[0] === 'sluice') entrypoint = ['node', 'bin/sluice.ts', ...entrypoint.slice(1)];
   let args = [...entrypoint.slice(1), ...(sidecar.args ?? [])].map(remapPath);
   args = replaceFlag(args, '--listen', `127.0.0.1:${opts.s3Port}`);
   args = replaceFlag(args, '--admin', `127.0.0.1:${opts.adminPort}`);
