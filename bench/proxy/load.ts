@@ -1,0 +1,82 @@
+/**
+ * A small closed-loop load generator: `concurrency` workers, each sending its next request as
+ * soon as the previous one finished, for `seconds` (and at least one request per worker).
+ * Latency is per request, wall-clock, headers sent → last body byte read.
+ */
+import { Pool } from 'undici';
+
+/** One cell's result. */
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  reqPerSec: number;
+  bytesPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** What each request is. `headers()` is called per request (e.g. to sign it). */
+export interface LoadSpec {
+  origin: string;
+  method: 'GET' | 'PUT';
+  path: (worker: number) => string;
+  headers: (method: string, path: string) => Promise<Record<string, string>> | Record<string, string>;
+  body?: Buffer;
+  concurrency: number;
+  seconds: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs one cell. */
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const pool = new Pool(spec.origin, {
+    connections: spec.concurrency,
+    pipelining: 1,
+    keepAliveTimeout: 10_000,
+  });
+  const lat: number[] = [];
+  let errors = 0;
+  let bytes = 0;
+  const start = performance.now();
+  const end = start + spec.seconds * 1000;
+  const worker = async (w: number): Promise<void> => {
+    let first = true;
+    while (first || performance.now() < end) {
+      first = false;
+      const path = spec.path(w);
+      const t0 = performance.now();
+      try {
+        const r = await pool.request({
+          method: spec.method,
+          path,
+          headers: await spec.headers(spec.method, path),
+          body: spec.body ?? null,
+        });
+        for await (const chunk of r.body) bytes += (chunk as Buffer).length;
+        if (r.statusCode >= 300) errors++;
+        if (spec.body) bytes += spec.body.length;
+      } catch {
+        errors++;
+      }
+      lat.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: spec.concurrency }, (_, w) => worker(w)));
+  const seconds = (performance.now() - start) / 1000;
+  await pool.close();
+  lat.sort((a, b) => a - b);
+  return {
+    requests: lat.length,
+    errors,
+    seconds,
+    reqPerSec: lat.length / seconds,
+    bytesPerSec: bytes / seconds,
+    p50Ms: pct(lat, 50),
+    p99Ms: pct(lat, 99),
+  };
+}

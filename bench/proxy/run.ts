@@ -1,0 +1,244 @@
+/**
+ * Proxy benchmark (not a test): `node bench/proxy/run.ts [--seconds N] [--quick]`.
+ *
+ * 1. GET and PUT of 4 KiB, 1 MiB and 64 MiB at concurrency 1/16/64, through the proxy and
+ *    direct to the same MinIO node, in the same run: throughput and p50/p99 as ratios, the
+ *    proxy's CPU per request and peak RSS per cell.
+ * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
+ *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
+ *    alone.
+ * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone.
+ * The proxy runs as its own process (`sluice proxy`), as in a pod. Results: bench/results/.
+ * The machine is shared (2 cores, other work running): read ratios, not absolutes, and expect
+ * noise of ±10–20 % between runs.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StoreSigner } from '../../proxy/sigv4/signer.ts';
+import { startMinioCluster } from '../../test/testbed/minio.ts';
+import { freePort } from '../../test/testbed/ports.ts';
+import { runLoad } from './load.ts';
+import type { LoadResult } from './load.ts';
+import { cpuSeconds, peakRss } from './proc.ts';
+
+const args = process.argv.slice(2);
+const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
+const QUICK = args.includes('--quick');
+const CEILING_ONLY = args.includes('--ceiling-only');
+const NODE = process.execPath;
+const ROOT = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+const children: ChildProcess[] = [];
+
+function fmtBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} never came up`);
+}
+
+/** Starts `sluice proxy` on fresh ports for `store`, returns its url and pid. */
+async function startProxyProcess(
+  name: string,
+  endpoint: string,
+  creds: object,
+  bucket: string,
+): Promise<{ url: string; pid: number }> {
+  const [port, admin] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, `${name}.credentials.json`), JSON.stringify(creds));
+  const cfg = join(dir, `${name}.yaml`);
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      listen: `127.0.0.1:${port}`,
+      admin: `127.0.0.1:${admin}`,
+      logLevel: 'info',
+      stores: [{ name, endpoints: [endpoint], credentials: { file: `${name}.credentials.json` } }],
+      grants: [{ store: name, bucket, access: ['read', 'write', 'list', 'delete'] }],
+    }),
+  );
+  const child = spawn(NODE, [join(ROOT, 'bin/sluice.ts'), 'proxy', '--config', cfg], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  await waitHttp(`http://127.0.0.1:${admin}/readyz`);
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid! };
+}
+
+interface Cell {
+  op: string;
+  size: number;
+  concurrency: number;
+  direct: LoadResult;
+  proxy: LoadResult;
+  proxyCpuMsPerReq: number;
+  proxyPeakRssMiB: number;
+}
+
+async function main(): Promise<void> {
+  const out: { date: string; seconds: number; cells: Cell[]; ceiling: Record<string, LoadResult> } = {
+    date: new Date().toISOString(),
+    seconds: SECONDS,
+    cells: [],
+    ceiling: {},
+  };
+  const minio = CEILING_ONLY ? undefined : await startMinioCluster({ nodes: 2, drivesPerNode: 2 });
+  if (minio)
+    try {
+      const node = minio.nodes[0]!.directUrl;
+      const creds = { accessKeyId: minio.rootUser, secretAccessKey: minio.rootPassword };
+      const signer = new StoreSigner(minio.region, creds);
+      const host = new URL(node).host;
+      const proxy = await startProxyProcess('minio', node, creds, 'bench');
+      const proxyHost = new URL(proxy.url).host;
+      // Both sides sign every request (the proxy ignores the client's signature but a real client
+      // still computes one), so the load generator costs the same either way.
+      const clientSigner = new StoreSigner('us-east-1', {
+        accessKeyId: 'AKIDCLIENT',
+        secretAccessKey: 'client-secret',
+      });
+      const sign = (s: StoreSigner, h: string) => async (method: string, path: string) => {
+        const headers = { host: h, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+        return { ...headers, ...(await s.sign({ method, path, query: {}, headers })) };
+      };
+      const mk = await fetch(`${node}/bench`, {
+        method: 'PUT',
+        headers: await sign(signer, host)('PUT', '/bench'),
+      });
+      if (mk.status !== 200 && mk.status !== 409) throw new Error(`create bucket: ${mk.status}`);
+      const sizes = [4 * 1024, 1 << 20, 64 << 20];
+      const concs = QUICK ? [1, 16] : [1, 16, 64];
+      const bodies = new Map(sizes.map((s) => [s, Buffer.alloc(s, 7)]));
+      for (const size of sizes) {
+        const r = await fetch(`${node}/bench/obj-${size}`, {
+          method: 'PUT',
+          headers: await sign(signer, host)('PUT', `/bench/obj-${size}`),
+          body: bodies.get(size),
+        });
+        if (r.status !== 200) throw new Error(`seed: ${r.status}`);
+      }
+      for (const size of sizes) {
+        for (const concurrency of concs) {
+          for (const op of ['GET', 'PUT'] as const) {
+            const seconds = size >= 64 << 20 ? 0 : SECONDS;
+            const path = (w: number): string =>
+              op === 'GET' ? `/bench/obj-${size}` : `/bench/put-${size}-${w}`;
+            const spec = {
+              method: op,
+              path,
+              concurrency,
+              seconds,
+              ...(op === 'PUT' ? { body: bodies.get(size)! } : {}),
+            };
+            const direct = await runLoad({ ...spec, origin: node, headers: sign(signer, host) });
+            const cpu0 = cpuSeconds(proxy.pid);
+            const rss = peakRss(proxy.pid);
+            const viaProxy = await runLoad({
+              ...spec,
+              origin: proxy.url,
+              headers: sign(clientSigner, proxyHost),
+            });
+            const peak = rss.stop();
+            const cell: Cell = {
+              op,
+              size,
+              concurrency,
+              direct,
+              proxy: viaProxy,
+              proxyCpuMsPerReq: ((cpuSeconds(proxy.pid) - cpu0) * 1000) / viaProxy.requests,
+              proxyPeakRssMiB: peak / (1 << 20),
+            };
+            out.cells.push(cell);
+            process.stdout.write(
+              `${op} ${fmtBytes(size)} c=${concurrency}: direct ${direct.reqPerSec.toFixed(0)}/s p99 ${direct.p99Ms.toFixed(1)}ms | ` +
+                `proxy ${viaProxy.reqPerSec.toFixed(0)}/s p99 ${viaProxy.p99Ms.toFixed(1)}ms | ratio ${(viaProxy.bytesPerSec / direct.bytesPerSec).toFixed(2)} ` +
+                `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB errors ${direct.errors}/${viaProxy.errors}\n`,
+            );
+          }
+        }
+      }
+    } finally {
+      await minio.stop();
+    }
+
+  // The ceiling: a backend that is not the bottleneck.
+  if (existsSync('/usr/sbin/nginx')) {
+    const [backendPort, nginxProxyPort] = [await freePort(), await freePort()];
+    const prefix = join(dir, 'nginx');
+    mkdirSync(join(prefix, 'logs'), { recursive: true });
+    mkdirSync(join(prefix, 'www'), { recursive: true });
+    writeFileSync(join(prefix, 'www', 'k'), Buffer.alloc(4096, 120));
+    writeFileSync(
+      join(prefix, 'nginx.conf'),
+      `worker_processes 1; error_log ${prefix}/logs/error.log warn; pid ${prefix}/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 100000;
+  upstream be { server 127.0.0.1:${backendPort}; keepalive 128; }
+  server { listen 127.0.0.1:${backendPort}; location / { root ${prefix}/www; try_files /k =404; } }
+  server { listen 127.0.0.1:${nginxProxyPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; } }
+}`,
+    );
+    const nginx = spawn(
+      '/usr/sbin/nginx',
+      ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'],
+      {
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
+    children.push(nginx);
+    await waitHttp(`http://127.0.0.1:${backendPort}/`);
+    const p = await startProxyProcess(
+      'ceiling',
+      `http://127.0.0.1:${backendPort}`,
+      { accessKeyId: 'a', secretAccessKey: 'b' },
+      'ceiling',
+    );
+    const plain = () => ({});
+    for (const concurrency of [16, 64]) {
+      const base = {
+        method: 'GET' as const,
+        path: () => '/ceiling/k',
+        concurrency,
+        seconds: SECONDS,
+        headers: plain,
+      };
+      const backend = await runLoad({ ...base, origin: `http://127.0.0.1:${backendPort}` });
+      const ng = await runLoad({ ...base, origin: `http://127.0.0.1:${nginxProxyPort}` });
+      const cpu0 = cpuSeconds(p.pid);
+      const sl = await runLoad({ ...base, origin: p.url });
+      const cpuMs = ((cpuSeconds(p.pid) - cpu0) * 1000) / sl.requests;
+      out.ceiling[`backend-c${concurrency}`] = backend;
+      out.ceiling[`nginx-c${concurrency}`] = ng;
+      out.ceiling[`sluice-c${concurrency}`] = sl;
+      process.stdout.write(
+        `ceiling c=${concurrency}: backend ${backend.reqPerSec.toFixed(0)}/s | nginx proxy ${ng.reqPerSec.toFixed(0)}/s p99 ${ng.p99Ms.toFixed(2)}ms | ` +
+          `sluice ${sl.reqPerSec.toFixed(0)}/s p99 ${sl.p99Ms.toFixed(2)}ms (${(sl.reqPerSec / ng.reqPerSec).toFixed(2)}× nginx, ${cpuMs.toFixed(3)} ms CPU/req)\n`,
+      );
+    }
+  }
+
+  const results = join(ROOT, 'bench/results');
+  mkdirSync(results, { recursive: true });
+  const file = join(results, `proxy-${out.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(out, null, 2));
+  process.stdout.write(`results: ${file}\n`);
+}
+
+try {
+  await main();
+} finally {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(dir, { recursive: true, force: true });
+}
