@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { V1Deployment, V1MutatingWebhook, V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
+import { Agent, request } from 'undici';
 import { parseAllDocuments } from 'yaml';
 import { IDENTITY_LABEL, SIDECAR_CONTAINER_NAME, podSecretName } from '../../../operator/contract.ts';
 import { injectStream } from '../../../operator/inject/inject.ts';
@@ -412,5 +413,37 @@ void describe('webhook on the real API server', () => {
     assert.match(caBundle, /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/, 'new CA and the previous one');
     const pod = await createPod('team-a', app('after-rotation', { 'sluice.dev/inject': 'true' }));
     assert.equal(pod.spec?.initContainers?.[0]?.name, SIDECAR_CONTAINER_NAME);
+  });
+
+  void test('admission warnings reach the client as Warning headers', async () => {
+    const user = cp.kubeConfig.getCurrentUser()!;
+    const agent = new Agent({
+      connect: {
+        ca: Buffer.from(cp.kubeConfig.getCurrentCluster()!.caData!, 'base64'),
+        cert: Buffer.from(user.certData!, 'base64'),
+        key: Buffer.from(user.keyData!, 'base64'),
+      },
+    });
+    try {
+      const pod = app('warned', { 'sluice.dev/inject': 'true' });
+      pod.spec!.containers[0]!.env = [{ name: 'AWS_REGION', value: 'eu-west-3' }];
+      const res = await request(`${cp.server}/api/v1/namespaces/team-a/pods`, {
+        method: 'POST',
+        body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...pod }),
+        headers: { 'content-type': 'application/json' },
+        dispatcher: agent,
+      });
+      const stored = (await res.body.json()) as V1Pod;
+      assert.equal(res.statusCode, 201);
+      const warning = [res.headers.warning ?? []].flat().join('\n');
+      assert.match(warning, /sluice: container \\?"app\\?" sets its own AWS_REGION; left unchanged/);
+      const env = stored.spec?.containers[0]?.env ?? [];
+      assert.deepEqual(
+        env.filter((e) => e.name === 'AWS_REGION').map((e) => e.value),
+        ['eu-west-3'],
+      );
+    } finally {
+      await agent.close();
+    }
   });
 });
