@@ -70,22 +70,33 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
     const got = await app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/2026-11.csv' }));
     assert.equal(await got.Body?.transformToString(), 'contents of reports/2026-11.csv\n');
     const listed = await app.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'reports/' }));
-    assert.deepEqual(listed.Contents?.map((o) => o.Key).sort(), ['reports/2026-10.csv', 'reports/2026-11.csv']);
+    assert.deepEqual(listed.Contents?.map((o) => o.Key).sort(), [
+      'reports/2026-10.csv',
+      'reports/2026-11.csv',
+    ]);
 
-    assert.equal(await s3Error(app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'private/salaries.csv' }))), 'AccessDenied');
+    assert.equal(
+      await s3Error(app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'private/salaries.csv' }))),
+      'AccessDenied',
+    );
     assert.equal(await s3Error(app.send(new ListObjectsV2Command({ Bucket: BUCKET }))), 'AccessDenied');
     assert.equal(
       await s3Error(app.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reports/new.csv', Body: 'x' }))),
       'AccessDenied',
     );
     // The denied write never reached the store.
-    assert.equal(await s3Error(root.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/new.csv' }))), 'NoSuchKey');
+    assert.equal(
+      await s3Error(root.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/new.csv' }))),
+      'NoSuchKey',
+    );
   });
 
   void test('editing the BucketAccess reaches the running sidecar', async () => {
     await j.applyBucketAccess(['read', 'list', 'write']);
     await eventually('the new write grant in the sidecar', async () => {
-      await app.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reports/new.csv', Body: 'written via sluice' }));
+      await app.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: 'reports/new.csv', Body: 'written via sluice' }),
+      );
       return true;
     });
     const back = await root.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/new.csv' }));
@@ -107,13 +118,15 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
       }
     };
     const load = Promise.all([reader(), reader(), reader(), reader()]);
-    await eventually('some traffic before the kill', async () => (done >= 20 ? true : undefined));
+    await eventually('some traffic before the kill', () => Promise.resolve(done >= 20 ? true : undefined));
     await j.minio.killNode(0); // a node in the pod's own zone
     await load;
     assert.equal(failures, 0);
     assert.equal(done, 240);
 
-    const backends = (await (await fetch(`http://127.0.0.1:${j.pod?.adminPort}/debug/backends`)).json()) as unknown;
+    const backends: unknown = await (
+      await fetch(`http://127.0.0.1:${j.pod?.adminPort}/debug/backends`)
+    ).json();
     assert.match(JSON.stringify(backends), /unhealthy|ejected/);
     const metrics = await (await fetch(`http://127.0.0.1:${j.pod?.adminPort}/metrics`)).text();
     assert.match(metrics, /sluice_/);
@@ -122,6 +135,8 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
   void test('deleting the pod removes its policy Secret', async () => {
     assert.equal(await j.secretExists(), true);
     await j.deletePod();
-    await eventually('the per-pod Secret to be deleted', async () => ((await j.secretExists()) ? undefined : true));
+    await eventually('the per-pod Secret to be deleted', async () =>
+      (await j.secretExists()) ? undefined : true,
+    );
   });
 });

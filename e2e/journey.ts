@@ -52,7 +52,7 @@ export async function eventually<T>(
       last = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -185,11 +185,12 @@ export class Journey {
     });
     const api = KubernetesObjectApi.makeApiClient(this.kube.kubeConfig);
     await eventually('caBundle published in the MutatingWebhookConfiguration', async () => {
-      const mwc = (await api.read({
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'MutatingWebhookConfiguration',
-        metadata: { name: `${RELEASE}-injector` },
-      })) as KubernetesObject & { webhooks?: { clientConfig?: { caBundle?: string } }[] };
+      const mwc: KubernetesObject & { webhooks?: { clientConfig?: { caBundle?: string } }[] } =
+        await api.read({
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'MutatingWebhookConfiguration',
+          metadata: { name: `${RELEASE}-injector` },
+        });
       return mwc.webhooks?.every((w) => (w.clientConfig?.caBundle ?? '').length > 0) ? true : undefined;
     });
   }
