@@ -8,6 +8,11 @@
  *   forwarded;
  * - the request is safe to repeat: an idempotent method (RFC 9110 §9.2.2 — S3 PUT and DELETE of
  *   one key are idempotent, POST is not), and the body is replayable or was never sent.
+ *   When the request may have reached the backend (reset, timeout, 503) only safe methods
+ *   (GET, HEAD, OPTIONS; RFC 9110 §9.2.1) are repeated: S3's idempotent writes repeat their
+ *   effect but not their answer (a repeated CreateBucket gets 409 BucketAlreadyOwnedByYou, a
+ *   repeated DeleteBucket 404), so the client would see an error for a request that worked.
+ *   A refused connection never reached anyone and is retried for every idempotent method.
  * Then the retry budget must have room (./retry-budget.ts).
  */
 import type { Random } from './random.ts';
@@ -27,12 +32,16 @@ export interface RetryRequest {
 /** Methods whose repetition has the same effect as one request. */
 export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
+/** Methods without effect: repeating one after it may have been processed changes nothing. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** Why a failed attempt is or is not retried (for logs and metrics labels). */
 export type RetryVerdict =
   | { retry: true; reason: 'connect' | 'reset' | 'timeout' | 'slow-down' }
   | {
       retry: false;
-      reason: 'response-started' | 'not-retryable-outcome' | 'unsafe-method' | 'body-consumed';
+      reason:
+        'response-started' | 'not-retryable-outcome' | 'unsafe-method' | 'maybe-processed' | 'body-consumed';
     };
 
 /** True for an outcome that failed before the backend produced a usable response. */
@@ -53,7 +62,9 @@ export function retryVerdict(req: RetryRequest, outcome: AttemptOutcome): RetryV
   if (req.responseStarted) return { retry: false, reason: 'response-started' };
   const reason = retryableReason(outcome);
   if (reason === undefined) return { retry: false, reason: 'not-retryable-outcome' };
-  if (!IDEMPOTENT_METHODS.has(req.method.toUpperCase())) return { retry: false, reason: 'unsafe-method' };
+  const method = req.method.toUpperCase();
+  if (!IDEMPOTENT_METHODS.has(method)) return { retry: false, reason: 'unsafe-method' };
+  if (reason !== 'connect' && !SAFE_METHODS.has(method)) return { retry: false, reason: 'maybe-processed' };
   if (req.bodySent && !req.bodyReplayable) return { retry: false, reason: 'body-consumed' };
   return { retry: true, reason };
 }

@@ -10,7 +10,7 @@ import type { AttemptResult } from '../pipeline/forward.ts';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { BalancerMetrics } from './metrics.ts';
 import { StorePool } from './pool.ts';
-import { backoffMs, IDEMPOTENT_METHODS, retryVerdict } from './retry.ts';
+import { backoffMs, retryVerdict, SAFE_METHODS } from './retry.ts';
 import type { Backend, BackendPool } from './types.ts';
 
 /** Builds the runner; `metrics` counts retries and budget refusals. */
@@ -50,10 +50,10 @@ export function createRetryRunner(metrics?: BalancerMetrics): AttemptRunner {
   };
 }
 
-/** A bodiless idempotent request: any failure before the client saw a byte can be retried. */
+/** A bodiless safe request: any failure before the client saw a byte can be retried. */
 function mayRepeat(ctx: RequestContext): boolean {
   const method = (ctx.upstream?.method ?? ctx.req.method ?? 'GET').toUpperCase();
-  return ctx.upstream?.body === undefined && IDEMPOTENT_METHODS.has(method);
+  return ctx.upstream?.body === undefined && SAFE_METHODS.has(method);
 }
 
 /**

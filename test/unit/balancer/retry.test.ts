@@ -32,14 +32,28 @@ void describe('retry decision', () => {
     assert.equal(retryVerdict({ ...get, method: 'POST' }, { failure: 'connect' }).reason, 'unsafe-method');
   });
 
-  void test('a PUT is retried if its body was not sent, or can be sent again', () => {
+  void test('a PUT is retried after a refused connection if its body was not sent, or can be sent again', () => {
     const put = { method: 'PUT', bodyReplayable: false, bodySent: false, responseStarted: false };
     assert.equal(retryVerdict(put, { failure: 'connect' }).retry, true);
-    assert.equal(retryVerdict({ ...put, bodySent: true }, { failure: 'reset' }).reason, 'body-consumed');
+    assert.equal(retryVerdict({ ...put, bodySent: true }, { failure: 'connect' }).reason, 'body-consumed');
     assert.equal(
-      retryVerdict({ ...put, bodySent: true, bodyReplayable: true }, { failure: 'reset' }).retry,
+      retryVerdict({ ...put, bodySent: true, bodyReplayable: true }, { failure: 'connect' }).retry,
       true,
     );
+  });
+
+  void test('PUT and DELETE are not repeated once the backend may have processed them', () => {
+    // A repeated CreateBucket would answer 409 BucketAlreadyOwnedByYou for a request that worked.
+    for (const method of ['PUT', 'DELETE']) {
+      const req = { method, bodyReplayable: true, bodySent: false, responseStarted: false };
+      for (const outcome of [
+        { failure: 'reset' as const },
+        { failure: 'timeout' as const },
+        { status: 503 },
+      ]) {
+        assert.deepEqual(retryVerdict(req, outcome), { retry: false, reason: 'maybe-processed' });
+      }
+    }
   });
 });
 
