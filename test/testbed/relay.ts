@@ -55,6 +55,7 @@ class DelayedPipe {
   #queued = 0;
   #timer: NodeJS.Timeout | undefined;
   #ended = false;
+  #destroyAfterEnd = false;
   #lastDue = 0;
 
   constructor(src: Socket, dst: Socket, delay: () => number) {
@@ -62,10 +63,7 @@ class DelayedPipe {
     this.#dst = dst;
     this.#delay = delay;
     src.on('data', (chunk: Buffer) => this.#push(chunk));
-    src.on('end', () => {
-      this.#ended = true;
-      this.#flush();
-    });
+    src.on('end', () => this.finish());
     dst.on('drain', () => {
       if (this.#queued < HIGH_WATER) src.resume();
     });
@@ -114,10 +112,32 @@ class DelayedPipe {
     }
     if (ok && this.#queued < HIGH_WATER && !this.#src.destroyed) this.#src.resume();
     if (this.#queue.length === 0) {
-      if (this.#ended && !this.#dst.destroyed) this.#dst.end();
+      if (this.#ended && !this.#dst.destroyed) {
+        const dst = this.#dst;
+        if (this.#destroyAfterEnd) dst.end(() => dst.destroy());
+        else dst.end();
+      }
     } else {
       this.#schedule();
     }
+  }
+
+  /**
+   * The source is done: end the destination once the queue is flushed. With `closed` (the
+   * source socket is gone altogether, so nothing sent back could be delivered) the destination is
+   * then destroyed too, rather than left half-open.
+   */
+  finish(closed = false): void {
+    if (closed) this.#destroyAfterEnd = true;
+    if (this.#ended) {
+      if (closed && this.#queue.length === 0 && !this.#dst.destroyed) {
+        const dst = this.#dst;
+        dst.end(() => dst.destroy());
+      }
+      return;
+    }
+    this.#ended = true;
+    this.#flush();
   }
 
   dispose(): void {
@@ -154,8 +174,18 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     // A reset on either side resets the other: the client sees what it would see without us.
     client.on('error', teardown);
     upstream.on('error', teardown);
-    client.on('close', teardown);
-    upstream.on('close', teardown);
+    // A clean close of one side is not the end of the connection: the other direction may still
+    // hold delayed bytes, and each pipe ends its destination once those are flushed. Forget the
+    // connection once both sides are closed.
+    let closedSides = 0;
+    const onClose = (from: DelayedPipe, hadError: boolean): void => {
+      if (hadError) return teardown();
+      from.finish(true); // nothing can reach the closed side any more: close the other one too
+      if (++closedSides === 2) teardown();
+    };
+    const [fromClient, fromUpstream] = conn.pipes as [DelayedPipe, DelayedPipe];
+    client.on('close', (hadError: boolean) => onClose(fromClient, hadError));
+    upstream.on('close', (hadError: boolean) => onClose(fromUpstream, hadError));
   };
 
   const listen = (): Promise<void> =>
