@@ -181,7 +181,7 @@ void describe('listing', () => {
     assert.ok(!names.includes('not-granted-bucket'));
     await c.send(new HeadBucketCommand({ Bucket: B }));
     const loc = await c.send(new GetBucketLocationCommand({ Bucket: B }));
-    assert.ok(['', 'us-east-1', undefined].includes(loc.LocationConstraint as string | undefined));
+    assert.ok(['', 'us-east-1', undefined].includes(loc.LocationConstraint));
   });
 });
 
