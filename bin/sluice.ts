@@ -2,20 +2,30 @@
 /**
  * The one Sluice CLI. Each subcommand lives beside the code it drives and registers itself here;
  * this file only wires them together.
+ *
+ * Subcommands are imported lazily: the sidecar (`sluice proxy`) runs in every injected pod, so it
+ * must not pay for loading the operator's Kubernetes client (~50 MB RSS) it never uses. Only
+ * help, version and unknown commands load them all.
  */
 import { Command } from 'commander';
-import { registerProxyCommand } from '../proxy/cli.ts';
-import { registerPolicyCommand } from '../proxy/policy/cli.ts';
-import { registerOperatorCommand } from '../operator/cli.ts';
-import { registerInjectCommand } from '../operator/inject/cli.ts';
+
+type Register = (program: Command) => void;
+const subcommands: Record<string, () => Promise<Register>> = {
+  proxy: async () => (await import('../proxy/cli.ts')).registerProxyCommand,
+  policy: async () => (await import('../proxy/policy/cli.ts')).registerPolicyCommand,
+  operator: async () => (await import('../operator/cli.ts')).registerOperatorCommand,
+  inject: async () => (await import('../operator/inject/cli.ts')).registerInjectCommand,
+};
 
 const program = new Command('sluice')
   .description('Kubernetes-native access layer for S3-compatible object storage')
   .version('0.1.0');
 
-registerProxyCommand(program);
-registerPolicyCommand(program);
-registerOperatorCommand(program);
-registerInjectCommand(program);
+const wanted = process.argv[2];
+const load = wanted !== undefined && wanted in subcommands ? [wanted] : Object.keys(subcommands);
+for (const name of load) {
+  const register = await subcommands[name]?.();
+  register?.(program);
+}
 
 await program.parseAsync(process.argv);
