@@ -11,6 +11,8 @@ export interface PhaseResult {
   errors: number;
   p50: number;
   p99: number;
+  /** Fraction of requests that took 50 ms or more (the slow node's mark, above the noise). */
+  over50: number;
   /** Fraction of requests served by each MinIO node, in node order. */
   shares: number[];
 }
@@ -19,8 +21,8 @@ export interface PhaseResult {
 export interface TargetResult {
   name: string;
   phases: PhaseResult[];
-  /** p99 latency (ms) per time bucket, bucket start ms since the healthy phase began. */
-  series: { t: number; p99: number }[];
+  /** p90 latency (ms) per time bucket, bucket start ms since the healthy phase began. */
+  series: { t: number; p90: number }[];
   /** Error messages seen, with counts. */
   errorKinds: Record<string, number>;
 }
@@ -37,13 +39,15 @@ const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'
 /** The Markdown report. */
 export function markdown(results: TargetResult[], checks: Check[], notes: string[]): string {
   const lines = ['# Balancing benchmark', '', ...notes.map((n) => `- ${n}`), ''];
-  lines.push('| target | phase | requests | errors | p50 ms | p99 ms | node shares (n0/n1/n2/n3) |');
-  lines.push('|---|---|---:|---:|---:|---:|---|');
+  lines.push(
+    '| target | phase | requests | errors | p50 ms | p99 ms | ≥ 50 ms | node shares (n0/n1/n2/n3) |',
+  );
+  lines.push('|---|---|---:|---:|---:|---:|---:|---|');
   for (const r of results) {
     for (const p of r.phases) {
       const shares = p.shares.map((s) => `${(s * 100).toFixed(1)}%`).join(' / ');
       lines.push(
-        `| ${r.name} | ${p.phase} | ${p.requests} | ${p.errors} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${shares} |`,
+        `| ${r.name} | ${p.phase} | ${p.requests} | ${p.errors} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${(p.over50 * 100).toFixed(1)}% | ${shares} |`,
       );
     }
   }
@@ -54,11 +58,11 @@ export function markdown(results: TargetResult[], checks: Check[], notes: string
     lines.push('', '## Errors seen', '');
     for (const r of kinds) lines.push(`- ${r.name}: ${JSON.stringify(r.errorKinds)}`);
   }
-  lines.push('', '![p99 latency over time](balancing-latency.svg)', '');
+  lines.push('', '![p90 latency over time](balancing-latency.svg)', '');
   return lines.join('\n');
 }
 
-/** The SVG chart: p99 per bucket over time (log scale), one line per target. */
+/** The SVG chart: p90 per bucket over time (log scale), one line per target. */
 export function chart(
   results: TargetResult[],
   phases: { name: string; startMs: number }[],
@@ -69,7 +73,7 @@ export function chart(
   const m = { l: 60, r: 190, t: 30, b: 40 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
-  const all = results.flatMap((r) => r.series.map((s) => s.p99)).filter((v) => v > 0);
+  const all = results.flatMap((r) => r.series.map((s) => s.p90)).filter((v) => v > 0);
   const lo = Math.max(0.5, Math.min(...all));
   const hi = Math.max(...all) * 1.2;
   const x = (t: number): number => m.l + (t / endMs) * pw;
@@ -78,7 +82,7 @@ export function chart(
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${m.l}" y="18" font-size="14">p99 latency per ${bucketLabel(results)} over time (log scale), per target</text>`,
+    `<text x="${m.l}" y="18" font-size="14">p90 latency per ${bucketLabel(results)} window over time (log scale), per target</text>`,
   ];
   for (const p of phases) {
     out.push(
@@ -99,7 +103,7 @@ export function chart(
     out.push(`<text x="${x(s * 1000)}" y="${m.t + ph + 16}" text-anchor="middle">${s}s</text>`);
   results.forEach((r, i) => {
     const color = COLORS[i % COLORS.length]!;
-    const pts = r.series.map((s) => `${x(s.t).toFixed(1)},${y(s.p99).toFixed(1)}`).join(' ');
+    const pts = r.series.map((s) => `${x(s.t).toFixed(1)},${y(s.p90).toFixed(1)}`).join(' ');
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.6" points="${pts}"/>`);
     out.push(`<rect x="${m.l + pw + 15}" y="${m.t + 10 + i * 20}" width="14" height="3" fill="${color}"/>`);
     out.push(`<text x="${m.l + pw + 35}" y="${m.t + 15 + i * 20}">${esc(r.name)}</text>`);
