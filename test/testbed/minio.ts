@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { binPath } from './bin.ts';
 import { httpProbe, httpStatus } from './http.ts';
+import { serverInfo } from './minio-admin.ts';
 import { freePort } from './ports.ts';
 import { spawnLogged, waitUntil } from './proc.ts';
 import type { Proc } from './proc.ts';
@@ -42,8 +43,8 @@ export interface MinioCluster {
   /** SIGKILL node i; its relay refuses connections meanwhile. */
   killNode(i: number): Promise<void>;
   /**
-   * Restarts node i on its port; resolves once it serves (object layer up and, when the rest of
-   * the cluster has write quorum, it sees quorum too) and its relay accepts again.
+   * Restarts node i on its port; resolves once it is ready, every live node sees every live
+   * node's drives online again, and its relay accepts connections.
    */
   startNode(i: number): Promise<void>;
   /** Added latency on node i's relay, both directions, existing and new connections; 0 = none. */
@@ -177,49 +178,48 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
         { timeoutMs, dead: () => s.proc?.exited ?? true, detail: () => s.proc?.tail() ?? '' },
       );
 
-    /** Whether node s itself reports write quorum (it counts the drives it can reach). */
-    const clusterOk = async (s: NodeState): Promise<boolean> =>
-      (await httpStatus(`http://127.0.0.1:${s.port}/minio/health/cluster`)) === 200;
-
+    const live = (): NodeState[] => states.filter((o) => o.proc !== undefined && !o.proc.exited);
     /**
-     * Ready, and serving correctly: a node whose object layer is up may still see its peers'
-     * drives as offline for a moment (~1 s seen after a restart) and then answers GETs of existing
-     * objects with NoSuchKey. So wait until it reports write quorum itself — unless no other live
-     * node does either (a test took quorum away on purpose), where local readiness is all there is.
+     * Whether node `s` sees every drive of every live node as ok (admin server info). Its own
+     * readiness is not enough: a node whose object layer is up may still see peers' drives as
+     * offline for a moment (~1 s seen after a restart) and meanwhile answers GETs of existing
+     * objects with NoSuchKey; likewise its peers may still see it as offline.
      */
-    const waitNodeServing = async (s: NodeState): Promise<void> => {
-      await waitNodeReady(s);
-      await waitUntil(
-        `MinIO node ${s.index} (127.0.0.1:${s.port}) write quorum (/minio/health/cluster)`,
-        async () => {
-          if (await clusterOk(s)) return true;
-          const others = states.filter((o) => o !== s && o.proc !== undefined && !o.proc.exited);
-          const oks = await Promise.all(others.map(clusterOk));
-          return !oks.includes(true);
-        },
-        {
-          timeoutMs,
-          dead: () => s.proc?.exited ?? true,
-          detail: () => states.map((o) => `[node ${o.index}]\n${o.proc?.tail(800) ?? ''}`).join('\n'),
-        },
-      );
+    const seesAllLive = async (s: NodeState): Promise<boolean> => {
+      const view = await serverInfo(`http://127.0.0.1:${s.port}`, {
+        accessKeyId: rootUser,
+        secretAccessKey: rootPassword,
+      });
+      return live().every((o) => {
+        const server = view.find((v) => v.endpoint === `127.0.0.1:${o.port}`);
+        return (
+          server !== undefined &&
+          server.state === 'online' &&
+          server.drives.length === drives &&
+          server.drives.every((d) => d.state === 'ok')
+        );
+      });
     };
+    const allLogs = (): string =>
+      states.map((o) => `[node ${o.index}]\n${o.proc?.tail(800) ?? ''}`).join('\n');
+    /** Waits until every live node sees every live node's drives online. */
+    const waitConverged = (what: string): Promise<void> =>
+      waitUntil(what, async () => (await Promise.all(live().map(seesAllLive))).every(Boolean), {
+        timeoutMs,
+        detail: allLogs,
+      });
 
     for (const s of states) s.proc = spawnNode(s);
     await Promise.all(states.map(waitNodeReady));
-    await Promise.all(
-      states.map((s) =>
-        waitUntil(
-          `MinIO node ${s.index} (127.0.0.1:${s.port}) write quorum (/minio/health/cluster)`,
-          () => clusterOk(s),
-          {
-            timeoutMs,
-            dead: () => s.proc?.exited ?? true,
-            detail: () => states.map((o) => `[node ${o.index}]\n${o.proc?.tail(800) ?? ''}`).join('\n'),
-          },
-        ),
-      ),
+    await waitUntil(
+      'MinIO cluster write quorum (/minio/health/cluster)',
+      async () => (await httpStatus(`http://127.0.0.1:${states[0]!.port}/minio/health/cluster`)) === 200,
+      {
+        timeoutMs,
+        detail: allLogs,
+      },
     );
+    await waitConverged('MinIO nodes seeing each other (admin server info)');
 
     const node = (i: number): NodeState => {
       const s = states[i];
@@ -258,7 +258,8 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
           return;
         }
         s.proc = spawnNode(s);
-        await waitNodeServing(s);
+        await waitNodeReady(s);
+        await waitConverged(`MinIO node ${i} rejoining (every live node sees every live drive)`);
         await s.relay.resume();
       },
       setDelay(i, ms) {

@@ -24,8 +24,16 @@ void describe('MinIO test bed (4-node distributed cluster)', () => {
     return c;
   };
   const read = async (i: number, key: string): Promise<string> => {
-    const res = await client(i).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    return res.Body!.transformToString();
+    try {
+      const res = await client(i).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return await res.Body!.transformToString();
+    } catch (err) {
+      // Say which node and key failed; keep `code` for assertions on connection errors.
+      const e = err as Error & { code?: string };
+      throw Object.assign(new Error(`GET ${key} via node ${i}: ${e.name}: ${e.message}`, { cause: err }), {
+        code: e.code,
+      });
+    }
   };
 
   before(async () => {

@@ -1,0 +1,100 @@
+/**
+ * The one MinIO admin call the test bed needs: server info, i.e. which servers and drives a node
+ * currently sees as online. Signed with SigV4 (service s3) by @smithy/signature-v4.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import type { Hash, Hmac } from 'node:crypto';
+import { request } from 'node:http';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+
+function bytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return data instanceof ArrayBuffer
+    ? new Uint8Array(data)
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** SHA-256 (or HMAC-SHA-256 with a secret) in the shape @smithy/signature-v4 expects. */
+class NodeSha256 {
+  readonly #secret: string | Uint8Array | undefined;
+  #h: Hash | Hmac;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.#secret = secret === undefined || typeof secret === 'string' ? secret : bytes(secret);
+    this.#h = this.#fresh();
+  }
+  #fresh(): Hash | Hmac {
+    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (typeof data === 'string') this.#h.update(data, 'utf8');
+    else this.#h.update(bytes(data));
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.#h.digest()));
+  }
+  reset(): void {
+    this.#h = this.#fresh();
+  }
+}
+
+/** One server as seen by the node asked: `endpoint` is host:port, states are 'online'/'ok'. */
+export interface ServerView {
+  endpoint: string;
+  state: string;
+  drives: { endpoint: string; state: string }[];
+}
+
+/**
+ * GET /minio/admin/v3/info on `baseUrl` (http://127.0.0.1:PORT) as the root user: the servers
+ * and drives that node sees, with their state. Rejects on any HTTP or connection error.
+ */
+export async function serverInfo(
+  baseUrl: string,
+  creds: { accessKeyId: string; secretAccessKey: string },
+  timeoutMs = 5000,
+): Promise<ServerView[]> {
+  const u = new URL(baseUrl);
+  const signer = new SignatureV4({
+    service: 's3',
+    region: 'us-east-1',
+    credentials: creds,
+    sha256: NodeSha256,
+  });
+  const signed = await signer.sign(
+    new HttpRequest({
+      method: 'GET',
+      protocol: 'http:',
+      hostname: u.hostname,
+      port: Number(u.port),
+      path: '/minio/admin/v3/info',
+      headers: { host: u.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+    }),
+  );
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request(
+      `${u.origin}/minio/admin/v3/info`,
+      { method: 'GET', headers: signed.headers, agent: false, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (b: Buffer) => chunks.push(b));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) resolve(text);
+          else reject(new Error(`admin info: HTTP ${res.statusCode}: ${text.slice(0, 300)}`));
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('admin info: timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+  const parsed = JSON.parse(body) as {
+    servers?: { endpoint?: string; state?: string; drives?: { endpoint?: string; state?: string }[] }[];
+  };
+  return (parsed.servers ?? []).map((s) => ({
+    endpoint: s.endpoint ?? '',
+    state: s.state ?? '',
+    drives: (s.drives ?? []).map((d) => ({ endpoint: d.endpoint ?? '', state: d.state ?? '' })),
+  }));
+}
