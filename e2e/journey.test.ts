@@ -53,7 +53,7 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
 
   void test('an annotated pod is admitted with the sidecar injected', async () => {
     await j.applyStore();
-    await j.applyBucketAccess(['read', 'list']);
+    // No BucketAccess yet: the pod gets an explicit empty policy, not a missing Secret.
     const pod = await j.createPod();
     assert.match(pod.metadata?.name ?? '', /^reporter-/);
     assert.ok(j.identity, `pod carries ${IDENTITY_LABEL}`);
@@ -64,9 +64,21 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
     assert.equal(env.AWS_ENDPOINT_URL_S3, 'http://127.0.0.1:7480');
   });
 
-  void test('the sidecar serves the granted operations and denies the rest', async () => {
+  void test('a pod with no grant is denied everything, then a new BucketAccess reaches it', async () => {
     await j.startSidecar();
     app = j.appClient();
+    assert.equal(
+      await s3Error(app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/2026-11.csv' }))),
+      'AccessDenied',
+    );
+    await j.applyBucketAccess(['read', 'list']);
+    await eventually('the first grant in the running sidecar', async () => {
+      await app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/2026-11.csv' }));
+      return true;
+    });
+  });
+
+  void test('the sidecar serves the granted operations and denies the rest', async () => {
     const got = await app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/2026-11.csv' }));
     assert.equal(await got.Body?.transformToString(), 'contents of reports/2026-11.csv\n');
     const listed = await app.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'reports/' }));
