@@ -23,35 +23,36 @@ finish() { ln -sfn "$1-$2" "$SLUICE_BIN/$1"; log "$1 $2: built in $(( $(date +%s
 build_minio() {
   cached minio "$MINIO_VERSION" && return
   need_go; local t=$(date +%s) gobin; gobin=$(mktemp -d)
-  log "minio $MINIO_VERSION: go install (a few minutes cold)"
+  log "minio $MINIO_VERSION: go install (about 3 minutes cold)"
   CGO_ENABLED=0 GOBIN="$gobin" go install "github.com/minio/minio@$MINIO_VERSION"
   mv "$gobin/minio" "$SLUICE_BIN/minio-$MINIO_VERSION"; rmdir "$gobin"
   finish minio "$MINIO_VERSION" "$t"
 }
 
-build_wrapper() { # NAME VERSION DIR LDFLAGS
+build_wrapper() { # NAME VERSION DIR LDFLAGS COLD-TIME-HINT
   cached "$1" "$2" && return
   need_go; local t=$(date +%s)
-  log "$1 $2: go build of wrapper module $3 (10-20 minutes cold for kube-apiserver)"
+  log "$1 $2: go build of wrapper module $3 ($5)"
   (cd "$here/gomod/$3" && CGO_ENABLED=0 go build -trimpath -ldflags "$4" -o "$SLUICE_BIN/$1-$2.tmp" .)
   mv "$SLUICE_BIN/$1-$2.tmp" "$SLUICE_BIN/$1-$2"
   finish "$1" "$2" "$t"
 }
 
-build_etcd() { build_wrapper etcd "$ETCD_VERSION" etcd "-s -w"; }
+build_etcd() { build_wrapper etcd "$ETCD_VERSION" etcd "-s -w" "about 40 s cold"; }
 
 build_kube_apiserver() {
   local v=k8s.io/component-base/version major=${KUBE_VERSION%%.*} minor
   minor=${KUBE_VERSION#*.}; minor=${minor%%.*}
   build_wrapper kube-apiserver "$KUBE_VERSION" kube-apiserver \
-    "-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=$major -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+    "-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=$major -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
+    "about 3-5 minutes cold on 2 cores"
 }
 
 build_helm() {
   cached helm "$HELM_VERSION" && return
   need_go; local t=$(date +%s) gobin; gobin=$(mktemp -d)
   local minor=${KUBE_VERSION#*.}; minor=${minor%%.*}
-  log "helm $HELM_VERSION: go install"
+  log "helm $HELM_VERSION: go install (about 1 minute cold)"
   CGO_ENABLED=0 GOBIN="$gobin" go install -ldflags "-s -w \
     -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION \
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
