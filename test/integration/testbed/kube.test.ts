@@ -3,9 +3,13 @@
 // granted anything.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, Watch } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, VersionApi, Watch } from '@kubernetes/client-node';
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startControlPlane } from '../../testbed/kube.ts';
+import { helm, kubectl } from '../../testbed/kubetools.ts';
 import type { ControlPlane } from '../../testbed/kube.ts';
 
 const group = 'testbed.sluice.dev';
@@ -53,8 +57,12 @@ void describe('control-plane test bed (etcd + kube-apiserver)', () => {
     await cp?.stop();
   });
 
-  void test('reports a real 1.34 apiserver over TLS on 127.0.0.1', async () => {
+  void test('is a real, versioned apiserver over TLS on 127.0.0.1', async () => {
     assert.match(cp.server, /^https:\/\/127\.0\.0\.1:\d+$/);
+    // A build without version ldflags says v0.0.0-master, which breaks Helm kubeVersion checks.
+    const version = await cp.kubeConfig.makeApiClient(VersionApi).getCode();
+    assert.match(version.gitVersion, /^v1\.\d+\.\d+$/);
+    assert.ok(Number(version.minor) >= 34, `minor ${version.minor}`);
     const ns = await cp.kubeConfig.makeApiClient(CoreV1Api).readNamespace({ name: 'default' });
     assert.equal(ns.metadata?.name, 'default');
   });
@@ -106,6 +114,40 @@ void describe('control-plane test bed (etcd + kube-apiserver)', () => {
     );
     const watched = await withTimeout(seen, 30_000, 'no ADDED watch event for w1');
     assert.equal(watched.spec?.size, 3);
+  });
+
+  void test('kubectl and the cached helm work against it: a chart is installed and its object stored', async () => {
+    const nodes = await kubectl(cp.kubeconfigPath, ['get', 'namespaces', '-o', 'name']);
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.match(nodes.stdout, /namespace\/kube-system/);
+
+    const chart = mkdtempSync(join(tmpdir(), 'sluice-chart-test-'));
+    try {
+      mkdirSync(join(chart, 'templates'));
+      writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: smoke\nversion: 0.1.0\n');
+      writeFileSync(
+        join(chart, 'templates', 'cm.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n',
+      );
+      const install = await helm(cp.kubeconfigPath, [
+        'install',
+        'smoke',
+        chart,
+        '--namespace',
+        'default',
+        '--wait',
+        '--timeout',
+        '60s',
+      ]);
+      assert.equal(install.code, 0, install.stderr);
+    } finally {
+      rmSync(chart, { recursive: true, force: true });
+    }
+    const cm = await cp.kubeConfig
+      .makeApiClient(CoreV1Api)
+      .readNamespacedConfigMap({ name: 'smoke-cm', namespace: 'default' });
+    const version = await cp.kubeConfig.makeApiClient(VersionApi).getCode();
+    assert.equal(cm.data?.kube, version.gitVersion); // helm saw the real server version
   });
 
   void test('a least-privilege identity is denied by RBAC', async () => {
