@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreSigner } from '../../proxy/sigv4/signer.ts';
@@ -109,13 +109,13 @@ async function main(): Promise<void> {
         accessKeyId: 'AKIDCLIENT',
         secretAccessKey: 'client-secret',
       });
-      const sign = (s: StoreSigner, h: string) => async (method: string, path: string) => {
+      const sign = (s: StoreSigner, h: string) => (method: string, path: string) => {
         const headers = { host: h, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
-        return { ...headers, ...(await s.sign({ method, path, query: {}, headers })) };
+        return { ...headers, ...s.sign({ method, path, query: {}, headers }) };
       };
       const mk = await fetch(`${node}/bench`, {
         method: 'PUT',
-        headers: await sign(signer, host)('PUT', '/bench'),
+        headers: sign(signer, host)('PUT', '/bench'),
       });
       if (mk.status !== 200 && mk.status !== 409) throw new Error(`create bucket: ${mk.status}`);
       const sizes = [4 * 1024, 1 << 20, 64 << 20];
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       for (const size of sizes) {
         const r = await fetch(`${node}/bench/obj-${size}`, {
           method: 'PUT',
-          headers: await sign(signer, host)('PUT', `/bench/obj-${size}`),
+          headers: sign(signer, host)('PUT', `/bench/obj-${size}`),
           body: bodies.get(size),
         });
         if (r.status !== 200) throw new Error(`seed: ${r.status}`);
@@ -178,6 +178,8 @@ async function main(): Promise<void> {
     const [backendPort, nginxProxyPort] = [await freePort(), await freePort()];
     const prefix = join(dir, 'nginx');
     mkdirSync(join(prefix, 'logs'), { recursive: true });
+    // nginx workers run as `nobody` when started as root: a 0700 temp dir would answer 403 to all.
+    chmodSync(dir, 0o755);
     mkdirSync(join(prefix, 'www'), { recursive: true });
     writeFileSync(join(prefix, 'www', 'k'), Buffer.alloc(4096, 120));
     writeFileSync(

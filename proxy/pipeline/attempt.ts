@@ -65,7 +65,7 @@ export async function routeAndForward(
       return { outcome: { failure: 'other' }, responded: false, error: new ProxyError(Errors.InternalError) };
     let signed;
     try {
-      signed = await signAttempt(
+      signed = signAttempt(
         ctx.upstream!,
         ctx.target!.bucket,
         store.addressing === 'virtual',

@@ -8,7 +8,7 @@ import type { Backend, BackendPool } from '../balancer/types.ts';
 import type { ProxyError } from '../errors.ts';
 import type { Decision } from '../policy/index.ts';
 import type { S3Target } from '../s3/target.ts';
-import type { QueryMap } from '../s3/canonical.ts';
+import type { CanonicalParts } from '../sigv4/canonical-request.ts';
 import type { ClientAuthKind } from '../sigv4/client-auth.ts';
 import type { PayloadMode } from '../sigv4/payload.ts';
 
@@ -31,17 +31,15 @@ export type PhaseName = (typeof PHASES)[number];
 /** The request as it will be sent upstream, minus what depends on the backend (Host, signature). */
 export interface UpstreamRequest {
   method: string;
-  /** Encoded path for path-style addressing, from the parsed bucket/key. */
-  path: string;
   /** Encoded path when the bucket goes in the Host header (virtual addressing). */
   virtualPath: string;
-  query: QueryMap;
-  /** Canonical query string ('' when none); identical to the one signed. */
-  queryString: string;
-  /** Forwarded headers that are not signed, flat [name, value, …]. */
+  /**
+   * What is signed, canonical already (path-style path, canonical query, sorted signed headers
+   * with x-amz-content-sha256): each attempt only adds host and the date (sigv4/signer.ts).
+   */
+  canonical: CanonicalParts;
+  /** Forwarded headers, signed ones included, flat [name, value, …]; not host, date, auth. */
   headers: string[];
-  /** Headers to sign (lower-cased), without host. Always has x-amz-content-sha256. */
-  signedHeaders: Record<string, string>;
   /** Request body stream (the client request or a decoder over it), undefined when none. */
   body: Readable | undefined;
 }

@@ -1,7 +1,8 @@
 /**
  * The sign phase's second half, per attempt: the Host a backend expects and a fresh SigV4
  * signature with the store's current credentials. Runs again on each retry (another backend
- * means another Host header, hence another signature).
+ * means another Host header, hence another signature). Synchronous: the canonical parts were
+ * built once by upstream.ts, the signer only merges in host and date and hashes.
  */
 import type { Backend } from '../balancer/types.ts';
 import type { StoreSigner } from '../sigv4/signer.ts';
@@ -19,20 +20,19 @@ export interface SignedAttempt {
  * Signs `up` for `backend`. With virtual addressing the bucket moves into the Host header
  * (`<bucket>.<host>`); only hostname endpoints can do that.
  */
-export async function signAttempt(
+export function signAttempt(
   up: UpstreamRequest,
   bucket: string | undefined,
   virtual: boolean,
   backend: Backend,
   signer: StoreSigner,
-): Promise<SignedAttempt> {
+): SignedAttempt {
   const useVirtual = virtual && bucket !== undefined;
   const host = useVirtual ? `${bucket}.${backend.hostHeader}` : backend.hostHeader;
-  const path = useVirtual ? up.virtualPath : up.path;
-  const toSign: Record<string, string> = { ...up.signedHeaders, host };
-  const auth = await signer.sign({ method: up.method, path, query: up.query, headers: toSign });
+  const parts = useVirtual ? { ...up.canonical, path: up.virtualPath } : up.canonical;
+  const sig = signer.signParts(parts, host);
   const headers = up.headers.slice();
-  for (const k in toSign) headers.push(k, toSign[k]!);
-  for (const k in auth) headers.push(k, auth[k]!);
-  return { path: up.queryString ? `${path}?${up.queryString}` : path, headers };
+  headers.push('host', host, 'x-amz-date', sig.amzDate, 'authorization', sig.authorization);
+  if (sig.securityToken !== undefined) headers.push('x-amz-security-token', sig.securityToken);
+  return { path: parts.query ? `${parts.path}?${parts.query}` : parts.path, headers };
 }

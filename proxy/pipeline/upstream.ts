@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
+import { sortSignedHeaders } from '../sigv4/canonical-request.ts';
 import type { S3Target } from '../s3/target.ts';
 import { AwsChunkedDecoder } from '../sigv4/chunked.ts';
 import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD } from '../sigv4/payload.ts';
@@ -110,16 +111,22 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     body = hasBody ? guard(req, new PassThrough()) : undefined;
   }
 
-  const query = toQueryMap(target.query);
   const method = req.method ?? 'GET';
+  // Signed headers go out with the client's bytes (x-amz-meta-* values are stored as sent); only
+  // the signature sees them folded (canonicalHeaderValue).
+  for (const name in signed) headers.push(name, signed[name]!);
   return {
     method,
-    path: encodePath(target.bucket, target.key, false),
     virtualPath: encodePath(target.bucket, target.key, true),
-    query,
-    queryString: canonicalQuery(query),
+    canonical: {
+      method,
+      path: encodePath(target.bucket, target.key, false),
+      // No query (GET/PUT/HEAD of an object, the hot case): nothing to convert or sort.
+      query: target.query.size === 0 ? '' : canonicalQuery(toQueryMap(target.query)),
+      ...sortSignedHeaders(signed),
+      payloadHash: signed['x-amz-content-sha256'],
+    },
     headers,
-    signedHeaders: signed,
     body,
   };
 }

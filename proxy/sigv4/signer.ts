@@ -1,15 +1,24 @@
 /**
- * Re-signs requests for a backend store with @smithy/signature-v4. One {@link StoreSigner} per
- * (store, credentials generation): a credentials reload makes a new one, while in-flight requests
- * keep the one they started with. @smithy caches the derived signing key per (date, region,
- * service, HMAC(secret, key id), session token) in a module-level LRU, so a request costs one HMAC
- * for that cache key, a SHA-256 of the canonical request and one HMAC for the signature.
+ * Re-signs requests for a backend store: AWS SigV4 header signing
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html), synchronous and
+ * built for the request path. One {@link StoreSigner} per (store, credentials generation): a
+ * credentials reload makes a new one, while in-flight requests keep the one they started with.
+ *
+ * Per request it costs one SHA-256 of the canonical request and one HMAC of the string to sign.
+ * The signing key (four chained HMACs) is derived once per UTC day and held as a KeyObject:
+ * node:crypto's createHmac with a raw Buffer key re-validates and wraps the key on every call,
+ * which made the HMAC ~8× dearer than with a KeyObject (bench/proxy/signer.ts). @smithy's
+ * signer, the reference (smithy-reference.ts; unit tests compare the two byte for byte), also
+ * spends an extra HMAC per request on its signing-key cache key, goes through promises, and sorts
+ * and re-encodes what the parse phase already had canonical.
  */
-import { createHash, createHmac } from 'node:crypto';
-import type { Hash, Hmac } from 'node:crypto';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { createHmac, createSecretKey, hash } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { canonicalQuery } from '../s3/canonical.ts';
 import type { QueryMap } from '../s3/canonical.ts';
+import { canonicalHeaderValue, sortSignedHeaders } from './canonical-request.ts';
+import type { CanonicalParts } from './canonical-request.ts';
+import { EMPTY_SHA256 } from './payload.ts';
 
 /** A store's credentials, as read from its Secret file. */
 export interface StoreCredentials {
@@ -18,80 +27,134 @@ export interface StoreCredentials {
   sessionToken?: string;
 }
 
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-
-function toBuffer(data: SourceData): Buffer | string {
-  if (typeof data === 'string') return data;
-  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return Buffer.from(data);
+/** What one signature adds to a request. */
+export interface Signature {
+  authorization: string;
+  /** x-amz-date, YYYYMMDD'T'HHMMSS'Z'. */
+  amzDate: string;
+  /** x-amz-security-token to send, undefined without a session token. */
+  securityToken: string | undefined;
 }
 
-/** node:crypto behind the @smithy Checksum interface (SHA-256, or HMAC-SHA256 with a secret). */
-export class NodeSha256 {
-  private h: Hash | Hmac;
-  private readonly secret: SourceData | undefined;
-  constructor(secret?: SourceData) {
-    this.secret = secret;
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret));
-  }
-  update(data: Uint8Array | string): void {
-    this.h.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(this.h.digest());
-  }
-  reset(): void {
-    this.h = this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(this.secret));
-  }
-}
-
-/** What is signed: headers given here are all signed (pass only host, x-amz-*, content-md5/type). */
+/** A general request to sign (tests, benchmarks, tools): see {@link StoreSigner.sign}. */
 export interface SignInput {
   method: string;
   /** Already-encoded path, sent verbatim (S3 signs it without double-encoding). */
   path: string;
+  /** Must not hold presign parameters (client-auth.ts strips them). */
   query: QueryMap;
-  /** Lower-cased names; must include host and x-amz-content-sha256. */
+  /** Lower-cased names, all signed; must include host (x-amz-content-sha256 defaults to the empty body's hash). */
   headers: Record<string, string>;
+}
+
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+
+// x-amz-date changes once a second: format it once a second, not once a request.
+let clockSecond = Number.NaN;
+let clockAmzDate = '';
+
+/** x-amz-date for `ms` since the epoch, e.g. 20260102T030405Z. */
+export function amzDate(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s !== clockSecond) {
+    clockSecond = s;
+    clockAmzDate = new Date(s * 1000).toISOString().replace(/[-:]|\.\d{3}/g, '');
+  }
+  return clockAmzDate;
 }
 
 /** Signs for one store with one credentials generation. */
 export class StoreSigner {
   readonly accessKeyId: string;
-  private readonly signer: SignatureV4;
-  private readonly hostname: string;
+  private readonly secretAccessKey: string;
+  private readonly securityToken: string | undefined;
+  private readonly region: string;
+  private readonly service: string;
+  // Per UTC day: the derived key, the credential scope and the Authorization prefix.
+  private keyDate = '';
+  private key: KeyObject | undefined;
+  private scope = '';
+  private authPrefix = '';
 
-  constructor(region: string, creds: StoreCredentials) {
+  constructor(region: string, creds: StoreCredentials, service = 's3') {
     this.accessKeyId = creds.accessKeyId;
-    this.hostname = '';
-    this.signer = new SignatureV4({
-      credentials: { ...creds },
-      region,
-      service: 's3',
-      sha256: NodeSha256,
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+    this.secretAccessKey = creds.secretAccessKey;
+    this.securityToken = creds.sessionToken ? canonicalHeaderValue(creds.sessionToken) : undefined;
+    this.region = region;
+    this.service = service;
+  }
+
+  private derive(shortDate: string): void {
+    let k = createHmac('sha256', `AWS4${this.secretAccessKey}`).update(shortDate).digest();
+    for (const part of [this.region, this.service, 'aws4_request']) {
+      k = createHmac('sha256', k).update(part).digest();
+    }
+    this.key = createSecretKey(k);
+    this.scope = `${shortDate}/${this.region}/${this.service}/aws4_request`;
+    this.authPrefix = `${ALGORITHM} Credential=${this.accessKeyId}/${this.scope}, SignedHeaders=`;
+    this.keyDate = shortDate;
   }
 
   /**
-   * Returns the headers to add: authorization, x-amz-date and (with a session token)
-   * x-amz-security-token. `now` is for tests.
+   * Signs `parts` for `host` at `nowMs`: the hot path. host, x-amz-date and (with a session
+   * token) x-amz-security-token are merged into the already-sorted signed headers; the caller
+   * sends them with the returned values.
    */
-  async sign(input: SignInput, now?: Date): Promise<Record<string, string>> {
-    const req = new HttpRequest({
+  signParts(parts: CanonicalParts, host: string, nowMs: number = Date.now()): Signature {
+    const date = amzDate(nowMs);
+    const shortDate = date.slice(0, 8);
+    if (shortDate !== this.keyDate) this.derive(shortDate);
+    const names = parts.headerNames;
+    const values = parts.headerValues;
+    // The signer's own headers, in sorted order: host < x-amz-date < x-amz-security-token.
+    const ownCount = this.securityToken === undefined ? 2 : 3;
+    let canonical = `${parts.method}\n${parts.path}\n${parts.query}\n`;
+    let signed = '';
+    let i = 0;
+    let j = 0;
+    while (i < names.length || j < ownCount) {
+      let name: string;
+      let value: string;
+      const own = j === 0 ? 'host' : j === 1 ? 'x-amz-date' : 'x-amz-security-token';
+      if (j < ownCount && (i === names.length || own < names[i]!)) {
+        name = own;
+        value = j === 0 ? host : j === 1 ? date : this.securityToken!;
+        j++;
+      } else {
+        name = names[i]!;
+        value = values[i]!;
+        i++;
+      }
+      canonical += `${name}:${value}\n`;
+      signed = signed === '' ? name : `${signed};${name}`;
+    }
+    canonical += `\n${signed}\n${parts.payloadHash}`;
+    const stringToSign = `${ALGORITHM}\n${date}\n${this.scope}\n${hash('sha256', canonical, 'hex')}`;
+    const signature = createHmac('sha256', this.key!).update(stringToSign).digest('hex');
+    return {
+      authorization: `${this.authPrefix}${signed}, Signature=${signature}`,
+      amzDate: date,
+      securityToken: this.securityToken,
+    };
+  }
+
+  /**
+   * Signs a general request (sorting its headers and query here: not for the hot path). Returns
+   * the headers to add: authorization, x-amz-date and (with a session token) x-amz-security-token.
+   */
+  sign(input: SignInput, now?: Date): Record<string, string> {
+    const { host, ...rest } = input.headers;
+    if (host === undefined) throw new Error('SignInput.headers must include host');
+    const parts: CanonicalParts = {
       method: input.method,
-      protocol: 'http:',
-      hostname: this.hostname,
       path: input.path,
-      query: input.query,
-      headers: input.headers,
-    });
-    const signed = await this.signer.sign(req, now ? { signingDate: now } : undefined);
-    const h = signed.headers;
-    const out: Record<string, string> = { authorization: h.authorization!, 'x-amz-date': h['x-amz-date']! };
-    const token = h['x-amz-security-token'];
-    if (token !== undefined) out['x-amz-security-token'] = token;
+      query: canonicalQuery(input.query),
+      ...sortSignedHeaders(rest),
+      payloadHash: input.headers['x-amz-content-sha256'] ?? EMPTY_SHA256,
+    };
+    const s = this.signParts(parts, canonicalHeaderValue(host), now ? now.getTime() : Date.now());
+    const out: Record<string, string> = { authorization: s.authorization, 'x-amz-date': s.amzDate };
+    if (s.securityToken !== undefined) out['x-amz-security-token'] = s.securityToken;
     return out;
   }
 }
