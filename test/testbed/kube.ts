@@ -3,9 +3,8 @@
  * kube-apiserver on 127.0.0.1, no scheduler, controller-manager or kubelet (pods stay Pending,
  * but admitted and mutated objects are stored and can be read back).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
@@ -15,6 +14,7 @@ import { createCA, createKeyPair, issueCert } from './pki.ts';
 import type { CertFiles } from './pki.ts';
 import { freePort } from './ports.ts';
 import { spawnLogged, waitUntil } from './proc.ts';
+import { makeTempDir, removeTempDir } from './tempdir.ts';
 import type { Proc } from './proc.ts';
 
 /** A kubeconfig on disk and loaded. */
@@ -122,7 +122,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const etcdBin = binPath('etcd', { cacheDir: opts.cacheDir });
   const apiBin = binPath('kube-apiserver', { cacheDir: opts.cacheDir });
   const timeoutMs = opts.readyTimeoutMs ?? 120_000;
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-kube-'));
+  const dir = makeTempDir('sluice-kube-');
   const pki = join(dir, 'pki');
   mkdirSync(pki);
   let etcd: Proc | undefined;
@@ -132,7 +132,7 @@ async function startOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
     stopped = true;
     await api?.stop('SIGTERM', 5000);
     await etcd?.stop('SIGTERM', 5000);
-    rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   };
 
   try {

@@ -4,14 +4,14 @@
  * clusters Sluice fronts), each behind a delaying TCP relay so tests can slow or cut a node.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { binPath } from './bin.ts';
 import { httpProbe, httpStatus } from './http.ts';
 import { serverInfo } from './minio-admin.ts';
 import { freePort } from './ports.ts';
 import { spawnLogged, waitUntil } from './proc.ts';
+import { makeTempDir, removeTempDir } from './tempdir.ts';
 import type { Proc } from './proc.ts';
 import { startRelay } from './relay.ts';
 import type { Relay } from './relay.ts';
@@ -100,7 +100,7 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
     throw new RangeError(`nodes*drivesPerNode must be 4..16, got ${n * drives}`);
   const minio = binPath('minio', { cacheDir: opts.cacheDir });
   const timeoutMs = opts.readyTimeoutMs ?? 90_000;
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-minio-'));
+  const dir = makeTempDir('sluice-minio-');
   const rootUser = 'sluiceadmin';
   const rootPassword = randomBytes(12).toString('hex');
 
@@ -115,7 +115,7 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
         await s.proc?.stop('SIGKILL');
       }),
     );
-    rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   };
 
   try {

@@ -8,6 +8,8 @@ import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 
 /** Every live child, killed synchronously on process exit as a last resort. */
 const live = new Set<ChildProcess>();
+/** Synchronous clean-ups run on exit after the children are killed (e.g. removing their dirs). */
+const afterKill: (() => void)[] = [];
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -21,7 +23,20 @@ function installExitHook(): void {
         // already gone
       }
     }
+    for (const fn of afterKill) {
+      try {
+        fn();
+      } catch {
+        // best effort on the way out
+      }
+    }
   });
+}
+
+/** Runs `fn` synchronously on process exit, after every child has been sent SIGKILL. */
+export function onExitAfterKill(fn: () => void): void {
+  installExitHook();
+  afterKill.push(fn);
 }
 
 /** setpriv(1) from util-linux, when present: it sets PR_SET_PDEATHSIG before exec. */
