@@ -5,6 +5,9 @@
  * under the name we open) and every change re-reads every file. A reload builds a new
  * {@link StoreSigner}; requests already in flight keep the signer they started with, so no
  * request is dropped. A file that fails to parse keeps the last good credentials.
+ *
+ * The set of stores follows the policy document ({@link Signers.stage}): signers are keyed by
+ * store name and rebuilt when a store's credentials file or region changes.
  */
 import { readFileSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
@@ -39,20 +42,63 @@ function same(a: StoreCredentials, b: StoreCredentials): boolean {
   );
 }
 
+interface SignerEntry {
+  creds: StoreCredentials;
+  signer: StoreSigner;
+  /** The file and region it was built from. */
+  file: string;
+  region: string;
+}
+
+/** A change of the store set, read and validated, not yet applied (see {@link Signers.stage}). */
+export interface StagedSigners {
+  /** Installs the new stores' signers (before the new authorizer is swapped in). */
+  open(): void;
+  /** Forgets the removed stores' signers (after their pools drained) unless they came back. */
+  retire(): void;
+}
+
 /** The current signer of every store. */
 export class Signers {
-  private readonly stores: readonly StoreSpec[];
-  private readonly current = new Map<string, { creds: StoreCredentials; signer: StoreSigner }>();
+  private stores: readonly StoreSpec[];
+  private readonly current = new Map<string, SignerEntry>();
   /** Increments on every reload that changed something. */
   generation = 0;
 
   /** Loads every store's credentials; throws (naming the file) when one is unusable at start. */
   constructor(stores: readonly StoreSpec[]) {
     this.stores = stores;
+    for (const s of stores) this.current.set(s.name, entry(s, readCredentialsFile(s.credentials.file)));
+  }
+
+  /**
+   * Prepares the signers of a new store set: a store that is new, or whose credentials file or
+   * region changed, has its file read now — throwing (naming the file) when unusable, which
+   * rejects the reload and changes nothing. Unchanged stores keep their signer.
+   */
+  stage(stores: readonly StoreSpec[]): StagedSigners {
+    const fresh = new Map<string, SignerEntry>();
     for (const s of stores) {
-      const creds = readCredentialsFile(s.credentials.file);
-      this.current.set(s.name, { creds, signer: new StoreSigner(s.region, creds) });
+      const prev = this.current.get(s.name);
+      if (prev && prev.file === s.credentials.file && prev.region === s.region) continue;
+      fresh.set(s.name, entry(s, readCredentialsFile(s.credentials.file)));
     }
+    const names = new Set(stores.map((s) => s.name));
+    const gone = [...this.current].filter(([name]) => !names.has(name));
+    return {
+      open: () => {
+        this.stores = stores;
+        for (const [name, e] of fresh) this.current.set(name, e);
+        if (fresh.size > 0) this.generation++;
+      },
+      retire: () => {
+        for (const [name, e] of gone) {
+          if (this.current.get(name) === e && !this.stores.some((s) => s.name === name)) {
+            this.current.delete(name);
+          }
+        }
+      },
+    };
   }
 
   /** The signer for `store`'s current credentials. */
@@ -69,7 +115,7 @@ export class Signers {
         const creds = readCredentialsFile(s.credentials.file);
         const prev = this.current.get(s.name);
         if (prev && same(prev.creds, creds)) continue;
-        this.current.set(s.name, { creds, signer: new StoreSigner(s.region, creds) });
+        this.current.set(s.name, entry(s, creds));
         changed.push(s.name);
       } catch (err) {
         errors.push(err as Error);
@@ -85,38 +131,62 @@ export class Signers {
   }
 }
 
+function entry(s: StoreSpec, creds: StoreCredentials): SignerEntry {
+  return { creds, signer: new StoreSigner(s.region, creds), file: s.credentials.file, region: s.region };
+}
+
 /**
  * Calls `onChange` (debounced) whenever anything changes in the directories holding `files`,
- * plus every `pollMs` as a safety net for filesystems without change events.
+ * plus every `pollMs` as a safety net for filesystems without change events. `files` may be a
+ * function: it is asked again after every `onChange`, and directories are watched or dropped to
+ * match (a policy reload that adds a store adds its credentials file).
  */
 export function watchFiles(
-  files: readonly string[],
+  files: readonly string[] | (() => readonly string[]),
   onChange: () => void,
   debounceMs = 50,
   pollMs = 10_000,
 ): () => void {
+  const list = typeof files === 'function' ? files : () => files;
   let timer: NodeJS.Timeout | undefined;
-  const fire = (): void => {
+  let stopped = false;
+  const watchers = new Map<string, FSWatcher>();
+  const sync = (): void => {
+    const dirs = new Set(list().map((f) => dirname(f)));
+    for (const [dir, w] of watchers) {
+      if (dirs.has(dir)) continue;
+      w.close();
+      watchers.delete(dir);
+    }
+    for (const dir of dirs) {
+      if (watchers.has(dir)) continue;
+      try {
+        const w = watch(dir, { persistent: false }, fire);
+        w.on('error', () => undefined);
+        watchers.set(dir, w);
+      } catch {
+        // The poll below still picks changes up.
+      }
+    }
+  };
+  const run = (): void => {
+    onChange();
+    if (!stopped) sync();
+  };
+  function fire(): void {
     if (timer) return;
     timer = setTimeout(() => {
       timer = undefined;
-      onChange();
+      run();
     }, debounceMs);
-  };
-  const watchers: FSWatcher[] = [];
-  for (const dir of new Set(files.map((f) => dirname(f)))) {
-    try {
-      const w = watch(dir, { persistent: false }, fire);
-      w.on('error', () => undefined);
-      watchers.push(w);
-    } catch {
-      // The poll below still picks changes up.
-    }
   }
-  const poll = pollMs > 0 ? setInterval(onChange, pollMs) : undefined;
+  sync();
+  const poll = pollMs > 0 ? setInterval(run, pollMs) : undefined;
   poll?.unref();
   return () => {
-    for (const w of watchers) w.close();
+    stopped = true;
+    for (const w of watchers.values()) w.close();
+    watchers.clear();
     if (timer) clearTimeout(timer);
     if (poll) clearInterval(poll);
   };

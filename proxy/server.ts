@@ -8,6 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Balancer } from './balancer/index.ts';
+import { createStoreSync } from './balancer/store-sync.ts';
 import type { BalancerInit } from './balancer/index.ts';
 import type { BackendPool } from './balancer/types.ts';
 import type { PodPolicyDocument, ProxyConfig } from './config/types.ts';
@@ -93,18 +94,22 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   const log = createLogger(config.logLevel, opts.logDestination);
   const metrics = new ProxyMetrics();
   const policy: PodPolicyDocument = config.policy;
+  const stores = new Map(policy.stores.map((s) => [s.name, s]));
+  const signers = new Signers(policy.stores);
+  const balancer = new Balancer({
+    ...opts.balancer,
+    registry: metrics.registry,
+    localZone: policy.zone,
+    ...(opts.poolFactory ? { poolFactory: opts.poolFactory } : {}),
+  });
+  // The live store → pool map; a policy reload edits it (proxy/balancer/store-sync.ts).
+  const pools = balancer.start(policy, config.timeouts);
   const policyState = new PolicyState(policy, {
     virtualHostDomains: config.virtualHostDomains,
     metrics: new PolicyMetrics(metrics.registry),
     log,
+    stores: createStoreSync({ balancer, signers, stores, timeouts: config.timeouts }),
   });
-  const stores = new Map(policy.stores.map((s) => [s.name, s]));
-  const signers = new Signers(policy.stores);
-  const balancer = new Balancer({ ...opts.balancer, registry: metrics.registry, localZone: policy.zone });
-  const poolFactory = opts.poolFactory ?? balancer.poolFactory;
-  const pools = new Map<string, BackendPool>(
-    policy.stores.map((s) => [s.name, poolFactory(s, config.timeouts)]),
-  );
   let ready = false;
   let draining = false;
   let inFlight = 0;
@@ -112,6 +117,9 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   const { maxAgeMs, maxRequests } = config.keepAlive;
 
   const reload = (): void => {
+    // Policy first: it may add or drop stores (and their credentials files) before those are read.
+    // Validates, swaps atomically, or keeps the previous policy (counted and logged): proxy/policy/reload.ts.
+    if (config.policyFile) policyState.reloadFile(config.policyFile);
     const { changed, errors } = signers.reload();
     for (const err of errors)
       log.warn({ err: err.message }, 'credentials reload failed; keeping the last good ones');
@@ -120,11 +128,9 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     metrics.credentialReloads.inc({
       result: errors.length > 0 ? 'error' : changed.length > 0 ? 'changed' : 'unchanged',
     });
-    // Validates, swaps atomically, or keeps the previous policy (counted and logged): proxy/policy/reload.ts.
-    if (config.policyFile) policyState.reloadFile(config.policyFile);
   };
-  const files = signers.files();
-  if (config.policyFile) files.push(config.policyFile);
+  // Asked again after each reload: a store added by the policy brings its credentials file.
+  const files = (): string[] => [...signers.files(), ...(config.policyFile ? [config.policyFile] : [])];
   const unwatch = watchFiles(files, reload, 50, opts.credentialPollMs ?? 10_000);
 
   const handler = createRequestHandler({
@@ -216,7 +222,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       server.closeAllConnections();
       await closed;
       unwatch();
-      await Promise.all([...pools.values()].map((p) => p.close()));
+      await balancer.close();
       await new Promise<void>((r) => {
         admin.close(() => r());
         admin.closeAllConnections();

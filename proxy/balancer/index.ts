@@ -51,4 +51,4 @@ export function createPools(
 }
 
 export { Balancer } from './balancer.ts';
-export type { BalancerInit } from './balancer.ts';
+export type { BalancerInit, PoolPlan } from './balancer.ts';

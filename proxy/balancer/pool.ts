@@ -8,8 +8,14 @@
  * healthy and not ejected. When the eligible fraction falls below the panic threshold, every
  * non-draining backend is used (Envoy's panic mode) — that includes the start, when every backend
  * is still `pending`: the first requests go out while the first checks run rather than fail.
+ * A store added by a policy reload starts the same way (see ./balancer.ts).
+ *
+ * A running pool follows its store's edits: {@link StorePool.updateEndpoints} diffs the endpoint
+ * set (new endpoints are discovered and probed at once, removed ones drain exactly as addresses
+ * DNS dropped do), {@link StorePool.setLocalZone} follows the pod's zone, and
+ * {@link StorePool.drain} retires the whole pool once its in-flight attempts are done.
  */
-import type { StoreSpec } from '../config/types.ts';
+import type { EndpointSpec, StoreSpec } from '../config/types.ts';
 import { BackendNode } from './backend.ts';
 import type { BalancerOptions } from './config.ts';
 import {
@@ -55,7 +61,7 @@ const LARGE_BODY_BYTES = 1 << 20;
 export class StorePool implements BackendPool {
   readonly store: string;
   readonly options: BalancerOptions;
-  readonly localZone: string | undefined;
+  localZone: string | undefined;
   readonly picker: Picker;
   readonly retryBudget: RetryBudget;
   readonly random: Random;
@@ -64,13 +70,17 @@ export class StorePool implements BackendPool {
   readonly #prober: Prober | false;
   readonly #httpProber: HttpProber | undefined;
   readonly #observer: PoolObserver;
-  readonly #endpoints: ParsedEndpoint[];
+  #endpoints: ParsedEndpoint[];
   /** Live backends by endpoint URL, then address. */
   readonly #byEndpoint = new Map<string, Map<string, BackendNode>>();
   readonly #draining = new Set<BackendNode>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #panic = false;
   #closed = false;
+  /** Set by drain(): no new picks, no checks, closed once idle. */
+  #drained: Promise<void> | undefined;
+  #onIdle: (() => void) | undefined;
+  #onDrained: (() => void) | undefined;
   /** Set after the first discovery round; later finds are probed at once. */
   #discovered = false;
   #ready: Promise<void>;
@@ -129,13 +139,23 @@ export class StorePool implements BackendPool {
     return this.#closed;
   }
 
+  /** True once {@link drain} was called (the pool takes no new attempts). */
+  get draining(): boolean {
+    return this.#drained !== undefined;
+  }
+
+  /** The endpoints the pool currently discovers (as configured). */
+  endpoints(): EndpointSpec[] {
+    return this.#endpoints.map((e) => (e.zone === undefined ? { url: e.url } : { url: e.url, zone: e.zone }));
+  }
+
   /** True when the last pick ran in panic mode. */
   get panic(): boolean {
     return this.#panic;
   }
 
   pick(exclude?: ReadonlySet<Backend>): BackendNode | undefined {
-    if (this.#closed) return undefined;
+    if (this.#closed || this.#drained !== undefined) return undefined;
     const now = this.clock.now();
     const live = this.backends();
     for (const b of live) b.refreshState(now);
@@ -207,6 +227,7 @@ export class StorePool implements BackendPool {
       algorithm: this.options.algorithm,
       localZone: this.localZone ?? null,
       panic: this.#panic,
+      draining: this.#drained !== undefined,
       retryBudget: round(this.retryBudget.balance()),
       backends: [
         ...this.backends().map((b) => view(b, false)),
@@ -216,8 +237,12 @@ export class StorePool implements BackendPool {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) {
+      this.#onDrained?.();
+      return;
+    }
     this.#closed = true;
+    this.#onIdle = undefined;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     const all = [...this.backends(), ...this.#draining];
@@ -225,6 +250,55 @@ export class StorePool implements BackendPool {
     this.#draining.clear();
     await this.#httpProber?.close();
     await Promise.all(all.map((b) => b.dispatcher.destroy().catch(() => undefined)));
+    this.#onDrained?.();
+  }
+
+  /**
+   * Follows an edit of the store's endpoints (a policy reload). An endpoint is its URL and zone:
+   * one that stays keeps its backends and their state; a new one is discovered now and its
+   * backends probed at once (pending until then, like any new backend); a removed one's backends
+   * drain — no new picks, closed once their in-flight attempts finish (destroyed after
+   * `drainTimeoutMs`). Throws a TypeError, changing nothing, on an endpoint URL it cannot use.
+   */
+  updateEndpoints(specs: readonly EndpointSpec[]): void {
+    const next = specs.map(parseEndpoint);
+    if (this.#closed || this.#drained !== undefined) return;
+    const wanted = new Set(next.map(endpointKey));
+    const have = new Set(this.#endpoints.map(endpointKey));
+    for (const ep of this.#endpoints) if (!wanted.has(endpointKey(ep))) this.#dropEndpoint(ep);
+    const added = next.filter((ep) => !have.has(endpointKey(ep)));
+    this.#endpoints = [...this.#endpoints.filter((ep) => wanted.has(endpointKey(ep))), ...added];
+    // IP endpoints sync before the first await, so their backends exist when this returns.
+    for (const ep of added) void this.#discover(ep);
+  }
+
+  /** Follows the pod's zone (set once the pod is scheduled); the next pick uses it. */
+  setLocalZone(zone: string | undefined): void {
+    this.localZone = zone;
+  }
+
+  /**
+   * Retires the pool (its store was removed or its settings rebuilt it): no new picks — an
+   * attempt asking resolves to "no backend" — no more checks or DNS refreshes; each backend
+   * closes once its in-flight attempts finished (undici lets their bodies complete), and the pool
+   * closes when the last one has, or after `drainTimeoutMs` at the latest. Idempotent.
+   */
+  drain(): Promise<void> {
+    if (this.#drained !== undefined) return this.#drained;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const b of this.backends()) this.#drainBackend(b, false);
+    this.#byEndpoint.clear();
+    this.#drained = new Promise<void>((resolve) => (this.#onDrained = resolve));
+    if (this.#closed || this.#draining.size === 0) {
+      void this.close();
+    } else {
+      this.#onIdle = () => void this.close();
+      const deadline = setTimeout(() => void this.close(), this.options.drainTimeoutMs);
+      deadline.unref();
+      this.#timers.add(deadline);
+    }
+    return this.#drained;
   }
 
   // ---- discovery ----
@@ -240,7 +314,7 @@ export class StorePool implements BackendPool {
 
   async #discover(ep: ParsedEndpoint): Promise<void> {
     const ttlMs = await this.#resolveOnce(ep);
-    if (ep.literal !== undefined || this.#closed) return;
+    if (ep.literal !== undefined || this.#closed || !this.#endpoints.includes(ep)) return;
     this.#after(refreshDelayMs(this.options.dnsRefreshMs, ttlMs), () => this.#discover(ep));
   }
 
@@ -272,20 +346,16 @@ export class StorePool implements BackendPool {
 
   /** Makes the endpoint's backends match `addresses`: new ones join pending, gone ones drain. */
   #sync(ep: ParsedEndpoint, addresses: readonly ResolvedAddress[]): void {
-    if (this.#closed || addresses.length === 0) return;
+    // An answer for an endpoint removed meanwhile (or a drained pool) changes nothing.
+    if (this.#closed || addresses.length === 0 || !this.#endpoints.includes(ep)) return;
+    if (this.#drained !== undefined) return;
     const current = this.#byEndpoint.get(ep.url) ?? new Map<string, BackendNode>();
     this.#byEndpoint.set(ep.url, current);
     const wanted = new Set(addresses.map((a) => a.address));
     for (const [address, b] of current) {
       if (wanted.has(address)) continue;
       current.delete(address);
-      b.draining = true;
-      b.refreshState(this.clock.now());
-      this.#draining.add(b);
-      this.#httpProber?.forget(b);
-      this.#observer.backendRemoved?.(this, b);
-      if (b.inFlight === 0) this.#retire(b);
-      else this.#after(this.options.drainTimeoutMs, () => this.#retire(b, true));
+      this.#drainBackend(b, true);
     }
     const added: BackendNode[] = [];
     for (const addr of addresses) {
@@ -300,9 +370,31 @@ export class StorePool implements BackendPool {
     if (this.#prober !== false && this.#discovered) for (const b of added) void this.#probe(b);
   }
 
+  /** Every backend of a removed endpoint drains. */
+  #dropEndpoint(ep: ParsedEndpoint): void {
+    const backends = this.#byEndpoint.get(ep.url);
+    this.#byEndpoint.delete(ep.url);
+    for (const b of backends?.values() ?? []) this.#drainBackend(b, true);
+  }
+
+  /**
+   * No new picks for `b`; closed once idle. `deadline`: destroy it after drainTimeoutMs (a pool
+   * that drains whole keeps one deadline for all of its backends instead).
+   */
+  #drainBackend(b: BackendNode, deadline: boolean): void {
+    b.draining = true;
+    b.refreshState(this.clock.now());
+    this.#draining.add(b);
+    this.#httpProber?.forget(b);
+    this.#observer.backendRemoved?.(this, b);
+    if (b.inFlight === 0) this.#retire(b);
+    else if (deadline) this.#after(this.options.drainTimeoutMs, () => this.#retire(b, true));
+  }
+
   #retire(b: BackendNode, force = false): void {
     if (!this.#draining.delete(b)) return;
     void (force ? b.dispatcher.destroy() : b.dispatcher.close()).catch(() => undefined);
+    if (this.#draining.size === 0) this.#onIdle?.();
   }
 
   // ---- health ----
@@ -357,7 +449,7 @@ export class StorePool implements BackendPool {
   // ---- timers ----
 
   #after(ms: number, fn: () => unknown): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#drained !== undefined) return;
     const t = setTimeout(() => {
       this.#timers.delete(t);
       void fn();
@@ -402,6 +494,8 @@ export interface PoolSnapshot {
   algorithm: string;
   localZone: string | null;
   panic: boolean;
+  /** The pool is retiring (store removed or rebuilt): no new attempts. */
+  draining: boolean;
   retryBudget: number;
   backends: BackendSnapshot[];
 }
@@ -415,6 +509,11 @@ export function latencySample(o: AttemptOutcome): number | undefined {
   if (o.uploadMs !== undefined) return Math.max(0, o.headersMs - o.uploadMs);
   if ((o.requestBodyBytes ?? 0) > LARGE_BODY_BYTES) return undefined;
   return o.headersMs;
+}
+
+/** An endpoint's identity across edits: its URL and its zone (a backend's zone is fixed). */
+function endpointKey(ep: ParsedEndpoint): string {
+  return `${ep.url}\n${ep.zone ?? ''}`;
 }
 
 function zoneOf(b: BackendNode): string {

@@ -8,8 +8,14 @@
  * the current one. Otherwise the previous policy stays, an error is logged and
  * `sluice_policy_reload_errors_total` goes up.
  *
- * Stores are fixed for the life of the process (their pools and signers are built at start): a
- * reload may change grants freely, but a grant naming a store the process does not run is refused.
+ * Stores and the pod's zone follow the document too, when the proxy gives a {@link StoreSync}
+ * (proxy/balancer/store-sync.ts: pools, signers, the store table). A reload that changes them is
+ * applied in this order, so no request is ever authorized for a store it cannot route to:
+ * validate and stage everything (balancing options, endpoint URLs, credentials files — any
+ * failure rejects the whole document) → open new and edited stores → swap the authorizer →
+ * retire removed stores (their pools drain; requests in flight finish). Without a StoreSync
+ * (standalone uses) the stores stay those of the start document and a grant naming another
+ * store is refused.
  *
  * The proxy's file watcher (proxy/credentials.ts watchFiles, which also follows kubelet's ..data
  * symlink swap) calls {@link PolicyState.reloadFile}; nothing here watches files itself.
@@ -27,8 +33,26 @@ import type { PolicyMetrics } from './metrics.ts';
 /** What a reload did. */
 export type ReloadResult = 'changed' | 'unchanged' | 'rejected';
 
+/** A document's stores and zone, validated and staged; see the module comment for the order. */
+export interface StagedStores {
+  /** Makes new and edited stores routable. Called before the new authorizer goes live. */
+  open(): void;
+  /** Drains and forgets removed stores. Called after the swap; must not throw. */
+  retire(): void;
+  /** What changed, for the reload log line. */
+  readonly summary: Record<string, unknown>;
+}
+
+/** Applies store and zone changes to the running proxy. */
+export interface StoreSync {
+  /** Validates and stages `doc`'s stores; throws (the reload is rejected) changing nothing. */
+  prepare(doc: PodPolicyDocument): StagedStores;
+}
+
 /** Options for {@link PolicyState}. */
 export interface PolicyStateOptions extends AuthorizerOptions {
+  /** Applies store and zone changes; without it, stores are fixed at start. */
+  stores?: StoreSync;
   metrics?: PolicyMetrics;
   log?: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Unix time in ms (tests). */
@@ -76,10 +100,13 @@ export class PolicyState {
   apply(text: string, file: string): ReloadResult {
     if (text === this.#rejectedText) return 'rejected';
     let next: Authorizer;
+    let doc: PodPolicyDocument;
     try {
-      const doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file));
+      doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file));
       if (sameJson(doc, this.#current.document)) return 'unchanged';
-      if (!sameJson(doc.stores, this.#stores)) {
+      if (this.#opts.stores !== undefined) {
+        next = createAuthorizer(doc, this.#opts);
+      } else if (!sameJson(doc.stores, this.#stores)) {
         const running = new Set(this.#stores.map((s) => s.name));
         doc.grants.forEach((g, i) => {
           if (!running.has(g.store)) {
@@ -94,16 +121,33 @@ export class PolicyState {
           'policy changed its stores; grants are reloaded, store changes need a restart',
         );
         doc.stores = [...this.#stores];
+        next = createAuthorizer(doc, this.#opts);
+      } else {
+        next = createAuthorizer(doc, this.#opts);
       }
-      next = createAuthorizer(doc, this.#opts);
     } catch (err) {
       this.#rejectedText = text;
       return this.#reject(file, err as Error);
     }
+    const prev = this.#current.document;
+    let staged: StagedStores | undefined;
+    if (this.#opts.stores && (!sameJson(doc.stores, prev.stores) || doc.zone !== prev.zone)) {
+      try {
+        staged = this.#opts.stores.prepare(doc);
+      } catch (err) {
+        // Not remembered as a bad text: a credentials file that appears later makes it good.
+        return this.#reject(file, err as Error);
+      }
+    }
     this.#rejectedText = undefined;
+    staged?.open();
     this.#current = next;
+    staged?.retire();
     this.#opts.metrics?.lastReload.set((this.#opts.now ?? Date.now)() / 1000);
-    this.#opts.log?.info({ file, grants: next.document.grants.length }, 'policy reloaded');
+    this.#opts.log?.info(
+      { file, grants: next.document.grants.length, ...staged?.summary },
+      'policy reloaded',
+    );
     return 'changed';
   }
 
