@@ -38,9 +38,13 @@ export interface MinioCluster {
   readonly region: string;
   /** The temp dir holding drives and logs (removed by stop()). */
   readonly dir: string;
-  /** SIGTERM node i (SIGKILL after a grace period); its relay refuses connections meanwhile. */
+  /**
+   * SIGTERM node i (SIGKILL after a grace period); its relay refuses connections at once. Resolves
+   * once the live nodes see it offline (before that, MinIO has answered NoSuchKey for existing
+   * objects through the others).
+   */
   stopNode(i: number): Promise<void>;
-  /** SIGKILL node i; its relay refuses connections meanwhile. */
+  /** SIGKILL node i; otherwise like {@link MinioCluster.stopNode}. */
   killNode(i: number): Promise<void>;
   /**
    * Restarts node i on its port; resolves once it is ready, every live node sees every live
@@ -190,24 +194,37 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
         accessKeyId: rootUser,
         secretAccessKey: rootPassword,
       });
-      return live().every((o) => {
+      const alive = live();
+      return states.every((o) => {
         const server = view.find((v) => v.endpoint === `127.0.0.1:${o.port}`);
-        return (
+        const up =
           server !== undefined &&
           server.state === 'online' &&
           server.drives.length === drives &&
-          server.drives.every((d) => d.state === 'ok')
-        );
+          server.drives.every((d) => d.state === 'ok');
+        // A dead node must be seen as such too: right after a kill, reads through the others
+        // have answered NoSuchKey for existing objects until they noticed.
+        return alive.includes(o) ? up : !up;
       });
     };
     const allLogs = (): string =>
       states.map((o) => `[node ${o.index}]\n${o.proc?.tail(800) ?? ''}`).join('\n');
-    /** Waits until every live node sees every live node's drives online. */
-    const waitConverged = (what: string): Promise<void> =>
-      waitUntil(what, async () => (await Promise.all(live().map(seesAllLive))).every(Boolean), {
-        timeoutMs,
-        detail: allLogs,
-      });
+    /**
+     * Waits until every live node sees every live node's drives online, and dead nodes offline.
+     * With `observersMayFail`, a node that cannot answer (no quorum left after a kill: it cannot
+     * serve S3 either, so it cannot serve a stale answer) does not hold the wait up.
+     */
+    const waitConverged = (what: string, observersMayFail = false): Promise<void> =>
+      waitUntil(
+        what,
+        async () =>
+          (
+            await Promise.all(
+              live().map((o) => (observersMayFail ? seesAllLive(o).catch(() => true) : seesAllLive(o))),
+            )
+          ).every(Boolean),
+        { timeoutMs, detail: allLogs },
+      );
 
     for (const s of states) s.proc = spawnNode(s);
     await Promise.all(states.map(waitNodeReady));
@@ -244,11 +261,13 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
         const s = node(i);
         await s.relay.pause();
         await s.proc?.stop('SIGTERM', 15_000);
+        await waitConverged(`MinIO nodes noticing node ${i} stopped`, true);
       },
       async killNode(i) {
         const s = node(i);
         await s.relay.pause();
         await s.proc?.stop('SIGKILL');
+        await waitConverged(`MinIO nodes noticing node ${i} killed`, true);
       },
       async startNode(i) {
         const s = node(i);

@@ -69,7 +69,11 @@ void describe('MinIO test bed (4-node distributed cluster)', () => {
       assert.match(String(err.code ?? err.message), /ECONNREFUSED|ECONNRESET|socket hang up/);
       return true;
     });
-    for (const i of [0, 2, 3]) assert.equal(await read(i, 'hello.txt'), 'written via node 0');
+    // Even after every live node sees node 1 offline (killNode waits for that), MinIO has now and
+    // then (2 runs in ~15, under load) answered one GET of an existing object with NoSuchKey; the
+    // next attempt succeeds. Reads must be served, so: bounded retries, and the data must match.
+    for (const i of [0, 2, 3])
+      assert.equal(await eventually(() => read(i, 'hello.txt')), 'written via node 0');
     // Writes may fail with SlowDownWrite for a moment (~0.2 s seen) until MinIO marks the killed
     // node's drives offline; then they succeed with the remaining 6 of 8 drives.
     await eventually(() =>
