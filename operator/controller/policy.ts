@@ -94,6 +94,7 @@ export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
       const grant: Grant = { store: storeName, bucket: g.bucket, access: [...g.access], source };
       if (g.prefixes && g.prefixes.length > 0) grant.prefixes = [...g.prefixes];
       if (g.bucketConfig && g.bucketConfig.length > 0) grant.bucketConfig = [...g.bucketConfig];
+      if (ba.spec.cache) grant.cache = { ...ba.spec.cache };
       grants.push(grant);
     }
   }

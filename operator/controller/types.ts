@@ -66,7 +66,7 @@ export interface BucketAccessSpec {
   podSelector?: LabelSelector;
   serviceAccountName?: string;
   grants: BucketAccessGrant[];
-  /** Read-cache settings for the coming sidecar cache; accepted, not yet projected. */
+  /** Read-cache settings, projected onto each of this BucketAccess's grants in the pod policy. */
   cache?: { ttlSeconds?: number; maxSizeBytes?: number };
 }
 

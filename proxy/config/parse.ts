@@ -12,6 +12,7 @@ import type {
   BucketConfigAccess,
   EndpointSpec,
   Grant,
+  GrantCache,
   ListenAddress,
   PodPolicyDocument,
   ProxyConfig,
@@ -102,9 +103,19 @@ function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
   return store;
 }
 
+/** Read-cache settings of a grant: non-negative integers, both optional. */
+function parseGrantCache(v: unknown, path: string): GrantCache {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['ttlSeconds', 'maxSizeBytes'], path);
+  const cache: GrantCache = {};
+  if (o.ttlSeconds !== undefined) cache.ttlSeconds = int(o.ttlSeconds, at(path, 'ttlSeconds'), 0);
+  if (o.maxSizeBytes !== undefined) cache.maxSizeBytes = int(o.maxSizeBytes, at(path, 'maxSizeBytes'), 0);
+  return cache;
+}
+
 function parseGrant(v: unknown, path: string, stores: ReadonlySet<string>): Grant {
   const o = obj(v, path);
-  noUnknownKeys(o, ['store', 'bucket', 'prefixes', 'access', 'bucketConfig', 'source'], path);
+  noUnknownKeys(o, ['store', 'bucket', 'prefixes', 'access', 'bucketConfig', 'source', 'cache'], path);
   const store = str(o.store, at(path, 'store'));
   if (!stores.has(store))
     throw new ConfigError(at(path, 'store'), `names no store (have: ${[...stores].join(', ')})`);
@@ -128,6 +139,7 @@ function parseGrant(v: unknown, path: string, stores: ReadonlySet<string>): Gran
   }
   const source = optStr(o.source, at(path, 'source'));
   if (source !== undefined) grant.source = source;
+  if (o.cache !== undefined) grant.cache = parseGrantCache(o.cache, at(path, 'cache'));
   return grant;
 }
 

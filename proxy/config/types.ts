@@ -29,6 +29,19 @@ export interface Grant {
   bucketConfig?: BucketConfigAccess[];
   /** Where this grant came from (e.g. "team-a/analytics-read"), shown in logs and `policy check`. */
   source?: string;
+  /**
+   * Read-cache settings of the BucketAccess this grant came from. Validated and carried now;
+   * the coming policy-aware read cache uses them (a cached read is served only under a grant).
+   */
+  cache?: GrantCache;
+}
+
+/** Read-cache settings carried on a grant (see {@link Grant.cache}). */
+export interface GrantCache {
+  /** How long a cached object is fresh. */
+  ttlSeconds?: number;
+  /** Upper bound of the bytes this grant's objects may occupy in the cache. */
+  maxSizeBytes?: number;
 }
 
 export type BalancingAlgorithm = 'round-robin' | 'least-in-flight' | 'peak-ewma';

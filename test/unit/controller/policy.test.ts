@@ -160,6 +160,14 @@ void describe('computePodPolicy', () => {
     );
   });
 
+  void test("a BucketAccess's cache settings ride on each of its grants", () => {
+    const cached = ba('cached', { podSelector: {} });
+    cached.spec.cache = { ttlSeconds: 60, maxSizeBytes: 1 << 20 };
+    const grants = computePodPolicy(input({ bucketAccesses: [cached] })).document.grants;
+    assert.ok(grants.length > 0);
+    for (const g of grants) assert.deepEqual(g.cache, { ttlSeconds: 60, maxSizeBytes: 1 << 20 });
+  });
+
   void test('a BucketAccess being deleted no longer grants', () => {
     const dying = ba('dying', { podSelector: {} });
     dying.metadata = { ...dying.metadata, deletionTimestamp: '2024-01-01T00:00:00Z' };

@@ -186,7 +186,22 @@ void describe('config', () => {
     [{ ...base, timeouts: { clientIdleMs: -1 } }, 'timeouts.clientIdleMs'],
     [{ ...base, timeout: {} }, 'timeout: unknown field'],
     [{ ...base, listen: 'nope' }, 'listen: must be host:port'],
+    [
+      { ...base, grants: [{ store: 'm', bucket: 'bkt', access: ['read'], cache: { ttlSeconds: -5 } }] },
+      'grants[0].cache.ttlSeconds',
+    ],
+    [
+      { ...base, grants: [{ store: 'm', bucket: 'bkt', access: ['read'], cache: { ttl: 5 } }] },
+      'grants[0].cache',
+    ],
   ];
+  void test('a grant carries its read-cache settings', () => {
+    const grants = [
+      { store: 'm', bucket: 'bkt', access: ['read'], cache: { ttlSeconds: 60, maxSizeBytes: 1024 } },
+    ];
+    const c = parseProxyConfig({ config: { ...base, grants }, configDir: '/' });
+    assert.deepEqual(c.policy.grants[0]?.cache, { ttlSeconds: 60, maxSizeBytes: 1024 });
+  });
   for (const [config, msg] of bad) {
     void test(`names the bad field: ${msg}`, () => {
       assert.throws(
