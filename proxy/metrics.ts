@@ -6,6 +6,34 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/**
+ * prom-client resolves a label object to its series by sorting and hashing it on every call;
+ * the request path instead keeps the child of each label tuple it met (`labels()` once), so a
+ * request costs a Map lookup per metric. Label values are bounded (module doc), so is the cache.
+ */
+class Children<T> {
+  private readonly cache = new Map<string, T>();
+  private readonly make: (values: string[]) => T;
+  constructor(make: (values: string[]) => T) {
+    this.make = make;
+  }
+  get(a: string, b?: string, c?: string): T {
+    const key = b === undefined ? a : c === undefined ? `${a}\0${b}` : `${a}\0${b}\0${c}`;
+    let child = this.cache.get(key);
+    if (child === undefined) {
+      const values = [a];
+      if (b !== undefined) values.push(b);
+      if (c !== undefined) values.push(c);
+      child = this.make(values);
+      this.cache.set(key, child);
+    }
+    return child;
+  }
+}
+
+type CounterChild = ReturnType<Counter['labels']>;
+type HistogramChild = ReturnType<Histogram['labels']>;
+
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
@@ -65,6 +93,27 @@ export class ProxyMetrics {
     help: '1 while the proxy accepts traffic, 0 while starting or draining.',
     registers: [this.registry],
   });
+
+  private readonly requestsChildren = new Children<CounterChild>((v) => this.requests.labels(...v));
+  private readonly durationChildren = new Children<HistogramChild>((v) => this.duration.labels(...v));
+  private readonly backendHeadersChildren = new Children<HistogramChild>((v) =>
+    this.backendHeaders.labels(...v),
+  );
+
+  /** The requests_total child for one (operation, status class, backend), cached. */
+  requestsOf(operation: string, statusClass: string, backend: string): CounterChild {
+    return this.requestsChildren.get(operation, statusClass, backend);
+  }
+
+  /** The request-duration child for one operation, cached. */
+  durationOf(operation: string): HistogramChild {
+    return this.durationChildren.get(operation);
+  }
+
+  /** The backend-headers child for one backend, cached. */
+  backendHeadersOf(backend: string): HistogramChild {
+    return this.backendHeadersChildren.get(backend);
+  }
 }
 
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];

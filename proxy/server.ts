@@ -17,7 +17,7 @@ import { Errors, ProxyError, renderS3Error } from './errors.ts';
 import type { ErrorSpec } from './errors.ts';
 import { createAdminServer, defaultAdminRoutes } from './admin.ts';
 import type { AdminRoutes } from './admin.ts';
-import { createLogger } from './log.ts';
+import { createLogger, flushLog } from './log.ts';
 import type { Logger } from './log.ts';
 import { ProxyMetrics } from './metrics.ts';
 import { PolicyMetrics } from './policy/metrics.ts';
@@ -228,6 +228,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
         admin.closeAllConnections();
       });
       log.info('stopped');
+      await flushLog(log); // stdout is batched (proxy/log.ts)
     })();
     return stopping;
   };

@@ -16,10 +16,10 @@ export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Log
   const backend = ctx.backend?.id ?? 'none';
   const status = ctx.outcome === 'ok' || ctx.outcome === 'error' ? ctx.status : 0;
   metrics.inFlight.dec();
-  metrics.requests.inc({ operation: ctx.operation, status_class: statusClass(status), backend });
-  metrics.duration.observe({ operation: ctx.operation }, durationMs / 1000);
+  metrics.requestsOf(ctx.operation, statusClass(status), backend).inc();
+  metrics.durationOf(ctx.operation).observe(durationMs / 1000);
   if (ctx.backendHeadersMs !== undefined)
-    metrics.backendHeaders.observe({ backend }, ctx.backendHeadersMs / 1000);
+    metrics.backendHeadersOf(backend).observe(ctx.backendHeadersMs / 1000);
   if (ctx.bytesIn) metrics.receivedBytes.inc(ctx.bytesIn);
   if (ctx.bytesOut) metrics.sentBytes.inc(ctx.bytesOut);
   if (ctx.error) metrics.errors.inc({ code: ctx.error.spec.code, source: ctx.error.spec.source });

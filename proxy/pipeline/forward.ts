@@ -12,15 +12,19 @@
  *   (bodiless requests) or answer with an S3 error; failure after headers aborts the client
  *   connection — never a silently truncated 200.
  *
+ * One {@link ForwardAttempt} object is undici's handler for the attempt: its methods live on the
+ * prototype, so an attempt allocates that object, its promise and one 'close' listener, and the
+ * drain/stall listeners only when the client actually pushes back.
+ *
  * `forward(ctx, backend, attempt)` may be called again for another backend by a retry wrapper.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { AttemptOutcome, Backend } from '../balancer/types.ts';
 import { Errors, ProxyError } from '../errors.ts';
 import type { ProxyTimeouts } from '../config/types.ts';
-import type { RequestContext } from './context.ts';
-import { writeResponseHead } from './respond.ts';
+import type { RequestContext, UpstreamRequest } from './context.ts';
+import { responseHeaders, setContentLength, writeResponseHead } from './respond.ts';
 import type { SignedAttempt } from './sign.ts';
 
 /** Largest response held back while a retry is still possible (see ctx.holdForRetry). */
@@ -71,6 +75,190 @@ function classify(err: Error & { code?: string }): { failure: AttemptOutcome['fa
   }
 }
 
+/** A response held back until complete (ctx.responseTransform on a 200, or ctx.holdForRetry). */
+interface Held {
+  status: number;
+  message: string | undefined;
+  headers: string[];
+  chunks: Buffer[];
+  size: number;
+}
+
+function heldBody(h: Held): Buffer {
+  return h.chunks.length === 1 ? h.chunks[0]! : Buffer.concat(h.chunks, h.size);
+}
+
+/** undici's handler for one attempt; see the module doc. */
+class ForwardAttempt implements Dispatcher.DispatchHandler {
+  private readonly ctx: RequestContext;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+  private readonly up: UpstreamRequest;
+  private readonly timeouts: ProxyTimeouts;
+  private readonly resolve: (r: AttemptResult) => void;
+  private readonly started = performance.now();
+  private readonly outcome: AttemptOutcome = {};
+  private controller: Dispatcher.DispatchController | undefined = undefined;
+  private stall: NodeJS.Timeout | undefined = undefined;
+  private drainListener: (() => void) | undefined = undefined;
+  private readonly closeListener: () => void;
+  private held: Held | undefined = undefined;
+  private done = false;
+
+  constructor(ctx: RequestContext, timeouts: ProxyTimeouts, resolve: (r: AttemptResult) => void) {
+    this.ctx = ctx;
+    this.req = ctx.req;
+    this.res = ctx.res;
+    this.up = ctx.upstream!;
+    this.timeouts = timeouts;
+    this.resolve = resolve;
+    this.closeListener = () => this.onClientClose();
+    this.res.on('close', this.closeListener);
+    if (this.up.body && timeouts.clientIdleMs > 0) this.watchUpload();
+  }
+
+  /** Socket inactivity while the body uploads: the client stopped sending. */
+  private watchUpload(): void {
+    const { req, ctx } = this;
+    const body = this.up.body!;
+    req.socket.setTimeout(this.timeouts.clientIdleMs);
+    req.on('timeout', () => {
+      ctx.outcome = 'timeout';
+      body.destroy(new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'));
+    });
+    req.once('end', () => req.socket.setTimeout(0));
+  }
+
+  private finish(responded: boolean, error: ProxyError | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.stall) clearTimeout(this.stall);
+    if (this.drainListener) this.res.off('drain', this.drainListener);
+    this.res.off('close', this.closeListener);
+    const sock = this.req.socket;
+    if (this.up.body && !this.req.complete && !sock.destroyed) sock.setTimeout(0);
+    this.resolve({ outcome: this.outcome, responded, error });
+  }
+
+  private onClientClose(): void {
+    if (this.done || this.res.writableFinished) return;
+    this.ctx.outcome = this.ctx.outcome === 'timeout' ? 'timeout' : 'client-aborted';
+    this.controller?.abort(new Error('client connection closed'));
+  }
+
+  private onDrain(): void {
+    if (this.stall) clearTimeout(this.stall);
+    this.stall = undefined;
+    this.controller?.resume();
+  }
+
+  private onStall(): void {
+    this.ctx.outcome = 'timeout';
+    const err = new ProxyError(Errors.RequestTimeout, 'The client stopped reading the response.');
+    this.controller?.abort(err);
+    this.res.destroy(err);
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.controller = c;
+    if (this.res.destroyed) c.abort(new Error('client connection closed'));
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.ctx.bytesIn += chunk.length;
+  }
+
+  onRequestSent(): void {
+    if (this.up.body) {
+      this.outcome.uploadMs = performance.now() - this.started;
+      this.outcome.requestBodyBytes = this.ctx.bytesIn;
+    }
+  }
+
+  onResponseStart(
+    c: Dispatcher.DispatchController,
+    statusCode: number,
+    parsed: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    const { ctx, outcome } = this;
+    outcome.status = statusCode;
+    outcome.headersMs = performance.now() - this.started;
+    ctx.backendHeadersMs = outcome.headersMs;
+    // The backend's header lines as they came (names' case, repeats, bytes), minus hop-by-hop.
+    const headers = responseHeaders(ctx, c.rawHeaders as Buffer[], parsed);
+    // Balancer retries (proxy/balancer/runner.ts): while another attempt is possible, a 503 or a
+    // small response is held until complete, so a failure inside it can still go elsewhere.
+    if (
+      (ctx.responseTransform && statusCode === 200) ||
+      (ctx.holdForRetry && (statusCode === 503 || Number(parsed['content-length']) <= HOLD_FOR_RETRY_BYTES))
+    ) {
+      this.held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
+      return;
+    }
+    writeResponseHead(ctx, statusCode, statusMessage, headers);
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.ctx.bytesOut += chunk.length;
+    const held = this.held;
+    if (held) {
+      held.size += chunk.length;
+      held.chunks.push(chunk);
+      if (held.size > (this.ctx.responseTransform?.maxBytes ?? HOLD_FOR_RETRY_BYTES)) {
+        c.abort(new ProxyError(Errors.InternalError, 'The backend response is too large to filter.'));
+      }
+      return;
+    }
+    if (!this.res.write(chunk)) {
+      c.pause();
+      if (!this.drainListener) {
+        this.drainListener = () => this.onDrain();
+        this.res.on('drain', this.drainListener);
+      }
+      if (this.timeouts.clientIdleMs > 0 && !this.stall)
+        this.stall = setTimeout(() => this.onStall(), this.timeouts.clientIdleMs);
+    }
+  }
+
+  onResponseEnd(): void {
+    const { ctx, res, held } = this;
+    if (held === undefined) {
+      res.end();
+    } else if (held.status === 503 && ctx.holdForRetry) {
+      this.finish(false, new ProxyError(Errors.ServiceUnavailable, 'The backend answered 503.'));
+      return;
+    } else if (ctx.responseTransform && held.status === 200) {
+      const body = ctx.responseTransform.transform(heldBody(held));
+      const headers = setContentLength(held.headers, body.length);
+      writeResponseHead(ctx, held.status, held.message, headers);
+      res.end(body);
+    } else {
+      writeResponseHead(ctx, held.status, held.message, held.headers);
+      res.end(heldBody(held));
+    }
+    this.finish(true, undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    const { ctx, res } = this;
+    if (res.headersSent) {
+      // Mid-body failure: abort the client connection so it cannot mistake a prefix for the object.
+      if (ctx.outcome === 'ok') ctx.outcome = 'backend-aborted';
+      this.outcome.failure = 'reset';
+      res.destroy(err);
+      this.finish(true, undefined);
+      return;
+    }
+    const c = classify(err);
+    if (ctx.outcome === 'timeout' && !(err instanceof ProxyError)) {
+      c.error = new ProxyError(Errors.RequestTimeout, undefined, { cause: err });
+    }
+    this.outcome.failure = c.failure;
+    this.finish(false, c.error);
+  }
+}
+
 /** Dispatches one signed attempt and streams the response to the client. Never rejects. */
 export function forward(
   ctx: RequestContext,
@@ -79,152 +267,8 @@ export function forward(
   timeouts: ProxyTimeouts,
 ): Promise<AttemptResult> {
   ctx.phase = 'forward';
-  const { req, res } = ctx;
   const up = ctx.upstream!;
-  const started = performance.now();
-  const sock = req.socket;
   return new Promise<AttemptResult>((resolve) => {
-    const outcome: AttemptOutcome = {};
-    let controller: Dispatcher.DispatchController | undefined;
-    let stall: NodeJS.Timeout | undefined;
-    let done = false;
-    // Buffered response (ctx.responseTransform on a 200): head and body go out at the end.
-    let held:
-      | {
-          status: number;
-          message: string | undefined;
-          headers: IncomingHttpHeaders;
-          chunks: Buffer[];
-          size: number;
-        }
-      | undefined;
-
-    const finish = (result: AttemptResult): void => {
-      if (done) return;
-      done = true;
-      if (stall) clearTimeout(stall);
-      res.off('drain', onDrain);
-      res.off('close', onClientClose);
-      if (up.body && !req.complete && !sock.destroyed) sock.setTimeout(0);
-      resolve(result);
-    };
-    const onDrain = (): void => {
-      if (stall) clearTimeout(stall);
-      stall = undefined;
-      controller?.resume();
-    };
-    const onClientClose = (): void => {
-      if (done || res.writableFinished) return;
-      ctx.outcome = ctx.outcome === 'timeout' ? 'timeout' : 'client-aborted';
-      controller?.abort(new Error('client connection closed'));
-    };
-    const onStall = (): void => {
-      ctx.outcome = 'timeout';
-      const err = new ProxyError(Errors.RequestTimeout, 'The client stopped reading the response.');
-      controller?.abort(err);
-      res.destroy(err);
-    };
-    res.on('drain', onDrain);
-    res.on('close', onClientClose);
-    if (up.body && timeouts.clientIdleMs > 0) {
-      // Socket inactivity while the body uploads: the client stopped sending.
-      sock.setTimeout(timeouts.clientIdleMs);
-      req.on('timeout', () => {
-        ctx.outcome = 'timeout';
-        up.body!.destroy(
-          new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'),
-        );
-      });
-      req.once('end', () => sock.setTimeout(0));
-    }
-
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (res.destroyed) c.abort(new Error('client connection closed'));
-      },
-      onBodySent(chunk: Buffer) {
-        ctx.bytesIn += chunk.length;
-      },
-      onResponseStart(_c, statusCode, headers, statusMessage) {
-        outcome.status = statusCode;
-        outcome.headersMs = performance.now() - started;
-        ctx.backendHeadersMs = outcome.headersMs;
-        if (ctx.responseTransform && statusCode === 200) {
-          held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
-          return;
-        }
-        // Balancer retries (proxy/balancer/runner.ts): while another attempt is possible, a 503 or a
-        // small response is held until complete, so a failure inside it can still go elsewhere.
-        if (
-          ctx.holdForRetry &&
-          (statusCode === 503 || Number(headers['content-length']) <= HOLD_FOR_RETRY_BYTES)
-        ) {
-          held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
-          return;
-        }
-        writeResponseHead(ctx, statusCode, statusMessage, headers);
-      },
-      onResponseData(c, chunk) {
-        ctx.bytesOut += chunk.length;
-        if (held) {
-          held.size += chunk.length;
-          held.chunks.push(chunk);
-          if (held.size > (ctx.responseTransform?.maxBytes ?? HOLD_FOR_RETRY_BYTES)) {
-            c.abort(new ProxyError(Errors.InternalError, 'The backend response is too large to filter.'));
-          }
-          return;
-        }
-        if (!res.write(chunk)) {
-          c.pause();
-          if (timeouts.clientIdleMs > 0 && !stall) stall = setTimeout(onStall, timeouts.clientIdleMs);
-        }
-      },
-      onResponseEnd() {
-        if (held && held.status === 503 && ctx.holdForRetry) {
-          finish({
-            outcome,
-            responded: false,
-            error: new ProxyError(Errors.ServiceUnavailable, 'The backend answered 503.'),
-          });
-          return;
-        }
-        if (held && !(ctx.responseTransform && held.status === 200)) {
-          writeResponseHead(ctx, held.status, held.message, held.headers);
-          res.end(Buffer.concat(held.chunks, held.size));
-          finish({ outcome, responded: true, error: undefined });
-          return;
-        }
-        if (held) {
-          const body = ctx.responseTransform!.transform(Buffer.concat(held.chunks, held.size));
-          held.headers['content-length'] = String(body.length);
-          delete held.headers['content-md5'];
-          writeResponseHead(ctx, held.status, held.message, held.headers);
-          res.end(body);
-          finish({ outcome, responded: true, error: undefined });
-          return;
-        }
-        res.end();
-        finish({ outcome, responded: true, error: undefined });
-      },
-      onResponseError(_c, err: Error & { code?: string }) {
-        if (res.headersSent) {
-          // Mid-body failure: abort the client connection so it cannot mistake a prefix for the object.
-          if (ctx.outcome === 'ok') ctx.outcome = 'backend-aborted';
-          outcome.failure = 'reset';
-          res.destroy(err);
-          finish({ outcome, responded: true, error: undefined });
-          return;
-        }
-        const c = classify(err);
-        if (ctx.outcome === 'timeout' && !(err instanceof ProxyError)) {
-          c.error = new ProxyError(Errors.RequestTimeout, undefined, { cause: err });
-        }
-        outcome.failure = c.failure;
-        finish({ outcome, responded: false, error: c.error });
-      },
-    };
-
     backend.dispatcher.dispatch(
       {
         origin: backend.origin,
@@ -235,7 +279,7 @@ export function forward(
         headersTimeout: timeouts.backendFirstByteMs,
         bodyTimeout: timeouts.backendIdleMs,
       },
-      handler,
+      new ForwardAttempt(ctx, timeouts, resolve),
     );
   });
 }

@@ -8,7 +8,7 @@ import { renderS3Error } from '../errors.ts';
 import type { ProxyError } from '../errors.ts';
 import type { RequestContext } from './context.ts';
 
-const HOP_BY_HOP = [
+const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'transfer-encoding',
@@ -16,23 +16,70 @@ const HOP_BY_HOP = [
   'trailer',
   'upgrade',
   'proxy-connection',
-];
+]);
 
-/** Writes the backend's status and headers to the client. */
+function hasHopByHop(h: IncomingHttpHeaders): boolean {
+  for (const name of HOP_BY_HOP) if (h[name] !== undefined) return true;
+  return false;
+}
+
+/**
+ * The backend's response header lines for the client, flat [name, value, …]: as received (the
+ * names' case, repeated lines, the bytes of each value — latin1 in, latin1 out), minus hop-by-hop
+ * headers, plus our x-amz-request-id when the backend sent none (ctx.backendRequestId otherwise).
+ * `parsed` is undici's parse of the same lines, used for lookups.
+ */
+export function responseHeaders(
+  ctx: RequestContext,
+  raw: readonly (Buffer | string)[] | null | undefined,
+  parsed: IncomingHttpHeaders,
+): string[] {
+  const out: string[] = [];
+  if (raw) {
+    const filter = hasHopByHop(parsed);
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      if (filter && HOP_BY_HOP.has(name.toLowerCase())) continue;
+      out.push(name, raw[i + 1]!.toString('latin1'));
+    }
+  } else {
+    for (const name in parsed) {
+      if (HOP_BY_HOP.has(name)) continue;
+      const v = parsed[name]!;
+      if (Array.isArray(v)) for (const x of v) out.push(name, x);
+      else out.push(name, v);
+    }
+  }
+  const rid = parsed['x-amz-request-id'];
+  if (typeof rid === 'string') ctx.backendRequestId = rid;
+  else out.push('x-amz-request-id', ctx.id);
+  return out;
+}
+
+/** `headers` with Content-Length set to `length` and Content-MD5 dropped (a rewritten body). */
+export function setContentLength(headers: readonly string[], length: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!.toLowerCase();
+    if (name === 'content-length' || name === 'content-md5') continue;
+    out.push(headers[i]!, headers[i + 1]!);
+  }
+  out.push('content-length', String(length));
+  return out;
+}
+
+/** Writes the backend's status and headers (from {@link responseHeaders}) to the client. */
 export function writeResponseHead(
   ctx: RequestContext,
   status: number,
   statusMessage: string | undefined,
-  headers: IncomingHttpHeaders,
+  headers: string[],
 ): void {
   ctx.phase = 'respond';
   ctx.status = status;
-  for (const h of HOP_BY_HOP) if (headers[h] !== undefined) delete headers[h];
-  const rid = headers['x-amz-request-id'];
-  if (typeof rid === 'string') ctx.backendRequestId = rid;
-  else headers['x-amz-request-id'] = ctx.id;
-  if (ctx.closeConnection) headers.connection = 'close';
-  ctx.res.writeHead(status, statusMessage, headers);
+  if (ctx.closeConnection) headers.push('connection', 'close');
+  if (statusMessage) ctx.res.writeHead(status, statusMessage, headers);
+  else ctx.res.writeHead(status, headers);
 }
 
 /**
