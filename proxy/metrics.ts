@@ -4,7 +4,8 @@
  * counters end in `_total`. Label values are bounded: operation names come from the authorizer's
  * fixed set, status is a class (2xx…5xx), backend is a configured backend id.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Counter as CounterType, Histogram as HistogramType } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from './runtime-deps.ts';
 
 /**
  * prom-client resolves a label object to its series by sorting and hashing it on every call;
@@ -31,8 +32,8 @@ class Children<T> {
   }
 }
 
-type CounterChild = ReturnType<Counter['labels']>;
-type HistogramChild = ReturnType<Histogram['labels']>;
+type CounterChild = ReturnType<CounterType['labels']>;
+type HistogramChild = ReturnType<HistogramType['labels']>;
 
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,

@@ -25,10 +25,14 @@ const flag = (name: string, dflt: number): number => {
 const ROUNDS = flag('--rounds', 5);
 const SECONDS = flag('--seconds', 3);
 const CONCURRENCY = flag('--concurrency', 16);
+// `--size BYTES`: the backend's object size (default 4 KiB; large ones measure streaming cost).
+const SIZE = flag('--size', 4096);
 // `--cpu-prof DIR`: the proxy writes a V8 CPU profile there when it stops.
 const PROF_DIR = argv.includes('--cpu-prof') ? argv[argv.indexOf('--cpu-prof') + 1] : undefined;
 // `--sluice-only`: skip backend and nginx rounds (for profiling the proxy alone).
 const SLUICE_ONLY = argv.includes('--sluice-only');
+// `--node-arg X` (repeatable): extra Node flags for the proxy process (heap experiments).
+const NODE_ARGS = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] ? [argv[i + 1]!] : []));
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** One wrk run's numbers. */
@@ -92,7 +96,7 @@ async function main(children: ChildProcess[], dir: string): Promise<void> {
   ];
   mkdirSync(join(dir, 'logs'), { recursive: true });
   mkdirSync(join(dir, 'www'), { recursive: true });
-  writeFileSync(join(dir, 'www', 'k'), Buffer.alloc(4096, 120));
+  writeFileSync(join(dir, 'www', 'k'), Buffer.alloc(SIZE, 120));
   writeFileSync(
     join(dir, 'nginx.conf'),
     `worker_processes 1; error_log ${dir}/logs/error.log warn; pid ${dir}/nginx.pid;
@@ -130,6 +134,7 @@ http { access_log off; keepalive_requests 100000;
     process.execPath,
     [
       ...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []),
+      ...NODE_ARGS,
       join(ROOT, 'bin/sluice.ts'),
       'proxy',
       '--config',
@@ -172,7 +177,7 @@ http { access_log off; keepalive_requests 100000;
     sluice: med('sluice', 'reqPerSec'),
   };
   process.stdout.write(
-    `\nmedians of ${ROUNDS} × ${SECONDS}s, c=${CONCURRENCY}, 4 KiB GET:\n` +
+    `\nmedians of ${ROUNDS} × ${SECONDS}s, c=${CONCURRENCY}, ${SIZE} B GET:\n` +
       (['backend', 'nginx', 'sluice'] as const)
         .map(
           (n) =>

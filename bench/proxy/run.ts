@@ -7,7 +7,8 @@
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
- * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone.
+ * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone; `--sizes 64M` and
+ * `--concurrency 16,64` narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts).
  * The proxy runs as its own process (`sluice proxy`), as in a pod. Results: bench/results/.
  * The machine is shared (2 cores, other work running): read ratios, not absolutes, and expect
  * noise of ±10–20 % between runs.
@@ -28,6 +29,13 @@ const args = process.argv.slice(2);
 const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
 const QUICK = args.includes('--quick');
 const CEILING_ONLY = args.includes('--ceiling-only');
+// `--sizes 64M,1M`: only these object sizes (K/M suffixes); `--concurrency 16,64`: only these.
+const listFlag = (name: string): string[] | undefined =>
+  args.includes(name) ? (args[args.indexOf(name) + 1] ?? '').split(',').filter(Boolean) : undefined;
+const SIZES = listFlag('--sizes')?.map(
+  (v) => Number(v.replace(/[KM]$/i, '')) * (/m$/i.test(v) ? 1 << 20 : /k$/i.test(v) ? 1024 : 1),
+);
+const CONCS = listFlag('--concurrency')?.map(Number);
 const NODE = process.execPath;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
@@ -118,8 +126,8 @@ async function main(): Promise<void> {
         headers: sign(signer, host)('PUT', '/bench'),
       });
       if (mk.status !== 200 && mk.status !== 409) throw new Error(`create bucket: ${mk.status}`);
-      const sizes = [4 * 1024, 1 << 20, 64 << 20];
-      const concs = QUICK ? [1, 16] : [1, 16, 64];
+      const sizes = SIZES ?? [4 * 1024, 1 << 20, 64 << 20];
+      const concs = CONCS ?? (QUICK ? [1, 16] : [1, 16, 64]);
       const bodies = new Map(sizes.map((s) => [s, Buffer.alloc(s, 7)]));
       for (const size of sizes) {
         const r = await fetch(`${node}/bench/obj-${size}`, {

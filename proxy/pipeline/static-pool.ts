@@ -3,7 +3,8 @@
  * health checks, no DNS re-resolution. It stands in until the balancer's pool (proxy/balancer/)
  * lands; the proxy takes pools from a {@link PoolFactory}, so swapping is one argument.
  */
-import { Pool } from 'undici';
+import type { Pool as UndiciPool } from 'undici';
+import { Pool } from '../runtime-deps.ts';
 import type { Backend, BackendPool } from '../balancer/types.ts';
 import type { ProxyTimeouts, StoreSpec } from '../config/types.ts';
 
@@ -11,7 +12,7 @@ import type { ProxyTimeouts, StoreSpec } from '../config/types.ts';
 export type PoolFactory = (store: StoreSpec, timeouts: ProxyTimeouts) => BackendPool;
 
 /** Options every backend dispatcher shares (also meant for the balancer's pools). */
-export function dispatcherOptions(timeouts: ProxyTimeouts): Pool.Options {
+export function dispatcherOptions(timeouts: ProxyTimeouts): UndiciPool.Options {
   return {
     connect: { timeout: timeouts.backendConnectMs || undefined },
     connectTimeout: timeouts.backendConnectMs || undefined,
@@ -60,7 +61,7 @@ export const createStaticPool: PoolFactory = (store, timeouts) => {
       return backends.map((b) => ({ id: b.id, state: b.state, inFlight: b.inFlight }));
     },
     async close() {
-      await Promise.all(backends.map((b) => (b.dispatcher as Pool).close()));
+      await Promise.all(backends.map((b) => (b.dispatcher as UndiciPool).close()));
     },
   };
 };

@@ -1,0 +1,86 @@
+/**
+ * `make bench`: the proxy and balancing benchmarks, one after the other, each only if present and
+ * each bounded by a time limit (killed past it, the run goes on). Not a test: it measures and
+ * reports; results land in bench/results/.
+ *
+ *   node bench/run.ts          quick (default, a few minutes): the proxy ceiling (3 rounds),
+ *                              the proxy matrix without concurrency 64, the balancing benchmark
+ *                              for Sluice's own targets
+ *   node bench/run.ts --full   everything each benchmark measures by default
+ *
+ * The machine is shared (2 cores): compare within one run, never across runs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const FULL = process.argv.includes('--full');
+
+interface Step {
+  name: string;
+  script: string;
+  args: string[];
+  limitMs: number;
+}
+
+const MIN = 60_000;
+const steps: Step[] = [
+  {
+    name: 'proxy ceiling (4 KiB GET: backend vs nginx vs sluice)',
+    script: 'bench/proxy/ceiling.ts',
+    args: FULL ? ['--rounds', '5', '--seconds', '3'] : ['--rounds', '3', '--seconds', '2'],
+    limitMs: 3 * MIN,
+  },
+  {
+    name: 'signer (sluice vs @smithy)',
+    script: 'bench/proxy/signer.ts',
+    args: FULL ? [] : ['--ms', '300'],
+    limitMs: MIN,
+  },
+  {
+    name: 'proxy vs direct MinIO (GET/PUT 4 KiB, 1 MiB, 64 MiB)',
+    script: 'bench/proxy/run.ts',
+    args: FULL ? [] : ['--quick', '--seconds', '1'],
+    limitMs: (FULL ? 15 : 6) * MIN,
+  },
+  {
+    name: 'balancing',
+    script: 'bench/balancing/run.ts',
+    args: FULL ? [] : ['--only', 'sluice'],
+    limitMs: (FULL ? 15 : 5) * MIN,
+  },
+];
+
+function run(step: Step): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, step.script), ...step.args], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      detached: true, // its own process group: a time-out takes its servers down with it
+    });
+    const timer = setTimeout(() => {
+      process.stderr.write(`bench: ${step.script} ran past ${step.limitMs / MIN} min, stopping it\n`);
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }, step.limitMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(signal ? `stopped (${signal})` : code === 0 ? 'ok' : `failed (exit ${code})`);
+    });
+  });
+}
+
+const summary: string[] = [];
+for (const step of steps) {
+  if (!existsSync(join(ROOT, step.script))) {
+    summary.push(`${step.name}: skipped (${step.script} not present)`);
+    continue;
+  }
+  process.stdout.write(`\n=== ${step.name}: node ${step.script} ${step.args.join(' ')}\n`);
+  summary.push(`${step.name}: ${await run(step)}`);
+}
+process.stdout.write(`\n=== summary (${FULL ? 'full' : 'quick'})\n${summary.join('\n')}\n`);

@@ -1,0 +1,21 @@
+/**
+ * prom-client and undici classes the sidecar uses, loaded from the modules that define them
+ * rather than from the packages' entry points. Every injected pod runs a sidecar, so its idle
+ * memory counts: `import 'prom-client'` also loads the Pushgateway (https, zlib), Summary
+ * (tdigest) and cluster aggregation, ~17 MB RSS; `import 'undici'` also loads fetch, WebSocket,
+ * caches, mocks and proxy agents, ~12 MB more than its Pool and Client. Measured with
+ * `process.memoryUsage().rss` after import, Node 24. Same classes, same types (the packages'
+ * own declarations); type-only imports of the packages stay as they are.
+ */
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type * as Undici from 'undici';
+
+const require = createRequire(import.meta.url);
+
+export const Counter = require('prom-client/lib/counter.js') as typeof PromClient.Counter;
+export const Gauge = require('prom-client/lib/gauge.js') as typeof PromClient.Gauge;
+export const Histogram = require('prom-client/lib/histogram.js') as typeof PromClient.Histogram;
+export const Registry = require('prom-client/lib/registry.js') as typeof PromClient.Registry;
+export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
+export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
