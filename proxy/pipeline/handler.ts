@@ -14,7 +14,7 @@ import { createContext, nextRequestId } from './context.ts';
 import type { RequestContext } from './context.ts';
 import { finishPhase } from './finish.ts';
 import { parsePhase } from './parse.ts';
-import { applyPolicyFollowUps } from './policy-followups.ts';
+import { applyPolicyFollowUps, hasPolicyFollowUps } from './policy-followups.ts';
 import { respondError } from './respond.ts';
 import { buildUpstream } from './upstream.ts';
 
@@ -50,7 +50,7 @@ async function run(ctx: RequestContext, deps: PipelineDeps): Promise<void> {
       continued = true;
       ctx.res.writeContinue();
     };
-    await applyPolicyFollowUps(ctx, sendContinue);
+    if (hasPolicyFollowUps(ctx)) await applyPolicyFollowUps(ctx, sendContinue);
     const err = await routeAndForward(ctx, deps, sendContinue);
     if (err) respondError(ctx, err);
   } catch (err) {

@@ -24,6 +24,12 @@ async function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
+/** True when the decision has a follow-up below (most have none: no promise, no await then). */
+export function hasPolicyFollowUps(ctx: RequestContext): boolean {
+  const d = ctx.decision!;
+  return Boolean(d.listBuckets) || Boolean(d.deleteObjects);
+}
+
 /**
  * Applies the decision's follow-ups to ctx. `sendContinue` is called before reading a body.
  * Throws the policy's denial when the DeleteObjects body names a key outside the grants.

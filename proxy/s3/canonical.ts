@@ -12,8 +12,12 @@ export function uriEncode(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+const UNRESERVED_PATH = /^[A-Za-z0-9\-._~/]*$/;
+
 /** RFC 3986 encoding of an object key, keeping '/' as the separator. */
 export function encodeKey(key: string): string {
+  // Most keys need no encoding at all: skip the encoder and its two regex passes.
+  if (UNRESERVED_PATH.test(key)) return key;
   return uriEncode(key).replace(/%2F/g, '/');
 }
 
