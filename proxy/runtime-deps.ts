@@ -13,9 +13,15 @@ import type * as Undici from 'undici';
 
 const require = createRequire(import.meta.url);
 
+/** `Counter`, as exported by the package (prom-client/lib/counter.js). */
 export const Counter = require('prom-client/lib/counter.js') as typeof PromClient.Counter;
+/** `Gauge`, as exported by the package (prom-client/lib/gauge.js). */
 export const Gauge = require('prom-client/lib/gauge.js') as typeof PromClient.Gauge;
+/** `Histogram`, as exported by the package (prom-client/lib/histogram.js). */
 export const Histogram = require('prom-client/lib/histogram.js') as typeof PromClient.Histogram;
+/** `Registry`, as exported by the package (prom-client/lib/registry.js). */
 export const Registry = require('prom-client/lib/registry.js') as typeof PromClient.Registry;
+/** `Pool`, as exported by the package (undici/lib/dispatcher/pool.js). */
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
+/** `Client`, as exported by the package (undici/lib/dispatcher/client.js). */
 export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
