@@ -3,7 +3,9 @@
  * adds the balancer's own series). Per-backend gauges are read from the live pools at scrape
  * time, so a removed backend's series disappear with it. Base units, `_total` on counters.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { Counter as CounterType, Gauge as GaugeType } from 'prom-client';
+import { Counter, Gauge } from '../runtime-deps.ts';
 import type { BackendNode } from './backend.ts';
 import type { ProbeResult } from './health.ts';
 import type { PoolObserver, StorePool } from './pool.ts';
@@ -13,18 +15,18 @@ const STATES: readonly BackendState[] = ['pending', 'healthy', 'unhealthy', 'eje
 
 /** The balancer's metrics; also the pools' {@link PoolObserver}. */
 export class BalancerMetrics implements PoolObserver {
-  readonly ejections: Counter<'store' | 'backend'>;
-  readonly healthChecks: Counter<'store' | 'backend' | 'result'>;
-  readonly retries: Counter<'store' | 'reason'>;
-  readonly budgetExhausted: Counter<'store'>;
+  readonly ejections: CounterType<'store' | 'backend'>;
+  readonly healthChecks: CounterType<'store' | 'backend' | 'result'>;
+  readonly retries: CounterType<'store' | 'reason'>;
+  readonly budgetExhausted: CounterType<'store'>;
 
   /** `pools` is read at every scrape (the pool set may be replaced on a policy reload). */
   constructor(registry: Registry, pools: () => Iterable<StorePool>) {
     const registers = [registry];
     const perBackend = (
-      fill: (g: Gauge<'store' | 'backend' | 'zone'>, p: StorePool, b: BackendNode) => void,
+      fill: (g: GaugeType<'store' | 'backend' | 'zone'>, p: StorePool, b: BackendNode) => void,
     ) =>
-      function collect(this: Gauge<'store' | 'backend' | 'zone'>): void {
+      function collect(this: GaugeType<'store' | 'backend' | 'zone'>): void {
         this.reset();
         for (const p of pools()) for (const b of p.backends()) fill(this, p, b);
       };

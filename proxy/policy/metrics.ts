@@ -3,16 +3,17 @@
  * adds the policy's own series, like proxy/balancer/metrics.ts). Base units, `_total` on counters.
  * Denial reasons are the fixed set of ./errors.ts, so the label stays bounded.
  */
-import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
+import type { Counter as CounterType, Gauge as GaugeType } from 'prom-client';
+import { Counter, Gauge } from '../runtime-deps.ts';
 import { DENY_REASONS } from './errors.ts';
 import type { DenyReason } from './errors.ts';
 
 /** The policy's metrics. */
 export class PolicyMetrics {
-  readonly denials: Counter<'reason'>;
-  readonly reloadErrors: Counter;
-  readonly lastReload: Gauge;
+  readonly denials: CounterType<'reason'>;
+  readonly reloadErrors: CounterType;
+  readonly lastReload: GaugeType;
 
   constructor(registry: Registry) {
     const registers = [registry];
