@@ -98,3 +98,42 @@ export async function serverInfo(
     drives: (s.drives ?? []).map((d) => ({ endpoint: d.endpoint ?? '', state: d.state ?? '' })),
   }));
 }
+
+/**
+ * Creates a probe bucket, writes and deletes one object through every node in `baseUrls`, then
+ * removes the bucket, as the root user: proves each node accepts writes, not only that it is up.
+ * Rejects on any failure (callers retry); leaves nothing behind once it resolves.
+ */
+export async function probeWrite(
+  baseUrls: string[],
+  accessKeyId: string,
+  secretAccessKey: string,
+): Promise<void> {
+  const { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } =
+    await import('@aws-sdk/client-s3');
+  const clients = baseUrls.map(
+    (endpoint) =>
+      new S3Client({
+        endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId, secretAccessKey },
+        maxAttempts: 1,
+      }),
+  );
+  const Bucket = 'sluice-testbed-write-probe';
+  try {
+    try {
+      await clients[0]?.send(new CreateBucketCommand({ Bucket }));
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw err;
+    }
+    for (const s3 of clients) {
+      await s3.send(new PutObjectCommand({ Bucket, Key: 'probe', Body: 'probe' }));
+      await s3.send(new DeleteObjectCommand({ Bucket, Key: 'probe' }));
+    }
+    await clients[0]?.send(new DeleteBucketCommand({ Bucket }));
+  } finally {
+    for (const s3 of clients) s3.destroy();
+  }
+}

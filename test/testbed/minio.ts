@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { binPath } from './bin.ts';
 import { httpProbe, httpStatus } from './http.ts';
-import { serverInfo } from './minio-admin.ts';
+import { probeWrite, serverInfo } from './minio-admin.ts';
 import { freePort } from './ports.ts';
 import { spawnLogged, waitUntil } from './proc.ts';
 import { makeTempDir, removeTempDir } from './tempdir.ts';
@@ -237,6 +237,21 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
       },
     );
     await waitConverged('MinIO nodes seeing each other (admin server info)');
+    // Health and server info can both be green while a node still answers writes with 503
+    // SlowDownWrite for a moment (seen under load on 2 cores): end start-up with a real write
+    // through every node, so no test's first PUT races the cluster settling.
+    await waitUntil(
+      'MinIO accepting writes on every node',
+      async () => {
+        await probeWrite(
+          states.map((st) => `http://127.0.0.1:${st.port}`),
+          rootUser,
+          rootPassword,
+        );
+        return true;
+      },
+      { timeoutMs, detail: allLogs },
+    );
 
     const node = (i: number): NodeState => {
       const s = states[i];
