@@ -2,40 +2,10 @@
  * The one MinIO admin call the test bed needs: server info, i.e. which servers and drives a node
  * currently sees as online. Signed with SigV4 (service s3) by @smithy/signature-v4.
  */
-import { createHash, createHmac } from 'node:crypto';
-import type { Hash, Hmac } from 'node:crypto';
 import { request } from 'node:http';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-
-function bytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
-  return data instanceof ArrayBuffer
-    ? new Uint8Array(data)
-    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
-
-/** SHA-256 (or HMAC-SHA-256 with a secret) in the shape @smithy/signature-v4 expects. */
-class NodeSha256 {
-  readonly #secret: string | Uint8Array | undefined;
-  #h: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#secret = secret === undefined || typeof secret === 'string' ? secret : bytes(secret);
-    this.#h = this.#fresh();
-  }
-  #fresh(): Hash | Hmac {
-    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    if (typeof data === 'string') this.#h.update(data, 'utf8');
-    else this.#h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.#h.digest()));
-  }
-  reset(): void {
-    this.#h = this.#fresh();
-  }
-}
+import { NodeSha256 } from '../../proxy/sigv4/smithy-reference.ts';
 
 /** One server as seen by the node asked: `endpoint` is host:port, states are 'online'/'ok'. */
 export interface ServerView {
