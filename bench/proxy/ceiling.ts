@@ -15,7 +15,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/testbed/ports.ts';
-import { cpuSeconds, rssBytes } from './proc.ts';
+import { cpuSeconds, rssBytes, waitHttp } from './proc.ts';
 
 const argv = process.argv.slice(2);
 const flag = (name: string, dflt: number): number => {
@@ -72,18 +72,6 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`${url} never came up`);
 }
 
 async function main(children: ChildProcess[], dir: string): Promise<void> {

@@ -33,3 +33,16 @@ export function peakRss(pid: number, ms = 50): { stop(): number } {
     },
   };
 }
+
+/** Resolves once `url` answers at all (any status); throws after ~10 s. */
+export async function waitHttp(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${url} never came up`);
+}

@@ -23,7 +23,7 @@ import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
 import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
-import { cpuSeconds, peakRss } from './proc.ts';
+import { cpuSeconds, peakRss, waitHttp } from './proc.ts';
 
 const args = process.argv.slice(2);
 const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
@@ -43,18 +43,6 @@ const children: ChildProcess[] = [];
 
 function fmtBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
-}
-
-async function waitHttp(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`${url} never came up`);
 }
 
 /** Starts `sluice proxy` on fresh ports for `store`, returns its url and pid. */
