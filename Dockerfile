@@ -1,16 +1,29 @@
 # syntax=docker/dockerfile:1
 # One image for both halves of Sluice: `sluice operator` (the chart's Deployment) and
-# `sluice proxy` (the sidecar the webhook injects). The code is TypeScript run directly by
-# Node 24's type stripping, so there is no build stage: the image carries the .ts sources and
-# the production dependencies only.
+# `sluice proxy` (the sidecar the webhook injects). The TypeScript is compiled to plain
+# JavaScript (tsconfig.build.json → dist/): the sidecar then skips Node's type-stripping loader,
+# ~30 MiB less RSS in every injected pod (bench/proxy/PERFORMANCE.md). The image carries dist/
+# and the production dependencies only.
 #
 #   docker build -t sluice:0.1.0 .
 #   docker run --rm sluice:0.1.0 --help
 
-# Node 24 LTS, Debian 12: installs the production dependencies from the lockfile.
+# Node 24 LTS, Debian 12: builds dist/ and installs the production dependencies from the lockfile.
 ARG BUILD_IMAGE=node:24-bookworm-slim
 # Node 24 LTS on distroless Debian 12: no shell, no package manager, no npm.
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+FROM ${BUILD_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# All dependencies (TypeScript is a devDependency); --ignore-scripts: the npm `node` package's
+# install script is not needed, the build image has Node 24.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY scripts/build.ts ./scripts/
+COPY bin ./bin
+COPY proxy ./proxy
+COPY operator ./operator
+RUN node scripts/build.ts
 
 FROM ${BUILD_IMAGE} AS deps
 WORKDIR /app
@@ -23,7 +36,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 # `kubectl exec ... -- sluice policy check`: the kernel runs it with node directly (the runtime
 # image has no shell and no /usr/bin/env). Outside any package scope, so node loads it as
 # CommonJS, where import() of the ESM entry point is allowed.
-RUN printf '#!/nodejs/bin/node\nimport("/app/bin/sluice.ts");\n' > /usr/local/bin/sluice \
+RUN printf '#!/nodejs/bin/node\nimport("/app/dist/bin/sluice.js");\n' > /usr/local/bin/sluice \
  && chmod 0555 /usr/local/bin/sluice
 
 FROM ${RUNTIME_IMAGE}
@@ -36,10 +49,8 @@ ENV PATH=/nodejs/bin:/usr/local/bin:/usr/bin:/bin \
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=deps /usr/local/bin/sluice /usr/local/bin/sluice
 COPY package.json ./
-COPY bin ./bin
-COPY proxy ./proxy
-COPY operator ./operator
+COPY --from=build /app/dist ./dist
 COPY crds ./crds
 # Numeric, so the kubelet can verify runAsNonRoot (a user name like "nonroot" cannot be checked).
 USER 65532:65532
-ENTRYPOINT ["node", "bin/sluice.ts"]
+ENTRYPOINT ["node", "dist/bin/sluice.js"]

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 NODE := node_modules/.bin/node
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cache/sluice/bin:$(PATH)
 
-.PHONY: help setup deps testbed check test test-unit test-integration test-e2e e2e demo golden bench clean
+.PHONY: help setup deps testbed build check test test-unit test-integration test-e2e e2e demo golden bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ testbed: ## Debian packages and test-bed binaries (MinIO, etcd, kube-apiserver, 
 	scripts/testbed/build.sh
 
 setup: deps testbed ## everything the tests and the demo need
+
+build: deps ## compile bin/, proxy/, operator/ to dist/ (what the image ships)
+	npm run build
 
 check: deps ## type check, lint, format
 	npm run check
@@ -51,4 +54,4 @@ bench: setup ## benchmarks (not tests): results in bench/results
 	$(NODE) bench/run.ts
 
 clean:
-	rm -rf node_modules .cache
+	rm -rf node_modules .cache dist

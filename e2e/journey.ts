@@ -22,6 +22,7 @@ import { startMinioCluster, type MinioCluster } from '../test/testbed/minio.ts';
 import { freePort } from '../test/testbed/ports.ts';
 import { runPod, type RunningPod } from './harness/pod-runner.ts';
 import { podSecretName, IDENTITY_LABEL } from '../operator/contract.ts';
+import { buildDist, DIST_ENTRY } from '../scripts/build.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -68,8 +69,12 @@ export class Journey {
   identity = '';
   private dir = '';
 
-  /** Starts the 4-node MinIO cluster and the control plane (in parallel). */
+  /**
+   * Builds dist/ (the operator and sidecar run what the image ships), then starts the 4-node
+   * MinIO cluster and the control plane (in parallel).
+   */
   async startTestBed(): Promise<void> {
+    buildDist();
     this.dir = await mkdtemp(join(tmpdir(), 'sluice-journey-'));
     [this.minio, this.kube] = await Promise.all([startMinioCluster({ nodes: 4 }), startControlPlane()]);
   }
@@ -162,19 +167,15 @@ export class Journey {
     if (args[0] !== 'operator') args.unshift('operator');
     this.operatorLog = join(this.dir, 'operator.log');
     const log = createWriteStream(this.operatorLog);
-    const child = spawn(
-      join(repoRoot, 'node_modules/.bin/node'),
-      [join(repoRoot, 'bin/sluice.ts'), ...args],
-      {
-        cwd: repoRoot,
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          POD_NAME: 'sluice-operator-e2e',
-          POD_NAMESPACE: OPERATOR_NS,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawn(join(repoRoot, 'node_modules/.bin/node'), [join(repoRoot, DIST_ENTRY), ...args], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        POD_NAME: 'sluice-operator-e2e',
+        POD_NAMESPACE: OPERATOR_NS,
       },
-    );
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     this.operator = child;

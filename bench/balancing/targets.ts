@@ -11,6 +11,10 @@ import { httpStatus } from '../../test/testbed/http.ts';
 import { freePort } from '../../test/testbed/ports.ts';
 import { spawnLogged, waitUntil } from '../../test/testbed/proc.ts';
 import type { Proc } from '../../test/testbed/proc.ts';
+import { buildDist } from '../../scripts/build.ts';
+
+/** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
+const SLUICE = buildDist();
 
 /** A running target. */
 export interface Target {
@@ -66,7 +70,7 @@ export async function startSluice(algorithm: BalancingAlgorithm, up: Upstream): 
   const node = join(process.cwd(), 'node_modules/.bin/node');
   const proc = spawnLogged(
     node,
-    ['bin/sluice.ts', 'proxy', '--config', file],
+    [SLUICE, 'proxy', '--config', file],
     join(up.dir, `sluice-${algorithm}.log`),
     {
       env: { PATH: process.env.PATH ?? '' },

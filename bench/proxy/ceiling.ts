@@ -16,6 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/testbed/ports.ts';
 import { cpuSeconds, rssBytes, waitHttp } from './proc.ts';
+import { buildDist } from '../../scripts/build.ts';
+
+/** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
+const SLUICE = buildDist();
 
 const argv = process.argv.slice(2);
 const flag = (name: string, dflt: number): number => {
@@ -33,7 +37,6 @@ const PROF_DIR = argv.includes('--cpu-prof') ? argv[argv.indexOf('--cpu-prof') +
 const SLUICE_ONLY = argv.includes('--sluice-only');
 // `--node-arg X` (repeatable): extra Node flags for the proxy process (heap experiments).
 const NODE_ARGS = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] ? [argv[i + 1]!] : []));
-const ROOT = new URL('../../', import.meta.url).pathname;
 
 /** One wrk run's numbers. */
 export interface WrkResult {
@@ -123,7 +126,7 @@ http { access_log off; keepalive_requests 100000;
     [
       ...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []),
       ...NODE_ARGS,
-      join(ROOT, 'bin/sluice.ts'),
+      SLUICE,
       'proxy',
       '--config',
       join(dir, 'sluice.json'),

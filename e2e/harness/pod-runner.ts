@@ -2,7 +2,7 @@
  * Plays kubelet for one admitted pod in a test bed that has no kubelet: reads the pod back from
  * the API server, materialises the sidecar's Secret and downward-API volumes into temp dirs (and
  * keeps them in sync, as kubelet does), and starts the sidecar container's command with its args
- * and env — the same process the image runs (`node bin/sluice.ts …`).
+ * and env — the same process the image runs (`node dist/bin/sluice.js …`, built by the journey).
  *
  * Differences from a real node, on purpose: each pod has no network namespace of its own here, so
  * the sidecar's listen/admin ports are remapped to free loopback ports (the app env's endpoint
@@ -22,6 +22,7 @@ import {
   type V1Volume,
 } from '@kubernetes/client-node';
 import { SIDECAR_CONTAINER_NAME } from '../../operator/contract.ts';
+import { DIST_ENTRY } from '../../scripts/build.ts';
 import { atomicWrite, renderDownwardMap } from './volumes.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -134,14 +135,14 @@ export async function runPod(opts: RunPodOptions): Promise<RunningPod> {
     }
     return arg;
   };
-  // The image's ENTRYPOINT is `node bin/sluice.ts` and it ships a `sluice` launcher that runs
-  // the same; `command` replaces the entrypoint, `args` follow it.
-  let entrypoint = sidecar.command ?? ['node', 'bin/sluice.ts'];
-  if (entrypoint[0] === 'sluice') entrypoint = ['node', 'bin/sluice.ts', ...entrypoint.slice(1)];
+  // The image's ENTRYPOINT is `node dist/bin/sluice.js` and it ships a `sluice` launcher that
+  // runs the same; `command` replaces the entrypoint, `args` follow it.
+  let entrypoint = sidecar.command ?? ['node', DIST_ENTRY];
+  if (entrypoint[0] === 'sluice') entrypoint = ['node', DIST_ENTRY, ...entrypoint.slice(1)];
   let args = [...entrypoint.slice(1), ...(sidecar.args ?? [])].map(remapPath);
   args = replaceFlag(args, '--listen', `127.0.0.1:${opts.s3Port}`);
   args = replaceFlag(args, '--admin', `127.0.0.1:${opts.adminPort}`);
-  args = args.map((a) => (a === 'bin/sluice.ts' ? join(repoRoot, 'bin/sluice.ts') : a));
+  args = args.map((a) => (a === DIST_ENTRY ? join(repoRoot, DIST_ENTRY) : a));
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   for (const e of sidecar.env ?? []) {
     if (e.value !== undefined) env[e.name] = e.value;

@@ -24,7 +24,7 @@ export interface InjectorConfig {
   image: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /**
-   * Overrides the image's entry point (`node bin/sluice.ts`); unset = the image's. The sidecar
+   * Overrides the image's entry point (`node dist/bin/sluice.js`); unset = the image's. The sidecar
    * runs `<entry point> proxy --policy … --listen …`.
    */
   command?: readonly string[];

@@ -13,10 +13,13 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
+import { buildDist, DIST_ENTRY } from '../../../scripts/build.ts';
 import { REPO_ROOT } from './helm.ts';
 
-/** What the final image holds besides node_modules and package.json (see the Dockerfile). */
-const SHIPPED_DIRS = ['bin', 'proxy', 'operator', 'crds'];
+/** Sources compiled into the image's dist/ (tsconfig.build.json includes exactly these). */
+const SOURCE_DIRS = ['bin', 'proxy', 'operator'];
+/** What the build context admits (.dockerignore) besides package*.json. */
+const CONTEXT = [...SOURCE_DIRS, 'crds', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.ts'];
 
 interface Instruction {
   op: string;
@@ -46,20 +49,22 @@ void describe('Dockerfile', () => {
     return ref.replace(/^\$\{(\w+)\}$/, (_m, name: string) => args.get(name) ?? '');
   };
 
-  void test('two stages, both Node 24: npm ci of production dependencies, then a small runtime', () => {
-    assert.equal(froms.length, 2);
-    const [deps, final] = froms.map((f) => image(f.args));
+  void test('three stages, all Node 24: build dist/, npm ci of production dependencies, a small runtime', () => {
+    assert.equal(froms.length, 3);
+    const [build, deps, final] = froms.map((f) => image(f.args));
+    assert.match(build ?? '', /^node:24-bookworm-slim$/);
     assert.match(deps ?? '', /^node:24-bookworm-slim$/);
     assert.match(final ?? '', /^gcr\.io\/distroless\/nodejs24-debian12(:nonroot)?$/);
-    const run = all.find((i) => i.op === 'RUN')?.args ?? '';
-    assert.match(run, /npm ci --omit=dev/);
+    const runs = all.filter((i) => i.op === 'RUN').map((i) => i.args);
+    assert.ok(runs.some((r) => r === 'node scripts/build.ts'));
+    assert.ok(runs.some((r) => /npm ci --omit=dev/.test(r)));
   });
 
-  void test('final stage: numeric non-root user 65532, ENTRYPOINT node bin/sluice.ts, node on PATH', () => {
+  void test('final stage: numeric non-root user 65532, ENTRYPOINT node dist/bin/sluice.js, node on PATH', () => {
     const user = finalStage.filter((i) => i.op === 'USER').at(-1)?.args;
     assert.equal(user, '65532:65532');
     const entry = finalStage.filter((i) => i.op === 'ENTRYPOINT').at(-1)?.args;
-    assert.deepEqual(JSON.parse(entry ?? 'null'), ['node', 'bin/sluice.ts']);
+    assert.deepEqual(JSON.parse(entry ?? 'null'), ['node', DIST_ENTRY]);
     const env = finalStage
       .filter((i) => i.op === 'ENV')
       .map((i) => i.args)
@@ -69,14 +74,24 @@ void describe('Dockerfile', () => {
     assert.equal(finalStage.find((i) => i.op === 'WORKDIR')?.args, '/app');
   });
 
-  void test('final stage copies exactly node_modules, package.json and the shipped source dirs', () => {
+  void test('final stage copies exactly node_modules, package.json, dist/ and crds/ — no sources', () => {
     const sources = finalStage
       .filter((i) => i.op === 'COPY')
       .map((i) => i.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]);
     assert.deepEqual(
       sources.sort(),
-      ['/app/node_modules', '/usr/local/bin/sluice', 'package.json', ...SHIPPED_DIRS].sort(),
+      ['/app/node_modules', '/usr/local/bin/sluice', 'package.json', '/app/dist', 'crds'].sort(),
     );
+  });
+
+  void test('the build stage compiles exactly what tsconfig.build.json includes', () => {
+    const build = JSON.parse(
+      readFileSync(join(REPO_ROOT, 'tsconfig.build.json'), 'utf8').replace(/^\s*\/\/.*$/gm, ''),
+    ) as { include: string[] };
+    assert.deepEqual([...build.include].sort(), [...SOURCE_DIRS].sort());
+    const buildStage = all.slice(froms[0]!.idx + 1, froms[1]!.idx);
+    const copied = buildStage.filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+    for (const d of SOURCE_DIRS) assert.ok(copied.includes(d), `build stage copies ${d}`);
   });
 
   void test('the `sluice` launcher it writes runs the CLI (checked here with this Node and repo)', () => {
@@ -86,6 +101,8 @@ void describe('Dockerfile', () => {
     const format = /printf '([^']*)'/.exec(run)?.[1];
     assert.ok(format, 'a printf that writes the launcher');
     assert.match(format, /^#!\/nodejs\/bin\/node\\n/);
+    assert.ok(format.includes(`/app/${DIST_ENTRY}`), 'the launcher runs the built CLI');
+    buildDist();
     const script = format
       .replaceAll('\\n', '\n')
       .replace('/nodejs/bin/node', process.execPath)
@@ -111,7 +128,7 @@ void describe('Dockerfile', () => {
       .filter((l) => l && !l.startsWith('#'));
     assert.equal(lines[0], '*', 'deny everything first');
     const admitted = lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
-    assert.deepEqual(admitted.sort(), ['package-lock.json', 'package.json', ...SHIPPED_DIRS].sort());
+    assert.deepEqual(admitted.sort(), ['package-lock.json', 'package.json', ...CONTEXT].sort());
   });
 });
 
@@ -170,7 +187,7 @@ void describe('what the image runs', () => {
   };
   const deps = new Set(Object.keys(pkg.dependencies ?? {}));
   const builtins = new Set(builtinModules);
-  const files = SHIPPED_DIRS.filter((d) => {
+  const files = SOURCE_DIRS.filter((d) => {
     try {
       return statSync(join(REPO_ROOT, d)).isDirectory();
     } catch {
@@ -178,7 +195,7 @@ void describe('what the image runs', () => {
     }
   }).flatMap((d) => tsFiles(join(REPO_ROOT, d)));
 
-  void test('the entrypoint bin/sluice.ts is shipped', () => {
+  void test('the CLI source bin/sluice.ts is among the compiled sources', () => {
     assert.ok(files.includes(join(REPO_ROOT, 'bin/sluice.ts')));
   });
 
@@ -195,13 +212,13 @@ void describe('what the image runs', () => {
     assert.deepEqual([...misplaced], [], 'imported at run time but not in package.json "dependencies"');
   });
 
-  void test('every relative import stays inside the directories the image copies', () => {
+  void test('every relative import stays inside the directories compiled into dist/', () => {
     const outside: string[] = [];
     for (const f of files) {
       for (const spec of runtimeImports(f)) {
         if (!spec.startsWith('.')) continue;
         const target = relative(REPO_ROOT, resolve(dirname(f), spec));
-        if (!SHIPPED_DIRS.some((d) => target.startsWith(`${d}/`)))
+        if (!SOURCE_DIRS.some((d) => target.startsWith(`${d}/`)))
           outside.push(`${relative(REPO_ROOT, f)} → ${target}`);
       }
     }
