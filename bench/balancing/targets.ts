@@ -12,6 +12,10 @@ import { freePort } from '../../test/testbed/ports.ts';
 import { spawnLogged, waitUntil } from '../../test/testbed/proc.ts';
 import type { Proc } from '../../test/testbed/proc.ts';
 import { buildDist } from '../../scripts/build.ts';
+import { SIDECAR_RUNTIME_ENV } from '../../operator/contract.ts';
+
+/** The runtime env every injected sidecar gets. */
+const sidecarEnv = Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value]));
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
 const SLUICE = buildDist();
@@ -73,7 +77,7 @@ export async function startSluice(algorithm: BalancingAlgorithm, up: Upstream): 
     [SLUICE, 'proxy', '--config', file],
     join(up.dir, `sluice-${algorithm}.log`),
     {
-      env: { PATH: process.env.PATH ?? '' },
+      env: { PATH: process.env.PATH ?? '', ...sidecarEnv },
       cwd: process.cwd(),
     },
   );

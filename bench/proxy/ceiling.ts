@@ -15,7 +15,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../test/testbed/ports.ts';
-import { cpuSeconds, rssBytes, waitHttp } from './proc.ts';
+import { cpuSeconds, proxyEnv, rssBytes, waitHttp } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
@@ -131,7 +131,7 @@ http { access_log off; keepalive_requests 100000;
       '--config',
       join(dir, 'sluice.json'),
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    { env: proxyEnv(), stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(sluice);
   await waitHttp(`http://127.0.0.1:${backendPort}/`);

@@ -1,5 +1,16 @@
-/** Samples a process's CPU time and RSS from /proc (Linux). */
+/** Samples a process's CPU time and RSS from /proc (Linux); the env a benchmarked proxy runs with. */
 import { readFileSync } from 'node:fs';
+import { SIDECAR_RUNTIME_ENV } from '../../operator/contract.ts';
+
+/**
+ * The env `sluice proxy` runs with in a benchmark: the runtime tuning the webhook gives every
+ * injected sidecar (operator/contract.ts), unless `--plain-node` is on the command line (to
+ * measure what the tuning buys).
+ */
+export function proxyEnv(): NodeJS.ProcessEnv {
+  if (process.argv.includes('--plain-node')) return { ...process.env };
+  return { ...process.env, ...Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value])) };
+}
 
 const TICK = 100; // USER_HZ on Linux
 
@@ -12,20 +23,35 @@ export function cpuSeconds(pid: number): number {
 
 /** Resident set size of `pid`, bytes. */
 export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
+  return statusKb(pid, 'VmRSS') * 1024;
 }
 
-/** Samples peak RSS of `pid` every `ms` until stopped. */
-export function peakRss(pid: number, ms = 50): { stop(): number } {
-  let peak = rssBytes(pid);
-  const t = setInterval(() => {
+/**
+ * Anonymous resident memory of `pid`, bytes: RSS without file-backed pages — mostly the node
+ * binary's own text (~45 MiB), which every Node process maps and the page cache shares.
+ */
+export function anonRssBytes(pid: number): number {
+  return statusKb(pid, 'RssAnon') * 1024;
+}
+
+function statusKb(pid: number, field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** Samples peak RSS and peak anonymous RSS of `pid` every `ms` until stopped. */
+export function peakRss(pid: number, ms = 50): { stop(): { rss: number; anon: number } } {
+  const peak = { rss: 0, anon: 0 };
+  const sample = (): void => {
     try {
-      peak = Math.max(peak, rssBytes(pid));
+      peak.rss = Math.max(peak.rss, rssBytes(pid));
+      peak.anon = Math.max(peak.anon, anonRssBytes(pid));
     } catch {
       // process gone
     }
-  }, ms);
+  };
+  sample();
+  const t = setInterval(sample, ms);
   return {
     stop() {
       clearInterval(t);

@@ -8,7 +8,8 @@
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
  * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone; `--sizes 64M` and
- * `--concurrency 16,64` narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts).
+ * `--concurrency 16,64` narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts);
+ * `--plain-node` runs the proxy without the sidecar's runtime env (operator/contract.ts).
  * The proxy runs as its own process (`sluice proxy`), as in a pod. Results: bench/results/.
  * The machine is shared (2 cores, other work running): read ratios, not absolutes, and expect
  * noise of ±10–20 % between runs.
@@ -23,7 +24,7 @@ import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
 import { runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
-import { cpuSeconds, peakRss, waitHttp } from './proc.ts';
+import { cpuSeconds, peakRss, proxyEnv, waitHttp } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
@@ -70,6 +71,7 @@ async function startProxyProcess(
     }),
   );
   const child = spawn(NODE, [SLUICE, 'proxy', '--config', cfg], {
+    env: proxyEnv(),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(child);
@@ -85,6 +87,8 @@ interface Cell {
   proxy: LoadResult;
   proxyCpuMsPerReq: number;
   proxyPeakRssMiB: number;
+  /** Peak RSS without file-backed pages (the node binary's text, shared by the page cache). */
+  proxyPeakAnonRssMiB: number;
 }
 
 async function main(): Promise<void> {
@@ -158,13 +162,14 @@ async function main(): Promise<void> {
               direct,
               proxy: viaProxy,
               proxyCpuMsPerReq: ((cpuSeconds(proxy.pid) - cpu0) * 1000) / viaProxy.requests,
-              proxyPeakRssMiB: peak / (1 << 20),
+              proxyPeakRssMiB: peak.rss / (1 << 20),
+              proxyPeakAnonRssMiB: peak.anon / (1 << 20),
             };
             out.cells.push(cell);
             process.stdout.write(
               `${op} ${fmtBytes(size)} c=${concurrency}: direct ${direct.reqPerSec.toFixed(0)}/s p99 ${direct.p99Ms.toFixed(1)}ms | ` +
                 `proxy ${viaProxy.reqPerSec.toFixed(0)}/s p99 ${viaProxy.p99Ms.toFixed(1)}ms | ratio ${(viaProxy.bytesPerSec / direct.bytesPerSec).toFixed(2)} ` +
-                `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB errors ${direct.errors}/${viaProxy.errors}\n`,
+                `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}) errors ${direct.errors}/${viaProxy.errors}\n`,
             );
           }
         }

@@ -16,6 +16,7 @@ import type { V1Container, V1Volume } from '@kubernetes/client-node';
 import {
   POLICY_KEY,
   SIDECAR_CACHE_SIZE_ENV,
+  SIDECAR_RUNTIME_ENV,
   SIDECAR_CONTAINER_NAME,
   SIDECAR_PODINFO_DIR,
   SIDECAR_POLICY_DIR,
@@ -73,6 +74,7 @@ export function buildSidecar(
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      ...SIDECAR_RUNTIME_ENV.map((e) => ({ ...e })),
       ...(settings.cacheSize !== undefined
         ? [{ name: SIDECAR_CACHE_SIZE_ENV, value: settings.cacheSize }]
         : []),
