@@ -4,7 +4,16 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'charts/**', 'scripts/testbed/gomod/**', '.cache/**', 'bench/results/**', 'dist/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'charts/**',
+      'scripts/testbed/gomod/**',
+      '.cache/**',
+      'bench/results/**',
+      'dist/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
