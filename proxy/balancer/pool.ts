@@ -430,7 +430,13 @@ export class StorePool implements BackendPool {
 
   // ---- zones ----
 
-  /** Narrows candidates to one zone drawn by the zone shares; all of them without a local zone. */
+  /**
+   * Narrows candidates to one zone drawn by the zone shares; all of them without a local zone.
+   * A zone's capacity is its *healthy* candidates, also in panic mode (where candidates include
+   * unhealthy and ejected backends): otherwise a local zone that is entirely down would count as
+   * whole and take every first attempt. Panic widens the choice within the zone drawn. Only when
+   * no candidate is healthy at all (start-up, every check failing) do all candidates count.
+   */
   #zoneFilter(candidates: BackendNode[], live: readonly BackendNode[]): BackendNode[] {
     if (this.localZone === undefined) return candidates;
     const byZone = new Map<string, ZoneCapacity>();
@@ -440,8 +446,10 @@ export class StorePool implements BackendPool {
       cap.total += 1;
       byZone.set(z, cap);
     }
-    for (const b of candidates) byZone.get(zoneOf(b))!.eligible += 1;
     if (byZone.size <= 1) return candidates;
+    // Outside panic every candidate is healthy already.
+    const healthy = this.#panic ? candidates.filter((b) => b.state === 'healthy') : candidates;
+    for (const b of healthy.length > 0 ? healthy : candidates) byZone.get(zoneOf(b))!.eligible += 1;
     const zone = drawZone(zoneShares([...byZone.values()], this.localZone), this.random());
     return candidates.filter((b) => zoneOf(b) === zone);
   }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseProxyConfig } from '../../../proxy/config/parse.ts';
-import type { ProxyConfig } from '../../../proxy/config/types.ts';
+import type { ProxyConfig, StoreSpec } from '../../../proxy/config/types.ts';
 import { startProxy } from '../../../proxy/server.ts';
 import type { ProxyHandle, ProxyOptions } from '../../../proxy/server.ts';
 import { startMinioCluster } from '../../testbed/minio.ts';
@@ -43,6 +43,17 @@ export interface StackOptions {
   minio?: MinioCluster;
   /** Grants override (default: every access and bucket-config right on every bucket). */
   grants?: unknown[];
+  /** The sidecar's own zone (the policy's `zone`); default none. */
+  zone?: string;
+  /** Zone of each MinIO node's endpoint in the `minio` store, by node index; default none. */
+  zones?: readonly (string | undefined)[];
+  /** Balancing settings of the `minio` store; default none (the balancer's defaults). */
+  balancing?: StoreSpec['balancing'];
+  /**
+   * More stores in the same proxy, with the cluster's region and keys (grant them via `grants`;
+   * the default grants name only `minio`).
+   */
+  extraStores?: readonly Pick<StoreSpec, 'name' | 'endpoints' | 'balancing'>[];
 }
 
 /** Starts MinIO (2 nodes × 2 drives) and a proxy in front of it. */
@@ -68,13 +79,23 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       admin: '127.0.0.1:0',
       virtualHostDomains: ['s3.localhost'],
       logLevel: 'info',
+      ...(opts.zone === undefined ? {} : { zone: opts.zone }),
       stores: [
         {
           name: 'minio',
-          endpoints: minio.endpoints,
+          endpoints: minio.endpoints.map((url, i) => {
+            const zone = opts.zones?.[i];
+            return zone === undefined ? { url } : { url, zone };
+          }),
           region: minio.region,
           credentials: { file: credentialsFile },
+          ...(opts.balancing === undefined ? {} : { balancing: opts.balancing }),
         },
+        ...(opts.extraStores ?? []).map((s) => ({
+          ...s,
+          region: minio.region,
+          credentials: { file: credentialsFile },
+        })),
       ],
       grants,
       ...opts.config,
