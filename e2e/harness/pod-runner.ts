@@ -160,8 +160,16 @@ export async function runPod(opts: RunPodOptions): Promise<RunningPod> {
   child.stdout.pipe(log);
   child.stderr.pipe(log);
 
+  // One sync at a time, none after stop(): a sync still writing a volume while stop() removes
+  // the pod's directory made rm fail with ENOTEMPTY.
+  let stopped = false;
+  let syncing: Promise<void> = Promise.resolve();
+  const syncOnce = (): Promise<void> => {
+    syncing = syncing.catch(() => undefined).then(() => (stopped ? undefined : sync()));
+    return syncing;
+  };
   const timer = setInterval(() => {
-    sync().catch(() => undefined); // a transient API error is retried on the next tick, as kubelet does
+    syncOnce().catch(() => undefined); // a transient API error is retried on the next tick, as kubelet does
   }, opts.syncEveryMs ?? 500);
   timer.unref();
 
@@ -172,7 +180,7 @@ export async function runPod(opts: RunPodOptions): Promise<RunningPod> {
     adminPort: opts.adminPort,
     process: child,
     logFile,
-    sync,
+    sync: syncOnce,
     appEnv(container) {
       const c = container
         ? pod.spec?.containers.find((x) => x.name === container)
@@ -184,6 +192,8 @@ export async function runPod(opts: RunPodOptions): Promise<RunningPod> {
     },
     async stop() {
       clearInterval(timer);
+      stopped = true;
+      await syncing.catch(() => undefined);
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
