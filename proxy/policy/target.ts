@@ -91,7 +91,8 @@ function hostName(host: string): string | undefined {
     return h.slice(1, end);
   }
   const m = /^([^:]+)(?::(\d{1,5}))?$/.exec(h);
-  return m?.[1];
+  // One trailing dot is the fully qualified form of the same name (as in proxy/s3/target.ts).
+  return m?.[1]?.replace(/\.$/, '');
 }
 
 function parseQuery(raw: string): URLSearchParams | string {

@@ -33,12 +33,16 @@ function decode(raw: string, what: string): string {
   }
 }
 
-/** Strips the port and lower-cases a Host header value. */
+/**
+ * Strips the port and lower-cases a Host header value, and drops one trailing dot: a client that
+ * sends the fully qualified `bucket.s3.example.` means the same host (RFC 1034 §3.1).
+ */
 export function hostName(host: string): string {
   const h = host.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const colon = h.lastIndexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
+  const name = colon === -1 ? h : h.slice(0, colon);
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }
 
 function bucketFromHost(host: string | undefined, domains: readonly string[]): string | undefined {

@@ -225,6 +225,11 @@ void describe('path tricks', () => {
     const ok = get('/team/x', { host: `data.${VHOST}` });
     assert.ok(ok.allow);
   });
+  void test('a fully qualified Host (trailing dot) is the same virtual host, checked the same', () => {
+    denied(get('/team/x', { host: `secret.${VHOST}.:7480` }), 'no-grant');
+    assert.ok(get('/team/x', { host: `data.${VHOST}.` }).allow);
+    denied(get('/x', { host: `data.${VHOST}.` }), 'no-grant');
+  });
   void test('a Host naming another host reaches nothing else (path-style, same checks)', () => {
     denied(get('/data/secret/x', { host: 'evil.example' }), 'no-grant');
     assert.ok(get('/data/team/x', { host: 'evil.example' }).allow);

@@ -33,6 +33,17 @@ void describe('parseTarget', () => {
     assert.deepEqual([t.bucket, t.key, t.style], ['my-bucket', 'k/x', 'virtual']);
     assert.equal(parseTarget('/', 'other.example', ['s3.localhost']).bucket, undefined);
   });
+  void test('a fully qualified Host (trailing dot) is the same virtual host', () => {
+    const t = parseTarget('/k.txt', 'My-Bucket.s3.localhost.:7480', ['s3.localhost']);
+    assert.deepEqual([t.bucket, t.key, t.style], ['my-bucket', 'k.txt', 'virtual']);
+    assert.deepEqual(
+      [
+        parseTarget('/bkt/k', 's3.localhost.', ['s3.localhost']).bucket,
+        parseTarget('/bkt/k', 's3.localhost.', []).style,
+      ],
+      ['bkt', 'path'],
+    );
+  });
   void test('service level and bucket level', () => {
     assert.equal(parseTarget('/', 'h', []).bucket, undefined);
     const b = parseTarget('/bkt?list-type=2', 'h', []);
