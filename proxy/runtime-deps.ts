@@ -3,9 +3,14 @@
  * rather than from the packages' entry points. Every injected pod runs a sidecar, so its idle
  * memory counts: `import 'prom-client'` also loads the Pushgateway (https, zlib), Summary
  * (tdigest) and cluster aggregation, ~17 MB RSS; `import 'undici'` also loads fetch, WebSocket,
- * caches, mocks and proxy agents, ~12 MB more than its Pool and Client. Measured with
+ * caches, mocks and proxy agents, ~13 MB more than its Pool and Client. Measured with
  * `process.memoryUsage().rss` after import, Node 24. Same classes, same types (the packages'
  * own declarations); type-only imports of the packages stay as they are.
+ *
+ * undici's entry point also mixes its request API (`request`, `stream`, …) into
+ * `Dispatcher.prototype` (undici/index.js: `Object.assign(Dispatcher.prototype, api)`); this
+ * module does the same, once, so `pool.request()` works as with `import 'undici'`.
+ * test/unit/proxy/runtime-deps.test.ts checks these are the package's own classes and API.
  */
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
@@ -21,6 +26,11 @@ export const Gauge = require('prom-client/lib/gauge.js') as typeof PromClient.Ga
 export const Histogram = require('prom-client/lib/histogram.js') as typeof PromClient.Histogram;
 /** `Registry`, as exported by the package (prom-client/lib/registry.js). */
 export const Registry = require('prom-client/lib/registry.js') as typeof PromClient.Registry;
+const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as typeof Undici.Dispatcher;
+if (!('request' in Dispatcher.prototype)) {
+  Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
+}
+
 /** `Pool`, as exported by the package (undici/lib/dispatcher/pool.js). */
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
 /** `Client`, as exported by the package (undici/lib/dispatcher/client.js). */

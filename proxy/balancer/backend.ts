@@ -3,7 +3,8 @@
  * state (latency estimate, active health, passive outlier state). The pool mutates it; pickers
  * only read `inFlight` and `ewma`.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool } from '../runtime-deps.ts';
 import type { BalancerOptions } from './config.ts';
 import { originFor, type ParsedEndpoint, type ResolvedAddress } from './discovery.ts';
 import { PeakEwma } from './ewma.ts';

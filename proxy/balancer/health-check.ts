@@ -4,7 +4,8 @@
  * client of its own so that a saturated traffic pool never delays a probe. 2xx/3xx within the
  * timeout is a success; anything else (status, refused, timeout) a failure.
  */
-import { Client } from 'undici';
+import type { Client as UndiciClient } from 'undici';
+import { Client } from '../runtime-deps.ts';
 import type { BackendNode } from './backend.ts';
 import type { BalancerOptions } from './config.ts';
 import type { ProbeResult } from './health.ts';
@@ -15,7 +16,7 @@ export type Prober = (backend: BackendNode) => Promise<ProbeResult>;
 
 /** Probe clients per backend, closed with {@link HttpProber.close}. */
 export class HttpProber {
-  readonly #clients = new Map<BackendNode, Client>();
+  readonly #clients = new Map<BackendNode, UndiciClient>();
   readonly #opts: BalancerOptions['healthCheck'];
   readonly #connectTimeoutMs: number;
   readonly #clock: Clock;
@@ -61,7 +62,7 @@ export class HttpProber {
     await Promise.all(all.map((c) => c.destroy().catch(() => undefined)));
   }
 
-  #client(backend: BackendNode): Client {
+  #client(backend: BackendNode): UndiciClient {
     let c = this.#clients.get(backend);
     if (c === undefined) {
       const connect =
