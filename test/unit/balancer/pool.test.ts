@@ -224,6 +224,68 @@ void describe('zones', () => {
     assert.ok(Math.abs(zoneB / 4_000 - 0.5) < 0.05, `zone b ${zoneB}`);
   });
 
+  // Panic mode (healthy below the threshold) makes every non-draining backend a candidate, dead
+  // ones included; a zone's capacity must still be its healthy candidates (8fcfcd7).
+  const twoZones = store('s', ips(4, ['a', 'a', 'b', 'b']));
+  /** Picks that went to the backends 127.0.0.<i> for each i in `hosts`. */
+  const picksOn = (counts: Map<string, number>, hosts: number[]) =>
+    hosts.reduce((sum, i) => sum + (counts.get(`http://127.0.0.${i}:9000`) ?? 0), 0);
+
+  void test('in panic, a local zone entirely down takes no first attempt', async () => {
+    const up = new Map([
+      ['http://127.0.0.1:9000', false],
+      ['http://127.0.0.2:9000', false],
+      ['http://127.0.0.3:9000', false],
+    ]);
+    const { pool } = makePool(twoZones, up, { localZone: 'a' });
+    await pool.ready();
+    await pool.checkNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.state),
+      ['unhealthy', 'unhealthy', 'unhealthy', 'healthy'],
+    );
+    const counts = picks(pool, 2_000);
+    assert.equal(pool.panic, true); // 1 of 4 healthy < 50%
+    assert.equal(picksOn(counts, [1, 2]), 0, 'zone a takes no first attempt');
+    assert.equal(picksOn(counts, [3, 4]), 2_000);
+    assert.ok(picksOn(counts, [4]) > 0, 'the healthy zone-b backend takes picks');
+  });
+
+  void test('in panic, a partly down local zone keeps only its healthy share', async () => {
+    const spec = store('s', ips(8, ['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b']));
+    // One healthy backend per zone: 2 of 8 < 50%, so panic; each zone has 1/4 of its capacity.
+    const up = new Map([1, 2, 3, 5, 6, 7].map((i): [string, boolean] => [`http://127.0.0.${i}:9000`, false]));
+    const { pool } = makePool(spec, up, { localZone: 'a' });
+    await pool.ready();
+    await pool.checkNow();
+    const counts = picks(pool, 4_000);
+    assert.equal(pool.panic, true);
+    assert.equal(counts.get('none'), undefined);
+    const zoneA = picksOn(counts, [1, 2, 3, 4]);
+    assert.ok(Math.abs(zoneA / 4_000 - 0.25) < 0.05, `zone a ${zoneA} of 4000`);
+  });
+
+  void test('with no backend healthy (start-up), every candidate counts: the whole local zone keeps traffic', async () => {
+    const { pool } = makePool(twoZones, new Map(), { localZone: 'a' });
+    await pool.ready(); // one probe each: still pending with rise 2
+    assert.ok(pool.backends().every((b) => b.state === 'pending'));
+    const counts = picks(pool, 600);
+    assert.equal(pool.panic, true);
+    assert.deepEqual([...counts.keys()].sort(), ['http://127.0.0.1:9000', 'http://127.0.0.2:9000']);
+  });
+
+  void test('with no backend healthy and no backend in the pod’s zone, picks spread over all', async () => {
+    const { pool } = makePool(twoZones, new Map(), { localZone: 'c' });
+    await pool.ready();
+    assert.ok(pool.backends().every((b) => b.state === 'pending'));
+    const counts = picks(pool, 2_000);
+    assert.equal(pool.panic, true);
+    assert.equal(counts.get('none'), undefined);
+    assert.equal(counts.size, 4);
+    const zoneA = picksOn(counts, [1, 2]);
+    assert.ok(Math.abs(zoneA / 2_000 - 0.5) < 0.05, `zone a ${zoneA} of 2000`);
+  });
+
   void test('without a local zone, zones are ignored', async () => {
     const { pool } = makePool(zoned, new Map());
     await pool.ready();
