@@ -4,8 +4,8 @@
  * counters end in `_total`. Label values are bounded: operation names come from the authorizer's
  * fixed set, status is a class (2xx…5xx), backend is a configured backend id.
  */
-import type { Counter as CounterType, Histogram as HistogramType } from 'prom-client';
-import { Counter, Gauge, Histogram, Registry } from './runtime-deps.ts';
+import type { Counter as CounterType, Histogram as HistogramType, Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './runtime-deps.ts';
 
 /**
  * prom-client resolves a label object to its series by sorting and hashing it on every call;
@@ -34,6 +34,26 @@ class Children<T> {
 
 type CounterChild = ReturnType<CounterType['labels']>;
 type HistogramChild = ReturnType<HistogramType['labels']>;
+
+let processMetrics: Metric[] | undefined;
+
+/**
+ * prom-client's default metrics (process_resident_memory_bytes, process_cpu_seconds_total,
+ * process_open_fds, nodejs_heap_size_used_bytes, nodejs_eventloop_lag_seconds,
+ * nodejs_gc_duration_seconds, …; standard names, no prefix). They describe the process, not one
+ * proxy, so they are made once per process and the same metric objects are registered in every
+ * proxy's registry: one event-loop delay monitor and one GC observer however many proxies run
+ * (collectDefaultMetrics per registry would add both again each time and never remove them).
+ */
+function defaultMetrics(): Metric[] {
+  if (processMetrics === undefined) {
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    // Typed as MetricObject[], but it returns the registered metric objects themselves.
+    processMetrics = registry.getMetricsAsArray() as unknown as Metric[];
+  }
+  return processMetrics;
+}
 
 const LATENCY_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -100,6 +120,10 @@ export class ProxyMetrics {
   private readonly backendHeadersChildren = new Children<HistogramChild>((v) =>
     this.backendHeaders.labels(...v),
   );
+
+  constructor() {
+    for (const metric of defaultMetrics()) this.registry.registerMetric(metric);
+  }
 
   /** The requests_total child for one (operation, status class, backend), cached. */
   requestsOf(operation: string, statusClass: string, backend: string): CounterChild {
