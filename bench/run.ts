@@ -5,7 +5,7 @@
  *
  *   node bench/run.ts          quick (default, a few minutes): the proxy ceiling (3 rounds),
  *                              the proxy matrix without concurrency 64, the balancing benchmark
- *                              for Sluice's own targets
+ *                              for Sluice's own targets, one round
  *   node bench/run.ts --full   everything each benchmark measures by default
  *
  * The machine is shared (2 cores): compare within one run, never across runs.
@@ -47,8 +47,8 @@ const steps: Step[] = [
   {
     name: 'balancing',
     script: 'bench/balancing/run.ts',
-    args: FULL ? [] : ['--only', 'sluice'],
-    limitMs: (FULL ? 15 : 5) * MIN,
+    args: FULL ? [] : ['--only', 'sluice', '--rounds', '1'],
+    limitMs: (FULL ? 20 : 5) * MIN,
   },
 ];
 

@@ -1,13 +1,17 @@
 /**
- * A bounded closed-loop load generator: `concurrency` workers each send one GET at a time for a
- * fixed duration and record start time, latency, success and the serving node (from the
- * `x-served-by` header the peers add). Latency is measured to the end of the body.
+ * An open-loop load generator (as wrk2 does): requests are *scheduled* at a fixed rate and each
+ * one's latency is measured from its scheduled start to the end of its body, so a stall delays
+ * and counts against every request that should have been sent during it (no coordinated
+ * omission). A closed loop would instead saturate the 2 shared cores and measure CPU queueing,
+ * not balancing. Outstanding requests are capped (`maxOutstanding`); a request that waits for a
+ * slot still counts from its scheduled time. Records the serving node from the `x-served-by`
+ * header the peers add.
  */
 import { Pool } from 'undici';
 
 /** One request as seen by the client. */
 export interface Sample {
-  /** Start, ms since the run's origin. */
+  /** Scheduled start, ms since the run's origin. */
   t: number;
   ms: number;
   ok: boolean;
@@ -19,42 +23,74 @@ export interface Sample {
 /** Paths to request, cycled; already presigned when the target needs it. */
 export type PathFor = (i: number) => string;
 
-/** Runs load until `until()` (clock ms since `origin`) says stop; returns every sample. */
+export interface LoadOptions {
+  /** Requests per second, spaced evenly. */
+  rate: number;
+  /** Most requests in flight at once (and connections in the client pool). */
+  maxOutstanding: number;
+}
+
+/** Sends load from `origin` (performance.now() ms) until `endAt` ms after it; returns every sample. */
 export async function runLoad(
   url: string,
   pathFor: PathFor,
-  concurrency: number,
+  opts: LoadOptions,
   origin: number,
   endAt: number,
 ): Promise<Sample[]> {
-  const pool = new Pool(url, { connections: concurrency, keepAliveTimeout: 10_000 });
+  const pool = new Pool(url, { connections: opts.maxOutstanding, keepAliveTimeout: 10_000 });
   const samples: Sample[] = [];
-  let n = 0;
-  const worker = async (): Promise<void> => {
-    while (performance.now() - origin < endAt) {
-      const t = performance.now() - origin;
-      let ok = false;
-      let node: string | undefined;
-      let error: string | undefined;
-      try {
-        const res = await pool.request({
-          method: 'GET',
-          path: pathFor(n++),
-          headersTimeout: 10_000,
-          bodyTimeout: 10_000,
-        });
-        await res.body.text();
-        ok = res.statusCode === 200;
-        if (!ok) error = `status ${res.statusCode}`;
-        const served = res.headers['x-served-by'];
-        if (typeof served === 'string') node = served.split(',').at(-1)!.trim();
-      } catch (err) {
-        error = (err as { code?: string }).code ?? String(err);
-      }
-      samples.push({ t, ms: performance.now() - origin - t, ok, node, ...(error ? { error } : {}) });
+  const intervalMs = 1000 / opts.rate;
+  const total = Math.floor(endAt / intervalMs);
+  let next = 0;
+  let outstanding = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((r) => (done = r));
+
+  const send = async (n: number): Promise<void> => {
+    const t = n * intervalMs;
+    let ok = false;
+    let node: string | undefined;
+    let error: string | undefined;
+    try {
+      const res = await pool.request({
+        method: 'GET',
+        path: pathFor(n),
+        headersTimeout: 10_000,
+        bodyTimeout: 10_000,
+      });
+      await res.body.text();
+      ok = res.statusCode === 200;
+      if (!ok) error = `status ${res.statusCode}`;
+      const served = res.headers['x-served-by'];
+      if (typeof served === 'string') node = served.split(',').at(-1)!.trim();
+    } catch (err) {
+      error = (err as { code?: string }).code ?? String(err);
+    }
+    samples.push({ t, ms: performance.now() - origin - t, ok, node, ...(error ? { error } : {}) });
+  };
+
+  // Issues every request whose time has come, as slots allow; re-arms its one timer until all
+  // are sent (a completion also pumps, so a full window resumes at once).
+  let timer: NodeJS.Timeout | undefined;
+  const pump = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    const now = performance.now() - origin;
+    while (next < total && next * intervalMs <= now && outstanding < opts.maxOutstanding) {
+      outstanding++;
+      void send(next++).finally(() => {
+        outstanding--;
+        if (next >= total && outstanding === 0) done();
+        else pump();
+      });
+    }
+    if (next < total && outstanding < opts.maxOutstanding) {
+      timer = setTimeout(pump, Math.max(0, next * intervalMs - (performance.now() - origin)));
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  pump();
+  if (total > 0) await finished;
   await pool.close();
   return samples;
 }

@@ -11,6 +11,8 @@ export interface PhaseResult {
   errors: number;
   p50: number;
   p99: number;
+  /** Each round's p99 when the phase ran more than once (p99 is then their median). */
+  p99Rounds?: number[];
   /** Fraction of requests that took 50 ms or more (the slow node's mark, above the noise). */
   over50: number;
   /** Fraction of requests served by each MinIO node, in node order. */
@@ -47,7 +49,7 @@ export function markdown(results: TargetResult[], checks: Check[], notes: string
     for (const p of r.phases) {
       const shares = p.shares.map((s) => `${(s * 100).toFixed(1)}%`).join(' / ');
       lines.push(
-        `| ${r.name} | ${p.phase} | ${p.requests} | ${p.errors} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)} | ${(p.over50 * 100).toFixed(1)}% | ${shares} |`,
+        `| ${r.name} | ${p.phase} | ${p.requests} | ${p.errors} | ${p.p50.toFixed(1)} | ${p.p99.toFixed(1)}${p.p99Rounds && p.p99Rounds.length > 1 ? ` [${p.p99Rounds.map((x) => x.toFixed(1)).join(', ')}]` : ''} | ${(p.over50 * 100).toFixed(1)}% | ${shares} |`,
       );
     }
   }

@@ -1,10 +1,10 @@
 /**
  * Balancing benchmark (issue 5): `node bench/balancing/run.ts`. Not a test: it measures and
  * reports, it asserts nothing. Bounded: one 4-node MinIO cluster, then per target a 1 s warm-up
- * and four 3 s phases under closed-loop load — all healthy; node 1 slowed by +50 ms; node 1 at
- * 10x its normal latency; node 2 killed 0.5 s into the phase — about 15-25 s per target. Short on
- * purpose: the machine has 2 cores shared with other work, so absolute numbers are noisy; compare
- * targets within one run. Writes bench/results/balancing-<date>.{json,md} and
+ * and four 10 s phases of open-loop load (a fixed request rate, load.ts) — all healthy; node 1
+ * slowed by +50 ms; node 1 at 10x its normal latency; node 2 killed 0.5 s into the phase — about
+ * 45 s per target. The machine has 2 cores shared with other work, so absolute numbers are noisy;
+ * compare targets within one run. Writes bench/results/balancing-<date>.{json,md} and
  * balancing-latency.svg (p90 per 250 ms window: with ~100 requests a window, p99 would be its max).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,16 +23,22 @@ import type { Check, PhaseResult, TargetResult } from './report.ts';
 import { startHaproxy, startNginx, startSluice } from './targets.ts';
 import type { Target, Upstream } from './targets.ts';
 
-// `--only <text>` runs the targets whose name contains it; `--concurrency N` (default 4).
+// `--only <text>` runs the targets whose name contains it; `--rate N` requests/s (default 200,
+// open loop, see load.ts), at most `--max-outstanding N` (default 32) in flight.
 const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const ONLY = flag('--only');
-const CONCURRENCY = Number(flag('--concurrency') ?? 4);
+const RATE = Number(flag('--rate') ?? 200);
+const MAX_OUTSTANDING = Number(flag('--max-outstanding') ?? 32);
+// `--rounds N` (default 3): every target runs its phases N times, targets interleaved, so a busy
+// moment of the shared machine hits one round of each rather than all of one target; each
+// phase reports the median of its rounds' p50/p99.
+const ROUNDS = Number(flag('--rounds') ?? 3);
 const WARMUP_MS = 1_000;
-const PHASE_MS = 3_000;
+const PHASE_MS = 10_000;
 const BUCKET_MS = 250;
 const KEYS = Array.from({ length: 8 }, (_, i) => `obj-${i}`);
 const BUCKET = 'bench';
@@ -77,24 +83,29 @@ async function main(): Promise<void> {
       ['haproxy leastconn', () => startHaproxy(up)],
       ['nginx least_conn', () => startNginx(up)],
     ];
-    const results: TargetResult[] = [];
-    for (const [name, start] of starters) {
-      if (ONLY !== undefined && !name.includes(ONLY)) continue;
-      const target = await start();
-      try {
-        process.stderr.write(`[bench] ${target.name}\n`);
-        results.push(await runTarget(target, minio, phases));
-      } finally {
-        await target.stop();
-        minio.setDelay(SLOW, 0);
-        await minio.startNode(KILLED);
+    const rounds = new Map<string, TargetResult[]>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, start] of starters) {
+        if (ONLY !== undefined && !name.includes(ONLY)) continue;
+        const target = await start();
+        try {
+          process.stderr.write(`[bench] round ${round}/${ROUNDS}: ${target.name}\n`);
+          const result = await runTarget(target, minio, phases);
+          rounds.set(name, [...(rounds.get(name) ?? []), result]);
+        } finally {
+          await target.stop();
+          minio.setDelay(SLOW, 0);
+          await minio.startNode(KILLED);
+        }
       }
     }
+    const results = [...rounds.values()].map(combineRounds);
     const checks = evaluate(results);
     const notes = [
       `${new Date().toISOString()}, ${cpus().length} CPUs (shared with other work), Node ${process.version}`,
-      `4-node MinIO (2 drives each) behind delaying relays; GET of 8 small objects, ${CONCURRENCY} closed-loop clients`,
+      `4-node MinIO (2 drives each) behind delaying relays; GET of 8 small objects, open loop at ${RATE} req/s (≤ ${MAX_OUTSTANDING} in flight), latency from each request's scheduled start`,
       `phases of ${PHASE_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up; node ${SLOW} slowed, node ${KILLED} killed 0.5 s into the last phase`,
+      `${ROUNDS} rounds per target, targets interleaved; p50/p99 = median over rounds (each round's p99 in brackets), requests/errors summed, shares averaged; the chart shows round 1`,
       `node ${SLOW} normal GET latency (direct, p50): ${normalMs.toFixed(2)} ms → 10x = +${2 * tenX} ms`,
       'latency = client-side, to the end of the body; errors = non-200 or transport errors seen by the client',
       'short phases keep the run bounded on a small shared machine: treat numbers as indicative',
@@ -110,7 +121,8 @@ async function main(): Promise<void> {
         notes,
         normalMs,
         tenXDelayMs: 2 * tenX,
-        concurrency: CONCURRENCY,
+        rate: RATE,
+        maxOutstanding: MAX_OUTSTANDING,
         phaseMs: PHASE_MS,
         results,
         checks,
@@ -140,7 +152,13 @@ async function runTarget(target: Target, minio: MinioCluster, phases: Phase[]): 
       WARMUP_MS + i * PHASE_MS,
     ),
   );
-  const samples = await runLoad(target.url, pathFor, CONCURRENCY, origin, endAt);
+  const samples = await runLoad(
+    target.url,
+    pathFor,
+    { rate: RATE, maxOutstanding: MAX_OUTSTANDING },
+    origin,
+    endAt,
+  );
   timers.forEach(clearTimeout);
   attempts[phases.length] = await sluiceAttempts(target, minio);
   const measured = samples.filter((s) => s.t >= WARMUP_MS).map((s) => ({ ...s, t: s.t - WARMUP_MS }));
@@ -165,6 +183,34 @@ async function runTarget(target: Target, minio: MinioCluster, phases: Phase[]): 
   const errorKinds: Record<string, number> = {};
   for (const s of measured) if (s.error) errorKinds[s.error] = (errorKinds[s.error] ?? 0) + 1;
   return { name: target.name, phases: byPhase, series, errorKinds };
+}
+
+/** One target's rounds as one result: medians of p50/p99, sums of counts, mean shares. */
+function combineRounds(rs: TargetResult[]): TargetResult {
+  const first = rs[0]!;
+  const median = (xs: number[]): number => quantile(xs, 0.5);
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const errorKinds: Record<string, number> = {};
+  for (const r of rs)
+    for (const [k, n] of Object.entries(r.errorKinds)) errorKinds[k] = (errorKinds[k] ?? 0) + n;
+  return {
+    name: first.name,
+    phases: first.phases.map((p, i) => {
+      const ps = rs.map((r) => r.phases[i]!);
+      return {
+        phase: p.phase,
+        requests: ps.reduce((a, x) => a + x.requests, 0),
+        errors: ps.reduce((a, x) => a + x.errors, 0),
+        p50: median(ps.map((x) => x.p50)),
+        p99: median(ps.map((x) => x.p99)),
+        p99Rounds: ps.map((x) => x.p99),
+        over50: mean(ps.map((x) => x.over50)),
+        shares: p.shares.map((_, n) => mean(ps.map((x) => x.shares[n] ?? 0))),
+      };
+    }),
+    series: first.series,
+    errorKinds,
+  };
 }
 
 /** Per-node share: Sluice's own attempt counters, else the peers' x-served-by header. */
