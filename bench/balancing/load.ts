@@ -1,13 +1,11 @@
 /**
- * An open-loop load generator (as wrk2 does): requests are *scheduled* at a fixed rate and each
- * one's latency is measured from its scheduled start to the end of its body, so a stall delays
- * and counts against every request that should have been sent during it (no coordinated
- * omission). A closed loop would instead saturate the 2 shared cores and measure CPU queueing,
- * not balancing. Outstanding requests are capped (`maxOutstanding`); a request that waits for a
- * slot still counts from its scheduled time. Records the serving node from the `x-served-by`
- * header the peers add.
+ * An open-loop load generator (../open-loop.ts): requests are *scheduled* at a fixed rate and
+ * each one's latency is measured from its scheduled start to the end of its body. A closed loop
+ * would instead saturate the 2 shared cores and measure CPU queueing, not balancing. Records the
+ * serving node from the `x-served-by` header the peers add.
  */
 import { Pool } from 'undici';
+import { openLoop } from '../open-loop.ts';
 
 /** One request as seen by the client. */
 export interface Sample {
@@ -40,15 +38,8 @@ export async function runLoad(
 ): Promise<Sample[]> {
   const pool = new Pool(url, { connections: opts.maxOutstanding, keepAliveTimeout: 10_000 });
   const samples: Sample[] = [];
-  const intervalMs = 1000 / opts.rate;
-  const total = Math.floor(endAt / intervalMs);
-  let next = 0;
-  let outstanding = 0;
-  let done: () => void = () => undefined;
-  const finished = new Promise<void>((r) => (done = r));
-
-  const send = async (n: number): Promise<void> => {
-    const t = n * intervalMs;
+  const total = Math.floor((endAt * opts.rate) / 1000);
+  await openLoop(origin, total, opts.rate, opts.maxOutstanding, async (n, due) => {
     let ok = false;
     let node: string | undefined;
     let error: string | undefined;
@@ -67,30 +58,9 @@ export async function runLoad(
     } catch (err) {
       error = (err as { code?: string }).code ?? String(err);
     }
-    samples.push({ t, ms: performance.now() - origin - t, ok, node, ...(error ? { error } : {}) });
-  };
-
-  // Issues every request whose time has come, as slots allow; re-arms its one timer until all
-  // are sent (a completion also pumps, so a full window resumes at once).
-  let timer: NodeJS.Timeout | undefined;
-  const pump = (): void => {
-    clearTimeout(timer);
-    timer = undefined;
-    const now = performance.now() - origin;
-    while (next < total && next * intervalMs <= now && outstanding < opts.maxOutstanding) {
-      outstanding++;
-      void send(next++).finally(() => {
-        outstanding--;
-        if (next >= total && outstanding === 0) done();
-        else pump();
-      });
-    }
-    if (next < total && outstanding < opts.maxOutstanding) {
-      timer = setTimeout(pump, Math.max(0, next * intervalMs - (performance.now() - origin)));
-    }
-  };
-  pump();
-  if (total > 0) await finished;
+    const t = due - origin;
+    samples.push({ t, ms: performance.now() - due, ok, node, ...(error ? { error } : {}) });
+  });
   await pool.close();
   return samples;
 }

@@ -4,6 +4,7 @@
  * Latency is per request, wall-clock, headers sent → last body byte read.
  */
 import { Pool } from 'undici';
+import { openLoop } from '../open-loop.ts';
 
 /** One cell's result. */
 export interface LoadResult {
@@ -30,6 +31,20 @@ export interface LoadSpec {
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A cell's result from its latencies (ms, any order), error and byte counts and duration. */
+function summarize(lat: number[], errors: number, bytes: number, seconds: number): LoadResult {
+  lat.sort((a, b) => a - b);
+  return {
+    requests: lat.length,
+    errors,
+    seconds,
+    reqPerSec: lat.length / seconds,
+    bytesPerSec: bytes / seconds,
+    p50Ms: pct(lat, 50),
+    p99Ms: pct(lat, 99),
+  };
 }
 
 /** Runs one cell. */
@@ -69,14 +84,40 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   await Promise.all(Array.from({ length: spec.concurrency }, (_, w) => worker(w)));
   const seconds = (performance.now() - start) / 1000;
   await pool.close();
-  lat.sort((a, b) => a - b);
-  return {
-    requests: lat.length,
-    errors,
-    seconds,
-    reqPerSec: lat.length / seconds,
-    bytesPerSec: bytes / seconds,
-    p50Ms: pct(lat, 50),
-    p99Ms: pct(lat, 99),
-  };
+  return summarize(lat, errors, bytes, seconds);
+}
+
+/**
+ * Open loop (../open-loop.ts): requests scheduled `rate` per second for `seconds`, at most
+ * `concurrency` in flight, each latency counted from the request's due time. Below saturation
+ * this measures the latency a hop adds, which a closed loop at full speed cannot: there p99 is
+ * the 2 shared cores' queue.
+ */
+export async function runOpenLoop(spec: LoadSpec & { rate: number }): Promise<LoadResult> {
+  const pool = new Pool(spec.origin, { connections: spec.concurrency, keepAliveTimeout: 10_000 });
+  const lat: number[] = [];
+  let errors = 0;
+  let bytes = 0;
+  const start = performance.now();
+  const total = Math.max(1, Math.floor(spec.seconds * spec.rate));
+  await openLoop(start, total, spec.rate, spec.concurrency, async (n, due) => {
+    const path = spec.path(n);
+    try {
+      const r = await pool.request({
+        method: spec.method,
+        path,
+        headers: await spec.headers(spec.method, path),
+        body: spec.body ?? null,
+      });
+      for await (const chunk of r.body) bytes += (chunk as Buffer).length;
+      if (r.statusCode >= 300) errors++;
+      if (spec.body) bytes += spec.body.length;
+    } catch {
+      errors++;
+    }
+    lat.push(performance.now() - due);
+  });
+  const seconds = (performance.now() - start) / 1000;
+  await pool.close();
+  return summarize(lat, errors, bytes, seconds);
 }

@@ -10,6 +10,8 @@
  * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone; `--sizes 64M` and
  * `--concurrency 16,64` narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts);
  * `--plain-node` runs the proxy without the sidecar's runtime env (operator/contract.ts).
+ * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct vs proxy alternating
+ *    (skipped when --sizes or --concurrency narrow the run; `--added-only` runs it alone).
  * The proxy runs as its own process (`sluice proxy`), as in a pod. Results: bench/results/.
  * The machine is shared (2 cores, other work running): read ratios, not absolutes, and expect
  * noise of ±10–20 % between runs.
@@ -22,8 +24,8 @@ import { join } from 'node:path';
 import { StoreSigner } from '../../proxy/sigv4/signer.ts';
 import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
-import { runLoad } from './load.ts';
-import type { LoadResult } from './load.ts';
+import { runLoad, runOpenLoop } from './load.ts';
+import type { LoadResult, LoadSpec } from './load.ts';
 import { cpuSeconds, peakRss, proxyEnv, waitHttp } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
 
@@ -34,6 +36,8 @@ const args = process.argv.slice(2);
 const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
 const QUICK = args.includes('--quick');
 const CEILING_ONLY = args.includes('--ceiling-only');
+// `--added-only`: part 3 alone.
+const ADDED_ONLY = args.includes('--added-only');
 // `--sizes 64M,1M`: only these object sizes (K/M suffixes); `--concurrency 16,64`: only these.
 const listFlag = (name: string): string[] | undefined =>
   args.includes(name) ? (args[args.indexOf(name) + 1] ?? '').split(',').filter(Boolean) : undefined;
@@ -41,6 +45,10 @@ const SIZES = listFlag('--sizes')?.map(
   (v) => Number(v.replace(/[KM]$/i, '')) * (/m$/i.test(v) ? 1 << 20 : /k$/i.test(v) ? 1024 : 1),
 );
 const CONCS = listFlag('--concurrency')?.map(Number);
+// Part 3, added latency: 4 KiB GETs in an open loop at `--added-rate` req/s (default 300, well
+// below what this machine serves), ≤ 16 in flight, alternating direct and proxy rounds.
+const ADDED_RATE = Number(args[args.indexOf('--added-rate') + 1]) || 300;
+const ADDED_ROUNDS = QUICK ? 2 : 3;
 const NODE = process.execPath;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
@@ -56,7 +64,7 @@ async function startProxyProcess(
   endpoint: string,
   creds: object,
   bucket: string,
-): Promise<{ url: string; pid: number }> {
+): Promise<{ url: string; pid: number; adminUrl: string }> {
   const [port, admin] = [await freePort(), await freePort()];
   writeFileSync(join(dir, `${name}.credentials.json`), JSON.stringify(creds));
   const cfg = join(dir, `${name}.yaml`);
@@ -76,7 +84,7 @@ async function startProxyProcess(
   });
   children.push(child);
   await waitHttp(`http://127.0.0.1:${admin}/readyz`);
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid! };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid!, adminUrl: `http://127.0.0.1:${admin}` };
 }
 
 interface Cell {
@@ -92,7 +100,13 @@ interface Cell {
 }
 
 async function main(): Promise<void> {
-  const out: { date: string; seconds: number; cells: Cell[]; ceiling: Record<string, LoadResult> } = {
+  const out: {
+    date: string;
+    seconds: number;
+    cells: Cell[];
+    ceiling: Record<string, LoadResult>;
+    addedLatency?: { rate: number; direct: LoadResult[]; proxy: LoadResult[] };
+  } = {
     date: new Date().toISOString(),
     seconds: SECONDS,
     cells: [],
@@ -122,7 +136,7 @@ async function main(): Promise<void> {
         headers: sign(signer, host)('PUT', '/bench'),
       });
       if (mk.status !== 200 && mk.status !== 409) throw new Error(`create bucket: ${mk.status}`);
-      const sizes = SIZES ?? [4 * 1024, 1 << 20, 64 << 20];
+      const sizes = ADDED_ONLY ? [4 * 1024] : (SIZES ?? [4 * 1024, 1 << 20, 64 << 20]);
       const concs = CONCS ?? (QUICK ? [1, 16] : [1, 16, 64]);
       const bodies = new Map(sizes.map((s) => [s, Buffer.alloc(s, 7)]));
       for (const size of sizes) {
@@ -133,7 +147,7 @@ async function main(): Promise<void> {
         });
         if (r.status !== 200) throw new Error(`seed: ${r.status}`);
       }
-      for (const size of sizes) {
+      for (const size of ADDED_ONLY ? [] : sizes) {
         for (const concurrency of concs) {
           for (const op of ['GET', 'PUT'] as const) {
             const seconds = size >= 64 << 20 ? 0 : SECONDS;
@@ -174,12 +188,15 @@ async function main(): Promise<void> {
           }
         }
       }
+      if (!SIZES && !CONCS) {
+        out.addedLatency = await addedLatency(node, proxy, sign(signer, host), sign(clientSigner, proxyHost));
+      }
     } finally {
       await minio.stop();
     }
 
   // The ceiling: a backend that is not the bottleneck.
-  if (existsSync('/usr/sbin/nginx')) {
+  if (!ADDED_ONLY && existsSync('/usr/sbin/nginx')) {
     const [backendPort, nginxProxyPort] = [await freePort(), await freePort()];
     const prefix = join(dir, 'nginx');
     mkdirSync(join(prefix, 'logs'), { recursive: true });
@@ -250,6 +267,72 @@ http { access_log off; keepalive_requests 100000;
   const file = join(results, `proxy-${out.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2));
   process.stdout.write(`results: ${file}\n`);
+}
+
+/**
+ * The latency the proxy adds to a 4 KiB GET below saturation (issue 3's "≤ 1 ms added p99 at
+ * concurrency 16"): open-loop rounds, direct and proxy alternating so both see the same machine;
+ * reports each round and the median p50/p99 difference.
+ */
+async function addedLatency(
+  direct: string,
+  proxy: { url: string; adminUrl: string },
+  signDirect: LoadSpec['headers'],
+  signProxy: LoadSpec['headers'],
+): Promise<{ rate: number; direct: LoadResult[]; proxy: LoadResult[] }> {
+  const base = {
+    method: 'GET' as const,
+    path: () => `/bench/obj-${4 * 1024}`,
+    concurrency: 16,
+    seconds: 5,
+    rate: ADDED_RATE,
+  };
+  const res = { rate: ADDED_RATE, direct: [] as LoadResult[], proxy: [] as LoadResult[] };
+  // The proxy's own event-loop delay and GC pauses during its rounds (prom-client's default
+  // metrics; a scrape resets the lag histogram): is its tail its own or the machine's?
+  const scrape = async (): Promise<string> => (await fetch(`${proxy.adminUrl}/metrics`)).text();
+  const gcBefore = gcPauses(await scrape());
+  let lagMaxMs = 0;
+  for (let round = 0; round < ADDED_ROUNDS; round++) {
+    res.direct.push(await runOpenLoop({ ...base, origin: direct, headers: signDirect }));
+    await scrape();
+    res.proxy.push(await runOpenLoop({ ...base, origin: proxy.url, headers: signProxy }));
+    lagMaxMs = Math.max(lagMaxMs, metricValue(await scrape(), 'nodejs_eventloop_lag_max_seconds') * 1000);
+  }
+  const gcAfter = gcPauses(await scrape());
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const fmt = (rs: LoadResult[], k: 'p50Ms' | 'p99Ms') => rs.map((r) => r[k].toFixed(2)).join('/');
+  const d50 = median(res.direct.map((r) => r.p50Ms));
+  const d99 = median(res.direct.map((r) => r.p99Ms));
+  const p50 = median(res.proxy.map((r) => r.p50Ms));
+  const p99 = median(res.proxy.map((r) => r.p99Ms));
+  const errors = [...res.direct, ...res.proxy].reduce((a, r) => a + r.errors, 0);
+  process.stdout.write(
+    `added latency, GET 4 KiB open loop ${ADDED_RATE}/s ≤16 in flight, ${ADDED_ROUNDS} rounds: ` +
+      `direct p50 ${fmt(res.direct, 'p50Ms')} p99 ${fmt(res.direct, 'p99Ms')} ms | ` +
+      `proxy p50 ${fmt(res.proxy, 'p50Ms')} p99 ${fmt(res.proxy, 'p99Ms')} ms | ` +
+      `median added p50 ${(p50 - d50).toFixed(2)} ms, p99 ${(p99 - d99).toFixed(2)} ms | errors ${errors}\n` +
+      `  proxy during its rounds: event-loop delay max ${lagMaxMs.toFixed(1)} ms; ` +
+      `GC ${gcAfter.count - gcBefore.count} pauses, ${(gcAfter.sumMs - gcBefore.sumMs).toFixed(1)} ms in all\n`,
+  );
+  return res;
+}
+
+/** One unlabelled sample's value from a Prometheus text exposition (NaN when absent). */
+function metricValue(text: string, name: string): number {
+  const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** Sum over kinds of nodejs_gc_duration_seconds: pause count and total (ms). */
+function gcPauses(text: string): { count: number; sumMs: number } {
+  let count = 0;
+  let sumMs = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_(count|sum)\{[^}]*\} (\S+)$/gm)) {
+    if (m[1] === 'count') count += Number(m[2]);
+    else sumMs += Number(m[2]) * 1000;
+  }
+  return { count, sumMs };
 }
 
 try {
