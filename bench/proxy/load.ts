@@ -33,6 +33,24 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** One request of `spec` on `pool`: the bytes it moved and whether it succeeded (2xx). */
+async function exchange(pool: Pool, spec: LoadSpec, path: string): Promise<{ bytes: number; ok: boolean }> {
+  let bytes = 0;
+  try {
+    const r = await pool.request({
+      method: spec.method,
+      path,
+      headers: await spec.headers(spec.method, path),
+      body: spec.body ?? null,
+    });
+    for await (const chunk of r.body) bytes += (chunk as Buffer).length;
+    if (spec.body) bytes += spec.body.length;
+    return { bytes, ok: r.statusCode < 300 };
+  } catch {
+    return { bytes, ok: false };
+  }
+}
+
 /** A cell's result from its latencies (ms, any order), error and byte counts and duration. */
 function summarize(lat: number[], errors: number, bytes: number, seconds: number): LoadResult {
   lat.sort((a, b) => a - b);
@@ -65,19 +83,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       first = false;
       const path = spec.path(w);
       const t0 = performance.now();
-      try {
-        const r = await pool.request({
-          method: spec.method,
-          path,
-          headers: await spec.headers(spec.method, path),
-          body: spec.body ?? null,
-        });
-        for await (const chunk of r.body) bytes += (chunk as Buffer).length;
-        if (r.statusCode >= 300) errors++;
-        if (spec.body) bytes += spec.body.length;
-      } catch {
-        errors++;
-      }
+      const r = await exchange(pool, spec, path);
+      bytes += r.bytes;
+      if (!r.ok) errors++;
       lat.push(performance.now() - t0);
     }
   };
@@ -101,20 +109,9 @@ export async function runOpenLoop(spec: LoadSpec & { rate: number }): Promise<Lo
   const start = performance.now();
   const total = Math.max(1, Math.floor(spec.seconds * spec.rate));
   await openLoop(start, total, spec.rate, spec.concurrency, async (n, due) => {
-    const path = spec.path(n);
-    try {
-      const r = await pool.request({
-        method: spec.method,
-        path,
-        headers: await spec.headers(spec.method, path),
-        body: spec.body ?? null,
-      });
-      for await (const chunk of r.body) bytes += (chunk as Buffer).length;
-      if (r.statusCode >= 300) errors++;
-      if (spec.body) bytes += spec.body.length;
-    } catch {
-      errors++;
-    }
+    const r = await exchange(pool, spec, spec.path(n));
+    bytes += r.bytes;
+    if (!r.ok) errors++;
     lat.push(performance.now() - due);
   });
   const seconds = (performance.now() - start) / 1000;
