@@ -10,6 +10,8 @@ import { startMinioCluster } from '../../testbed/minio.ts';
 import type { MinioCluster } from '../../testbed/minio.ts';
 import { startStack } from '../proxy/stack.ts';
 import type { Stack } from '../proxy/stack.ts';
+import { until } from '../../testbed/until.ts';
+import { attemptsPerNode, nodeBackend, poolSnapshot, type BackendSnapshot } from './debug-backends.ts';
 
 const BUCKET = 'balancing';
 const KEYS = ['a', 'b', 'c', 'd'];
@@ -43,28 +45,9 @@ after(async () => {
   await minio?.stop();
 });
 
-async function debug(): Promise<PoolSnapshot> {
-  const res = await fetch(`${stack.proxy.adminUrl}/debug/backends`);
-  assert.equal(res.status, 200);
-  const doc = (await res.json()) as { stores: PoolSnapshot[] };
-  return doc.stores.find((s) => s.store === 'minio')!;
-}
-async function backends(): Promise<PoolSnapshot['backends']> {
-  return (await debug()).backends;
-}
-/** The backend snapshot for MinIO node i (origin = its relay url). */
-async function node(i: number): Promise<PoolSnapshot['backends'][number]> {
-  return (await backends()).find((b) => b.origin === minio.nodes[i]!.url)!;
-}
-
-/** Polls `cond` every 100 ms, at most 600 times (a bound, not a timing assertion). */
-async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`never reached: ${what}`);
-}
+const debug = (): Promise<PoolSnapshot> => poolSnapshot(stack.proxy.adminUrl, 'minio');
+const backends = async (): Promise<BackendSnapshot[]> => (await debug()).backends;
+const node = (i: number): Promise<BackendSnapshot> => nodeBackend(stack.proxy.adminUrl, 'minio', minio, i);
 
 /** `total` GETs from `workers` concurrent loops; returns the errors seen. `during` runs mid-way. */
 async function load(total: number, workers: number, during?: () => Promise<void>): Promise<unknown[]> {
@@ -88,8 +71,7 @@ async function load(total: number, workers: number, during?: () => Promise<void>
   return errors;
 }
 
-const attempts = async (): Promise<number[]> =>
-  Promise.all(minio.nodes.map(async (_, i) => (await node(i)).attempts));
+const attempts = (): Promise<number[]> => attemptsPerNode(stack.proxy.adminUrl, 'minio', minio);
 
 void describe('balancing on a 4-node MinIO cluster through the proxy', () => {
   void test('every node takes traffic while all are healthy', async () => {

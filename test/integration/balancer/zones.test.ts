@@ -15,6 +15,8 @@ import { startMinioCluster } from '../../testbed/minio.ts';
 import type { MinioCluster } from '../../testbed/minio.ts';
 import { startStack } from '../proxy/stack.ts';
 import type { Stack } from '../proxy/stack.ts';
+import { until } from '../../testbed/until.ts';
+import { attemptsPerNode, nodeBackend, poolSnapshot, type BackendSnapshot } from './debug-backends.ts';
 
 const BUCKET = 'zoned';
 /** The second store's bucket (a pod's requests name a bucket; the bucket names the store). */
@@ -81,34 +83,15 @@ after(async () => {
   await minio?.stop();
 });
 
-async function pool(store: string): Promise<PoolSnapshot> {
-  const res = await fetch(`${stack.proxy.adminUrl}/debug/backends`);
-  assert.equal(res.status, 200);
-  const doc = (await res.json()) as { stores: PoolSnapshot[] };
-  return doc.stores.find((s) => s.store === store)!;
-}
+const pool = (store: string): Promise<PoolSnapshot> => poolSnapshot(stack.proxy.adminUrl, store);
 /** The `minio` store's backend for MinIO node i (origin = its relay url). */
-async function node(i: number): Promise<PoolSnapshot['backends'][number]> {
-  return (await pool('minio')).backends.find((b) => b.origin === minio.nodes[i]!.url)!;
-}
+const node = (i: number): Promise<BackendSnapshot> => nodeBackend(stack.proxy.adminUrl, 'minio', minio, i);
 /** Attempts finished per MinIO node in the `minio` store, in node order. */
-async function attempts(): Promise<number[]> {
-  const backends = (await pool('minio')).backends;
-  return minio.nodes.map((n) => backends.find((b) => b.origin === n.url)!.attempts);
-}
+const attempts = (): Promise<number[]> => attemptsPerNode(stack.proxy.adminUrl, 'minio', minio);
 async function sideTotal(): Promise<number> {
   return (await pool('side')).backends.reduce((s, b) => s + b.attempts, 0);
 }
 const delta = (before: number[], now: number[]): number[] => now.map((a, i) => a - before[i]!);
-
-/** Polls `cond` every 100 ms, at most 600 times (a bound, not a timing assertion). */
-async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`never reached: ${what}`);
-}
 
 /** `total` GETs on `bucket` from `workers` concurrent loops; returns the errors. `during` runs mid-way. */
 async function load(

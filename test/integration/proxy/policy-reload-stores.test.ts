@@ -21,6 +21,7 @@ import type { ProxyHandle } from '../../../proxy/server.ts';
 import { startMinioCluster } from '../../testbed/minio.ts';
 import type { MinioCluster } from '../../testbed/minio.ts';
 import { CLIENT_KEYS } from './stack.ts';
+import { until } from '../../testbed/until.ts';
 
 const BUCKET = 'reloaded';
 const KEY = 'hello.txt';
@@ -122,15 +123,6 @@ async function stores(): Promise<PoolSnapshot[]> {
   const res = await fetch(`${proxy.adminUrl}/debug/backends`);
   assert.equal(res.status, 200);
   return ((await res.json()) as { stores: PoolSnapshot[] }).stores;
-}
-
-/** Polls every 100 ms, at most 300 times (a bound, not a timing assertion). */
-async function until(cond: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`gave up waiting for: ${what}`);
 }
 
 void test('empty policy → store added → endpoint removed under load → store removed, no restart', async () => {

@@ -24,6 +24,7 @@ import { assumeRole } from '../../../operator/controller/sts-client.ts';
 import type { AssumedCredentials } from '../../../operator/controller/sts-client.ts';
 import { CLIENT_KEYS, startStack } from './stack.ts';
 import type { Stack } from './stack.ts';
+import { until } from '../../testbed/until.ts';
 
 const B = 'session-token';
 let s: Stack;
@@ -87,15 +88,6 @@ const put = (client: S3Client, key: string, body = key): Promise<string> =>
 async function get(client: S3Client, key: string): Promise<string> {
   const r = await client.send(new GetObjectCommand({ Bucket: B, Key: key }));
   return (await r.Body?.transformToString()) ?? '';
-}
-
-/** Polls every 100 ms, at most 300 times (a bound, not a timing assertion). */
-async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`gave up waiting for: ${what}`);
 }
 
 /** sluice_proxy_credential_reloads_total{result}. */
