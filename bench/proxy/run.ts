@@ -292,12 +292,16 @@ async function addedLatency(
   // metrics; a scrape resets the lag histogram): is its tail its own or the machine's?
   const scrape = async (): Promise<string> => (await fetch(`${proxy.adminUrl}/metrics`)).text();
   const gcBefore = gcPauses(await scrape());
+  // prom-client samples the loop with a 10 ms timer and records each interval whole (its p50
+  // reads ~10.0 ms on an idle loop), so the delay is the maximum minus those 10 ms.
+  const SAMPLING_MS = 10;
   let lagMaxMs = 0;
   for (let round = 0; round < ADDED_ROUNDS; round++) {
     res.direct.push(await runOpenLoop({ ...base, origin: direct, headers: signDirect }));
     await scrape();
     res.proxy.push(await runOpenLoop({ ...base, origin: proxy.url, headers: signProxy }));
-    lagMaxMs = Math.max(lagMaxMs, metricValue(await scrape(), 'nodejs_eventloop_lag_max_seconds') * 1000);
+    const max = metricValue(await scrape(), 'nodejs_eventloop_lag_max_seconds') * 1000;
+    lagMaxMs = Math.max(lagMaxMs, max - SAMPLING_MS);
   }
   const gcAfter = gcPauses(await scrape());
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
@@ -312,7 +316,7 @@ async function addedLatency(
       `direct p50 ${fmt(res.direct, 'p50Ms')} p99 ${fmt(res.direct, 'p99Ms')} ms | ` +
       `proxy p50 ${fmt(res.proxy, 'p50Ms')} p99 ${fmt(res.proxy, 'p99Ms')} ms | ` +
       `median added p50 ${(p50 - d50).toFixed(2)} ms, p99 ${(p99 - d99).toFixed(2)} ms | errors ${errors}\n` +
-      `  proxy during its rounds: event-loop delay max ${lagMaxMs.toFixed(1)} ms; ` +
+      `  proxy during its rounds: longest event-loop delay ${lagMaxMs.toFixed(1)} ms; ` +
       `GC ${gcAfter.count - gcBefore.count} pauses, ${(gcAfter.sumMs - gcBefore.sumMs).toFixed(1)} ms in all\n`,
   );
   return res;
