@@ -432,10 +432,12 @@ export class StorePool implements BackendPool {
 
   /**
    * Narrows candidates to one zone drawn by the zone shares; all of them without a local zone.
-   * A zone's capacity is its *healthy* candidates, also in panic mode (where candidates include
-   * unhealthy and ejected backends): otherwise a local zone that is entirely down would count as
-   * whole and take every first attempt. Panic widens the choice within the zone drawn. Only when
-   * no candidate is healthy at all (start-up, every check failing) do all candidates count.
+   * A zone's capacity is its *healthy* backends, also in panic mode (where candidates include
+   * unhealthy and ejected backends) and on a retry (whose candidates lack the backend that just
+   * failed): otherwise a local zone that is entirely down would count as whole and take first
+   * attempts or retries. Panic widens the choice within the zone drawn. Only when no backend is
+   * healthy at all (start-up, every check failing) do all candidates count; and when the zone
+   * drawn has no candidate left (a retry excluded it), every candidate is fair game.
    */
   #zoneFilter(candidates: BackendNode[], live: readonly BackendNode[]): BackendNode[] {
     if (this.localZone === undefined) return candidates;
@@ -447,11 +449,11 @@ export class StorePool implements BackendPool {
       byZone.set(z, cap);
     }
     if (byZone.size <= 1) return candidates;
-    // Outside panic every candidate is healthy already.
-    const healthy = this.#panic ? candidates.filter((b) => b.state === 'healthy') : candidates;
+    const healthy = live.filter((b) => b.state === 'healthy');
     for (const b of healthy.length > 0 ? healthy : candidates) byZone.get(zoneOf(b))!.eligible += 1;
     const zone = drawZone(zoneShares([...byZone.values()], this.localZone), this.random());
-    return candidates.filter((b) => zoneOf(b) === zone);
+    const inZone = candidates.filter((b) => zoneOf(b) === zone);
+    return inZone.length > 0 ? inZone : candidates;
   }
 
   // ---- timers ----

@@ -251,6 +251,41 @@ void describe('zones', () => {
     assert.ok(picksOn(counts, [4]) > 0, 'the healthy zone-b backend takes picks');
   });
 
+  void test('in panic, a retry away from the one healthy backend stays out of the dead local zone', async () => {
+    const up = new Map([
+      ['http://127.0.0.1:9000', false],
+      ['http://127.0.0.2:9000', false],
+      ['http://127.0.0.3:9000', false],
+    ]);
+    const { pool } = makePool(twoZones, up, { localZone: 'a' });
+    await pool.ready();
+    await pool.checkNow();
+    const healthyB = pool.backends()[3]!;
+    assert.equal(healthyB.state, 'healthy');
+    const retried = new Map<string, number>();
+    for (let i = 0; i < 1_000; i++) {
+      const b = pool.pick(new Set([healthyB]));
+      retried.set(b?.origin ?? 'none', (retried.get(b?.origin ?? 'none') ?? 0) + 1);
+    }
+    assert.equal(pool.panic, true);
+    assert.deepEqual(
+      [...retried.entries()],
+      [['http://127.0.0.3:9000', 1_000]],
+      'zone b, not the dead zone a',
+    );
+  });
+
+  void test('a retry that excludes the whole drawn zone still gets a backend', async () => {
+    const { pool } = makePool(twoZones, new Map(), { localZone: 'a' });
+    await pool.ready();
+    await pool.checkNow();
+    const [a1, a2] = pool.backends();
+    for (let i = 0; i < 200; i++) {
+      const b = pool.pick(new Set([a1!, a2!]));
+      assert.ok(b && ['http://127.0.0.3:9000', 'http://127.0.0.4:9000'].includes(b.origin));
+    }
+  });
+
   void test('in panic, a partly down local zone keeps only its healthy share', async () => {
     const spec = store('s', ips(8, ['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b']));
     // One healthy backend per zone: 2 of 8 < 50%, so panic; each zone has 1/4 of its capacity.
