@@ -228,7 +228,8 @@ export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
   const sd = obj(o.shutdown ?? {}, 'shutdown');
   noUnknownKeys(sd, ['graceMs'], 'shutdown');
   const domains = arr(o.virtualHostDomains ?? [], 'virtualHostDomains').map((d, i) =>
-    str(d, at('virtualHostDomains', i)).toLowerCase(),
+    // Lower-case and without a trailing dot: Hosts are matched in that form (proxy/s3/target.ts).
+    str(d, at('virtualHostDomains', i)).toLowerCase().replace(/\.$/, ''),
   );
   const maxHeaderBytes = int(limits.maxHeaderBytes, 'limits.maxHeaderBytes', 16 * 1024, 1024 * 1024);
   if (maxHeaderBytes < 1024) throw new ConfigError('limits.maxHeaderBytes', 'must be at least 1024');

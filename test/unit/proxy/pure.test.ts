@@ -186,6 +186,14 @@ void describe('config', () => {
     assert.equal(c.policy.stores[0]!.credentials.file, '/etc/sluice/c.json');
     assert.equal(c.policy.stores[0]!.region, 'us-east-1');
   });
+  void test('virtual-host domains are matched lower-case and without a trailing dot', () => {
+    const c = parseProxyConfig({
+      config: { ...base, virtualHostDomains: ['S3.Example.', 's3.local'] },
+      configDir: '/',
+    });
+    assert.deepEqual(c.virtualHostDomains, ['s3.example', 's3.local']);
+    assert.equal(parseTarget('/k', 'b-1.s3.example.', c.virtualHostDomains).bucket, 'b-1');
+  });
   const bad: [unknown, string][] = [
     [
       { ...base, stores: [{ ...base.stores[0], endpoints: ['http://a:1', 'ftp://x'] }] },
