@@ -11,6 +11,7 @@ export default tseslint.config(
       'scripts/testbed/gomod/**',
       '.cache/**',
       'bench/results/**',
+      '.dist-*/**',
       'dist/**',
     ],
   },
