@@ -47,6 +47,12 @@ export interface MinioCluster {
   /** SIGKILL node i; otherwise like {@link MinioCluster.stopNode}. */
   killNode(i: number): Promise<void>;
   /**
+   * Cuts node i off from its clients, as a network partition would: its relay refuses new
+   * connections and resets open ones, while the MinIO process stays up and in the cluster (so
+   * the other nodes keep full quorum). {@link MinioCluster.startNode} reconnects it.
+   */
+  cutNode(i: number): Promise<void>;
+  /**
    * Restarts node i on its port; resolves once it is ready, every live node sees every live
    * node's drives online again, and its relay accepts connections.
    */
@@ -283,6 +289,9 @@ async function startOnce(opts: MinioClusterOptions): Promise<MinioCluster> {
         await s.relay.pause();
         await s.proc?.stop('SIGKILL');
         await waitConverged(`MinIO nodes noticing node ${i} killed`, true);
+      },
+      async cutNode(i) {
+        await node(i).relay.pause();
       },
       async startNode(i) {
         const s = node(i);

@@ -3,7 +3,10 @@
 // of zone a down, half the traffic spills to zone b, spread over both of its nodes; with all of zone
 // a down, zone b takes everything, also when a degraded zone b puts the pool in panic mode; zone a
 // back, the traffic goes home. A second store in the same proxy never sees the first one's
-// traffic. Assertions are on counts and shares, never timings.
+// traffic. Assertions are on counts and shares, never timings. "Down" here is a node cut off from
+// the proxy (minio.cutNode: its relay refuses and resets connections) while the MinIO process stays
+// in the cluster: killing half of it made MinIO itself answer NoSuchKey/SlowDownRead for existing
+// objects and retry-worthy 5xx that blurred the zone shares (a CI run failed on a 400/184 split).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
@@ -125,6 +128,7 @@ async function load(
  * What MinIO itself has answered for existing objects while the cluster noticed a node die: 404
  * NoSuchKey through the live nodes (test/testbed/minio.ts, killNode; ~70 of 400 GETs in one run of
  * ~15 here), and 503 SlowDownRead when the second node of four died (read quorum exactly met).
+ * With nodes cut off rather than killed these should not occur; still tolerated, never the proxy's.
  */
 const MINIO_TRANSIENT: ReadonlyMap<string, number> = new Map([
   ['NoSuchKey', 404],
@@ -213,8 +217,8 @@ void describe('zones on a 4-node MinIO cluster through the proxy', () => {
     assert.ok(sideAttempts - side >= 100, `the second store served ${sideAttempts - side}`);
   });
 
-  void test('one zone-a node killed: no failed GET, half the traffic spills evenly over zone b', async (t) => {
-    let relayed = await assertNoProxyFailure(await load(400, 6, () => minio.killNode(0)), [0]);
+  void test('one zone-a node cut off: no failed GET, half the traffic spills evenly over zone b', async (t) => {
+    let relayed = await assertNoProxyFailure(await load(400, 6, () => minio.cutNode(0)), [0]);
     await until(down(0), 'node 0 marked down');
     const before = await attempts();
     relayed += await assertNoProxyFailure(await load(600, 4), [0]);
@@ -232,7 +236,7 @@ void describe('zones on a 4-node MinIO cluster through the proxy', () => {
   });
 
   void test('all of zone a down: zone b takes all of it, evenly, no failed GET', async (t) => {
-    let relayed = await assertNoProxyFailure(await load(400, 6, () => minio.killNode(1)), [0, 1]);
+    let relayed = await assertNoProxyFailure(await load(400, 6, () => minio.cutNode(1)), [0, 1]);
     await until(down(1), 'node 1 marked down');
     const before = await attempts();
     relayed += await assertNoProxyFailure(await load(400, 4), [0, 1]);
@@ -266,7 +270,7 @@ void describe('zones on a 4-node MinIO cluster through the proxy', () => {
     await until(async () => (await node(2)).state === 'healthy', 'node 2 healthy again');
   });
 
-  void test('zone a restarted: once healthy, the traffic goes home', async () => {
+  void test('zone a reconnected: once healthy, the traffic goes home', async () => {
     await minio.startNode(0);
     await minio.startNode(1);
     await until(
