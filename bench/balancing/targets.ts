@@ -12,10 +12,7 @@ import { freePort } from '../../test/testbed/ports.ts';
 import { spawnLogged, waitUntil } from '../../test/testbed/proc.ts';
 import type { Proc } from '../../test/testbed/proc.ts';
 import { buildDist } from '../../scripts/build.ts';
-import { SIDECAR_RUNTIME_ENV } from '../../operator/contract.ts';
-
-/** The runtime env every injected sidecar gets. */
-const sidecarEnv = Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value]));
+import { sidecarRuntimeEnv } from '../proxy/proc.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
 const SLUICE = buildDist();
@@ -77,7 +74,7 @@ export async function startSluice(algorithm: BalancingAlgorithm, up: Upstream): 
     [SLUICE, 'proxy', '--config', file],
     join(up.dir, `sluice-${algorithm}.log`),
     {
-      env: { PATH: process.env.PATH ?? '', ...sidecarEnv },
+      env: { PATH: process.env.PATH ?? '', ...sidecarRuntimeEnv() },
       cwd: process.cwd(),
     },
   );

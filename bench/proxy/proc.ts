@@ -3,13 +3,17 @@ import { readFileSync } from 'node:fs';
 import { SIDECAR_RUNTIME_ENV } from '../../operator/contract.ts';
 
 /**
- * The env `sluice proxy` runs with in a benchmark: the runtime tuning the webhook gives every
- * injected sidecar (operator/contract.ts), unless `--plain-node` is on the command line (to
- * measure what the tuning buys).
+ * The runtime tuning the webhook gives every injected sidecar (operator/contract.ts), as env
+ * entries — empty when `--plain-node` is on the command line (to measure what the tuning buys).
  */
+export function sidecarRuntimeEnv(): Record<string, string> {
+  if (process.argv.includes('--plain-node')) return {};
+  return Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value]));
+}
+
+/** The env `sluice proxy` runs with in a benchmark: ours plus {@link sidecarRuntimeEnv}. */
 export function proxyEnv(): NodeJS.ProcessEnv {
-  if (process.argv.includes('--plain-node')) return { ...process.env };
-  return { ...process.env, ...Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value])) };
+  return { ...process.env, ...sidecarRuntimeEnv() };
 }
 
 const TICK = 100; // USER_HZ on Linux
