@@ -168,8 +168,13 @@ export async function runPod(opts: RunPodOptions): Promise<RunningPod> {
     syncing = syncing.catch(() => undefined).then(() => (stopped ? undefined : sync()));
     return syncing;
   };
+  let ticking = false; // a tick while the last one still syncs is skipped, not queued
   const timer = setInterval(() => {
-    syncOnce().catch(() => undefined); // a transient API error is retried on the next tick, as kubelet does
+    if (ticking) return;
+    ticking = true;
+    syncOnce()
+      .catch(() => undefined) // a transient API error is retried on the next tick, as kubelet does
+      .finally(() => (ticking = false));
   }, opts.syncEveryMs ?? 500);
   timer.unref();
 
