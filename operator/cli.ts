@@ -163,6 +163,10 @@ export function registerOperatorCommand(program: Command): void {
     .option('--sidecar-image <image>', 'sidecar image')
     .option('--sidecar-image-pull-policy <policy>', 'Always | IfNotPresent | Never')
     .option('--sidecar-log-level <level>', 'sidecar log level')
+    .option(
+      '--sidecar-node-options <flags>',
+      'NODE_OPTIONS of every injected sidecar ("" for none); default --max-semi-space-size=1',
+    )
     .option('--sidecar-cpu-request <q>', 'sidecar CPU request')
     .option('--sidecar-memory-request <q>', 'sidecar memory request')
     .option('--sidecar-cpu-limit <q>', 'sidecar CPU limit')

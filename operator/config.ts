@@ -68,6 +68,7 @@ export interface RawOperatorOptions {
   sidecarImage?: string;
   sidecarImagePullPolicy?: string;
   sidecarLogLevel?: string;
+  sidecarNodeOptions?: string;
   sidecarCpuRequest?: string;
   sidecarMemoryRequest?: string;
   sidecarCpuLimit?: string;
@@ -159,6 +160,8 @@ export function parseOperatorConfig(raw: RawOperatorOptions, env: PodEnv = {}): 
   if (raw.sidecarImagePullPolicy)
     injectorOverrides.imagePullPolicy = raw.sidecarImagePullPolicy as InjectorConfig['imagePullPolicy'];
   if (raw.sidecarLogLevel) injectorOverrides.logLevel = raw.sidecarLogLevel as LogLevel;
+  // Set, even to "", it replaces the default (empty: the sidecar gets no NODE_OPTIONS).
+  if (raw.sidecarNodeOptions !== undefined) injectorOverrides.nodeOptions = raw.sidecarNodeOptions.trim();
   if (Object.keys(resources.requests).length + Object.keys(resources.limits).length > 0)
     injectorOverrides.resources = resources;
   if (raw.hostNetwork) injectorOverrides.hostNetwork = raw.hostNetwork as InjectorConfig['hostNetwork'];

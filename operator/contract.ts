@@ -82,9 +82,12 @@ export const SIDECAR_CACHE_SIZE_ENV = 'SLUICE_CACHE_SIZE';
  * young-generation semi-space makes V8 scavenge often enough that the 64 KiB buffers a streaming
  * proxy churns through are freed while they are young, and one malloc arena stops glibc keeping
  * a fragmented arena per helper thread. Together they cut peak RSS under 64 concurrent 64 MiB
- * transfers (measured figures in PERFORMANCE.md). The benchmarks start the proxy with the same env.
+ * transfers (measured figures in PERFORMANCE.md), at the price of ~10× more (shorter) scavenges.
+ * The benchmarks start the proxy with the same env. NODE_OPTIONS is the operator's
+ * `--sidecar-node-options` (empty: not set at all).
  */
+export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=1';
 export const SIDECAR_RUNTIME_ENV: readonly { name: string; value: string }[] = [
-  { name: 'NODE_OPTIONS', value: '--max-semi-space-size=1' },
+  { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
   { name: 'MALLOC_ARENA_MAX', value: '1' },
 ];

@@ -3,7 +3,7 @@
  * (`sluice operator`, `sluice inject`). Per-pod annotations override a few of these
  * (./annotations.ts); nothing else changes them.
  */
-import { ADMIN_PORT, PROXY_PORT } from '../contract.ts';
+import { ADMIN_PORT, PROXY_PORT, SIDECAR_NODE_OPTIONS } from '../contract.ts';
 import { parseQuantity } from './quantity.ts';
 
 /** pino's levels; the sidecar's `--log-level` accepts these. */
@@ -30,6 +30,8 @@ export interface InjectorConfig {
   command?: readonly string[];
   /** Executable used by the legacy-mode lifecycle hooks (the image is a Node image). */
   nodeBinary: string;
+  /** The sidecar's NODE_OPTIONS (V8 flags); empty = not set. Default SIDECAR_NODE_OPTIONS. */
+  nodeOptions: string;
   resources: SidecarResources;
   logLevel: LogLevel;
   /** Read-cache size (quantity) passed to the sidecar; unset = the proxy's default. */
@@ -64,6 +66,7 @@ export function defaultInjectorConfig(): InjectorConfig {
     image: 'ghcr.io/sluice-dev/sluice:0.1.0',
     imagePullPolicy: 'IfNotPresent',
     nodeBinary: 'node',
+    nodeOptions: SIDECAR_NODE_OPTIONS,
     resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
     logLevel: 'info',
     proxyPort: PROXY_PORT,

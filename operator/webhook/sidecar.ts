@@ -12,7 +12,7 @@
  * on restarts of the sidecar alone, the delay is bounded by terminationGracePeriodSeconds, and
  * a Job's pod never completes because the sidecar never exits.
  */
-import type { V1Container, V1Volume } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1Volume } from '@kubernetes/client-node';
 import {
   POLICY_KEY,
   SIDECAR_CACHE_SIZE_ENV,
@@ -54,6 +54,12 @@ export function sidecarArgs(settings: SidecarSettings): string[] {
   ];
 }
 
+/** SIDECAR_RUNTIME_ENV with the operator's NODE_OPTIONS (left out when configured empty). */
+function runtimeEnv(config: InjectorConfig): V1EnvVar[] {
+  const rest = SIDECAR_RUNTIME_ENV.filter((e) => e.name !== 'NODE_OPTIONS').map((e) => ({ ...e }));
+  return config.nodeOptions ? [{ name: 'NODE_OPTIONS', value: config.nodeOptions }, ...rest] : rest;
+}
+
 /** Builds the sidecar for a pod whose policy Secret is `secretName`. */
 export function buildSidecar(
   settings: SidecarSettings,
@@ -74,7 +80,7 @@ export function buildSidecar(
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      ...SIDECAR_RUNTIME_ENV.map((e) => ({ ...e })),
+      ...runtimeEnv(config),
       ...(settings.cacheSize !== undefined
         ? [{ name: SIDECAR_CACHE_SIZE_ENV, value: settings.cacheSize }]
         : []),

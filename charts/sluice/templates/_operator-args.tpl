@@ -27,6 +27,7 @@ Rendered as a YAML list by toYaml, so no value needs hand quoting.
 {{- $a = append $a (printf "--sidecar-image=%s" (include "sluice.sidecarImage" .)) }}
 {{- $a = append $a (printf "--sidecar-image-pull-policy=%s" $v.sidecar.image.pullPolicy) }}
 {{- $a = append $a (printf "--sidecar-log-level=%s" $v.sidecar.logLevel) }}
+{{- $a = append $a (printf "--sidecar-node-options=%s" $v.sidecar.nodeOptions) }}
 {{- $req := $v.sidecar.resources.requests | default dict }}
 {{- $lim := $v.sidecar.resources.limits | default dict }}
 {{- with $req.cpu }}{{ $a = append $a (printf "--sidecar-cpu-request=%v" .) }}{{ end }}

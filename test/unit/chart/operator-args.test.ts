@@ -52,6 +52,7 @@ const KNOWN = {
   sidecarImage: '',
   sidecarImagePullPolicy: '',
   sidecarLogLevel: '',
+  sidecarNodeOptions: '',
   sidecarCpuRequest: '',
   sidecarMemoryRequest: '',
   sidecarCpuLimit: '',

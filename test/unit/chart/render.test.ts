@@ -158,6 +158,7 @@ void describe('operator Deployment (defaults)', () => {
     assert.equal(arg(c, '--sidecar-image'), c.image);
     assert.equal(arg(c, '--sidecar-memory-limit'), '256Mi');
     assert.equal(arg(c, '--sidecar-log-level'), 'info');
+    assert.equal(arg(c, '--sidecar-node-options'), '--max-semi-space-size=1');
     assert.equal(arg(c, '--host-network'), 'refuse');
   });
 });

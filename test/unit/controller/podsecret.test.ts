@@ -139,6 +139,12 @@ void describe('operator config', () => {
     assert.equal(c.webhook.injector.operatorNamespace, 'sys');
     assert.equal(c.webhook.injector.resources.requests.cpu, '50m');
     assert.equal(c.webhook.injector.hostNetwork, 'skip');
+    assert.equal(c.webhook.injector.nodeOptions, '--max-semi-space-size=1', 'the default');
+    assert.equal(parseOperatorConfig({ sidecarNodeOptions: '' }).webhook.injector.nodeOptions, '');
+    assert.equal(
+      parseOperatorConfig({ sidecarNodeOptions: ' --max-old-space-size=200 ' }).webhook.injector.nodeOptions,
+      '--max-old-space-size=200',
+    );
     assert.throws(() => parseOperatorConfig({ tlsMode: 'cert-manager' }), /--tls-cert-dir: required/);
     assert.throws(
       () => parseOperatorConfig({ leaderElectionRenewDeadline: '20s' }),

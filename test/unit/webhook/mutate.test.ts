@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Container } from '@kubernetes/client-node';
-import { ADMIN_PORT, IDENTITY_LABEL, SIDECAR_CONTAINER_NAME } from '../../../operator/contract.ts';
+import {
+  ADMIN_PORT,
+  IDENTITY_LABEL,
+  SIDECAR_CONTAINER_NAME,
+  SIDECAR_NODE_OPTIONS,
+} from '../../../operator/contract.ts';
 import { resolveInjectorConfig } from '../../../operator/webhook/config.ts';
 import { isIdentity, randomIdentity } from '../../../operator/webhook/identity.ts';
 import { mutate, mutatePod } from '../../../operator/webhook/mutate.ts';
@@ -123,6 +128,28 @@ void describe('mutate()', () => {
       after.spec!.containers.map((c) => c.name),
       ['app'],
     );
+  });
+
+  void test('the sidecar runtime env: default NODE_OPTIONS, the operator’s own, or none', () => {
+    const env = (nodeOptions?: string) =>
+      Object.fromEntries(
+        (
+          sidecarOf(
+            injected(
+              annotated(),
+              ctx({ config: resolveInjectorConfig({ ...(nodeOptions !== undefined && { nodeOptions }) }) }),
+            ),
+          ).env ?? []
+        )
+          .filter((e) => e.value !== undefined)
+          .map((e) => [e.name, e.value]),
+      );
+    assert.deepEqual(env(), { NODE_OPTIONS: SIDECAR_NODE_OPTIONS, MALLOC_ARENA_MAX: '1' });
+    assert.deepEqual(env('--max-old-space-size=200'), {
+      NODE_OPTIONS: '--max-old-space-size=200',
+      MALLOC_ARENA_MAX: '1',
+    });
+    assert.deepEqual(env(''), { MALLOC_ARENA_MAX: '1' });
   });
 
   void test('legacy sidecar: first regular container, hooks gate start and delay stop', () => {
