@@ -231,12 +231,14 @@ void describe('hand-set Host headers', () => {
   }
 
   void test('Host .s3.localhost (an empty bucket label) → 400 S3 XML error naming the bucket', async () => {
-    // The request path's parser reads this Host as path-style (bucket "k.txt"), the policy's as a
-    // virtual host with an empty bucket; the policy refuses the disagreement (proxy/policy/target.ts).
+    // The policy's parser (proxy/policy/target.ts) reads this Host as a virtual host with an empty
+    // bucket and refuses it (InvalidRequest naming the invalid bucket name); the request parser
+    // alone would have read it path-style. Either code is a clear refusal; nothing is written.
     const r = await send('PUT', '/k.txt', `.s3.localhost:${port}`, 'x');
     assert.equal(r.status, 400, r.body);
     assert.match(String(r.headers['content-type']), /^application\/xml/);
     assert.ok(s3Code(r.body) === 'InvalidBucketName' || s3Code(r.body) === 'InvalidRequest', r.body);
     assert.match(r.body, /invalid bucket name|bucket is not valid/i);
+    assert.equal(await stored(VH, 'k.txt'), undefined);
   });
 });
