@@ -11,7 +11,13 @@ import type { MinioCluster } from '../../testbed/minio.ts';
 import { startStack } from '../proxy/stack.ts';
 import type { Stack } from '../proxy/stack.ts';
 import { until } from '../../testbed/until.ts';
-import { attemptsPerNode, nodeBackend, poolSnapshot, type BackendSnapshot } from './debug-backends.ts';
+import {
+  attemptsPerNode,
+  FAST_CHECKS,
+  nodeBackend,
+  poolSnapshot,
+  type BackendSnapshot,
+} from './debug-backends.ts';
 
 const BUCKET = 'balancing';
 const KEYS = ['a', 'b', 'c', 'd'];
@@ -25,15 +31,7 @@ before(async () => {
   stack = await startStack({
     minio,
     buckets: [BUCKET],
-    proxyOptions: {
-      balancer: {
-        // Fast checks so the test moves on quickly; production defaults are 5 s.
-        defaults: {
-          healthCheck: { intervalMs: 200, timeoutMs: 1_000, rise: 2, fall: 2 },
-          outlier: { baseEjectionMs: 2_000 },
-        },
-      },
-    },
+    proxyOptions: FAST_CHECKS,
   });
   s3 = stack.client(); // maxAttempts 1: the SDK never retries, so every proxy failure shows
   await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));

@@ -19,7 +19,13 @@ import type { MinioCluster } from '../../testbed/minio.ts';
 import { startStack } from '../proxy/stack.ts';
 import type { Stack } from '../proxy/stack.ts';
 import { until } from '../../testbed/until.ts';
-import { attemptsPerNode, nodeBackend, poolSnapshot, type BackendSnapshot } from './debug-backends.ts';
+import {
+  attemptsPerNode,
+  FAST_CHECKS,
+  nodeBackend,
+  poolSnapshot,
+  type BackendSnapshot,
+} from './debug-backends.ts';
 
 const BUCKET = 'zoned';
 /** The second store's bucket (a pod's requests name a bucket; the bucket names the store). */
@@ -60,15 +66,7 @@ before(async () => {
       { store: 'minio', bucket: BUCKET, access: ['read', 'write'], bucketConfig: ['create-bucket'] },
       { store: 'side', bucket: SIDE_BUCKET, access: ['read', 'write'], bucketConfig: ['create-bucket'] },
     ],
-    proxyOptions: {
-      balancer: {
-        // Fast checks so the test moves on quickly; production defaults are 5 s.
-        defaults: {
-          healthCheck: { intervalMs: 200, timeoutMs: 1_000, rise: 2, fall: 2 },
-          outlier: { baseEjectionMs: 2_000 },
-        },
-      },
-    },
+    proxyOptions: FAST_CHECKS,
   });
   s3 = stack.client(); // maxAttempts 1: the SDK never retries, so every proxy failure shows
   await until(async () => {
