@@ -18,6 +18,7 @@ import { ControllerError } from './errors.ts';
 import { EventRecorder } from './events.ts';
 import { reconcilePodIdentity, type PodReconcilerDeps, type ReconcileResult } from './reconcile-pod.ts';
 import { reconcileBucketAccessStatus, reconcileObjectStoreStatus } from './reconcile-status.ts';
+import { StsFailures, type StsFailure } from './sts-failures.ts';
 import { assumeRole as realAssumeRole, type AssumeRoleInput, type AssumedCredentials } from './sts-client.ts';
 import { GROUP, VERSION } from './types.ts';
 import type { BucketAccess, Namespace, Node, ObjectStore, Pod, Secret } from './types.ts';
@@ -59,6 +60,8 @@ export class Controller {
   private readonly credentialInformers = new Map<string, Informer<Secret>>();
   private readonly world: World;
   private readonly deps: PodReconcilerDeps;
+  /** Failing AssumeRole calls per store; a change requeues the store's and its accesses' status. */
+  private readonly stsFailures: StsFailures;
   /** Last identity and scheduling-relevant signature per pod UID (to requeue an old identity). */
   private readonly podSeen = new Map<string, { key: string; sig: string }>();
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -106,6 +109,7 @@ export class Controller {
       namespaces: this.namespaces,
       credentialSecret: (ns, name) => this.credentialInformers.get(`${ns}/${name}`)?.get(name, ns),
     });
+    this.stsFailures = new StsFailures((store) => this.enqueueStoreStatus(store));
     this.deps = {
       world: this.world,
       client: o.client,
@@ -120,6 +124,7 @@ export class Controller {
       now: Date.now,
       sts: o.sts,
       conflictsReported: new Set(),
+      stsFailures: this.stsFailures,
     };
     this.wire();
   }
@@ -207,6 +212,13 @@ export class Controller {
       }
     }
     for (const ns of namespaces) this.enqueueNamespace(ns, false);
+  }
+
+  /** Only the status of a store and of its BucketAccesses (not its pods): STS failures changed. */
+  private enqueueStoreStatus(name: string): void {
+    this.enqueue(`store:${name}`);
+    for (const b of this.accesses.list())
+      if (b.spec.storeRef === name) this.enqueue(`ba:${b.metadata?.namespace}/${b.metadata?.name}`);
   }
 
   private wire(): void {
@@ -319,6 +331,8 @@ export class Controller {
     }
   }
 
+  private readonly stsFailure = (store: string): StsFailure | undefined => this.stsFailures.forStore(store);
+
   private async process(key: string): Promise<void> {
     const colon = key.indexOf(':');
     const kindTag = key.slice(0, colon);
@@ -337,8 +351,9 @@ export class Controller {
           rest.slice(0, slash),
           rest.slice(slash + 1),
           new Date(),
+          this.stsFailure,
         );
-      else await reconcileObjectStoreStatus(this.world, this.o.client, rest, new Date());
+      else await reconcileObjectStoreStatus(this.world, this.o.client, rest, new Date(), this.stsFailure);
       this.queue.forget(key);
       if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       this.o.metrics.reconcilesTotal.inc({ kind, result: 'success' });

@@ -30,6 +30,7 @@ import {
 } from './podsecret.ts';
 import { computePodPolicy } from './policy.ts';
 import type { AssumeRoleInput, AssumedCredentials } from './sts-client.ts';
+import type { StsFailures } from './sts-failures.ts';
 import { buildSessionPolicy, stableHash } from './sts-policy.ts';
 import {
   parseStsState,
@@ -54,6 +55,8 @@ export interface PodReconcilerDeps {
   sts: { defaultDurationSeconds: number; renewFraction: number };
   /** Pod UIDs already told about an identity conflict (one Event each, not one per reconcile). */
   conflictsReported: Set<string>;
+  /** Where each reconcile records which stores' AssumeRole failed for the identity (status reads it). */
+  stsFailures: StsFailures;
 }
 
 /** A reconcile's wish to run again later (STS renewal). */
@@ -81,8 +84,10 @@ export async function reconcilePodIdentity(
   const path = resourcePath({ group: '', version: 'v1', plural: 'secrets', namespace: ns, name });
   const cached = world.caches.podSecrets.get(name, ns);
   const pods = world.podsWithIdentity(ns, identity).sort(creationOrder);
+  const noFailures = new Map<string, string>();
 
   if (pods.length === 0) {
+    deps.stsFailures.record(`${ns}/${identity}`, noFailures);
     if (cached && isManagedSecret(cached)) {
       try {
         await client.delete(path, cached.metadata?.uid);
@@ -97,15 +102,20 @@ export async function reconcilePodIdentity(
 
   const heldBy = controllerOwnerUid(cached);
   const owner = pods.find((p) => p.metadata?.uid === heldBy) ?? pods[0];
-  if (!owner) return {};
+  if (!owner) {
+    deps.stsFailures.record(`${ns}/${identity}`, noFailures);
+    return {};
+  }
   for (const other of pods) if (other !== owner) reportConflict(deps, other, owner, identity);
 
   const {
     secret: desired,
     document,
     stsError,
+    stsFailed,
     requeueAfterMs,
   } = await buildDesired(deps, owner, identity, cached);
+  deps.stsFailures.record(`${ns}/${identity}`, stsFailed);
   await writeSecret(deps, path, owner, identity, cached, desired, document);
   if (stsError) throw stsError;
   return requeueAfterMs === undefined ? {} : { requeueAfterMs };
@@ -133,7 +143,14 @@ async function buildDesired(
   pod: Pod,
   identity: string,
   existing: Secret | undefined,
-): Promise<{ secret: Secret; document: PodPolicyDocument; stsError?: Error; requeueAfterMs?: number }> {
+): Promise<{
+  secret: Secret;
+  document: PodPolicyDocument;
+  stsError?: Error;
+  /** store → error of its AssumeRole, for every store whose AssumeRole failed in this call. */
+  stsFailed: Map<string, string>;
+  requeueAfterMs?: number;
+}> {
   const { world } = deps;
   const ns = pod.metadata?.namespace ?? '';
   const stores = world.storeMap();
@@ -161,6 +178,7 @@ async function buildDesired(
   const stsState: StsState = {};
   const credentials = new Map<string, StoreCredentials>();
   let stsError: Error | undefined;
+  const stsFailed = new Map<string, string>();
   let requeueAfterMs: number | undefined;
   for (const spec of document.stores) {
     const store = stores.get(spec.name) as ObjectStore;
@@ -180,6 +198,7 @@ async function buildDesired(
       oldState,
       now,
     );
+    if (sts.failure !== undefined) stsFailed.set(spec.name, sts.failure);
     if ('error' in sts) {
       stsError ??= sts.error;
       dropped.add(spec.name);
@@ -202,10 +221,24 @@ async function buildDesired(
     credentials,
     stsState: Object.keys(stsState).length > 0 ? serializeStsState(stsState) : undefined,
   });
-  return stsError ? { secret, document, stsError, requeueAfterMs } : { secret, document, requeueAfterMs };
+  return stsError
+    ? { secret, document, stsError, stsFailed, requeueAfterMs }
+    : { secret, document, stsFailed, requeueAfterMs };
 }
 
-/** Reuses still-fresh temporary credentials or assumes the role again for this pod's grants. */
+/** An AssumeRole error as status may show it: the store's secret key and token never appear. */
+function failureText(err: unknown, source: StoreCredentials): string {
+  let text = err instanceof Error ? err.message : String(err);
+  for (const secret of [source.secretAccessKey, source.sessionToken])
+    if (secret) text = text.split(secret).join('***');
+  return text;
+}
+
+/**
+ * Reuses still-fresh temporary credentials or assumes the role again for this pod's grants.
+ * `failure` is set whenever AssumeRole was called and failed, also when the old credentials are
+ * still served meanwhile.
+ */
 async function stsCredentials(
   deps: PodReconcilerDeps,
   storeName: string,
@@ -215,7 +248,10 @@ async function stsCredentials(
   existing: Secret | undefined,
   oldState: StsState,
   now: number,
-): Promise<{ credentials: StoreCredentials; entry: StsState[string] } | { error: Error }> {
+): Promise<
+  | { credentials: StoreCredentials; entry: StsState[string]; failure?: string }
+  | { error: Error; failure: string }
+> {
   const endpoint = store.spec.credentials.sts?.endpoint ?? store.spec.endpoints[0]?.url ?? '';
   const durationSeconds = store.spec.credentials.sts?.durationSeconds ?? deps.sts.defaultDurationSeconds;
   const policy = JSON.stringify(buildSessionPolicy(storeName, document.grants));
@@ -257,9 +293,10 @@ async function stsCredentials(
     };
   } catch (err) {
     deps.metrics.stsAssumeRoleTotal.inc({ result: 'error' });
-    if (reusable && stillValid(old, want)) return { credentials: oldCreds, entry: old };
+    const failure = failureText(err, source);
+    if (reusable && stillValid(old, want)) return { credentials: oldCreds, entry: old, failure };
     const e = err instanceof Error ? err : new ControllerError('StsFailed', String(err), true);
-    return { error: e };
+    return { error: e, failure };
   }
 }
 

@@ -6,6 +6,7 @@ import { IDENTITY_LABEL } from '../contract.ts';
 import { type KubeClient, isStatus, resourcePath } from '../kube/client.ts';
 import { bucketAccessSelectsPod } from './policy.ts';
 import { bucketAccessReadiness, nextStatus, objectStoreReadiness, sameStatus } from './status.ts';
+import type { StsFailure } from './sts-failures.ts';
 import { GROUP, VERSION } from './types.ts';
 import type { World } from './world.ts';
 
@@ -26,6 +27,9 @@ async function patchStatus(client: KubeClient, path: string, status: unknown): P
   }
 }
 
+/** A store's current STS failure (the controller's in-memory knowledge), by store name. */
+export type StsFailureLookup = (store: string) => StsFailure | undefined;
+
 /** BucketAccess `ns/name`: Ready + matchedPods + observedGeneration. */
 export async function reconcileBucketAccessStatus(
   world: World,
@@ -33,13 +37,21 @@ export async function reconcileBucketAccessStatus(
   ns: string,
   name: string,
   now: Date,
+  stsFailure: StsFailureLookup,
 ): Promise<void> {
   const ba = world.caches.accesses.get(name, ns);
   if (!ba || ba.metadata?.deletionTimestamp) return;
   const store = world.caches.stores.get(ba.spec.storeRef);
   const creds = store ? world.storeCredentials(store) : undefined;
   const matched = countMatchedPods(world, ns, name);
-  const ready = bucketAccessReadiness(ba, store, world.namespaceLabels(ns), creds, matched);
+  const ready = bucketAccessReadiness(
+    ba,
+    store,
+    world.namespaceLabels(ns),
+    creds,
+    matched,
+    stsFailure(ba.spec.storeRef),
+  );
   const status = nextStatus(ba.status, ba.metadata?.generation, ready, now, matched);
   if (sameStatus(ba.status, status)) return;
   await patchStatus(
@@ -62,13 +74,14 @@ export async function reconcileObjectStoreStatus(
   client: KubeClient,
   name: string,
   now: Date,
+  stsFailure: StsFailureLookup,
 ): Promise<void> {
   const store = world.caches.stores.get(name);
   if (!store || store.metadata?.deletionTimestamp) return;
   const status = nextStatus(
     store.status,
     store.metadata?.generation,
-    objectStoreReadiness(store, world.storeCredentials(store)),
+    objectStoreReadiness(store, world.storeCredentials(store), stsFailure(name)),
     now,
   );
   if (sameStatus(store.status, status)) return;

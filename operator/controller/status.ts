@@ -5,6 +5,7 @@
 import { setCondition, type Condition } from '../kube/conditions.ts';
 import type { CredentialsLookup } from './credentials.ts';
 import { storeAllowsNamespace } from './policy.ts';
+import type { StsFailure } from './sts-failures.ts';
 import type { BucketAccess, ObjectStore, SluiceStatus } from './types.ts';
 
 /** Reasons of the Ready condition (CamelCase, stable: users alert on them). */
@@ -13,16 +14,32 @@ export const Reasons = {
   StoreNotFound: 'StoreNotFound',
   NamespaceNotAllowed: 'NamespaceNotAllowed',
   CredentialsMissing: 'CredentialsMissing',
+  /** An `sts` store's AssumeRole failed for at least one pod on its last attempt. */
+  StsFailed: 'StsFailed',
 } as const;
 
 /** A Ready condition without its transition time. */
 export type Readiness = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
-/** Whether a store can serve credentials now. */
-export function objectStoreReadiness(store: ObjectStore, creds: CredentialsLookup): Readiness {
+/** The failure text of a store's STS, as both kinds report it. */
+function stsFailureText(sts: StsFailure): string {
+  return `AssumeRole failed for ${sts.pods} pod(s): ${sts.message}`;
+}
+
+/**
+ * Whether a store can serve credentials now. `sts` is the controller's current knowledge of
+ * failing AssumeRole calls against it (ignored unless the store is in `sts` mode).
+ */
+export function objectStoreReadiness(
+  store: ObjectStore,
+  creds: CredentialsLookup,
+  sts?: StsFailure,
+): Readiness {
   if (!creds.ok)
     return { type: 'Ready', status: 'False', reason: Reasons.CredentialsMissing, message: creds.message };
   const mode = store.spec.credentials.mode ?? 'static';
+  if (mode === 'sts' && sts)
+    return { type: 'Ready', status: 'False', reason: Reasons.StsFailed, message: stsFailureText(sts) };
   const ref = store.spec.credentials.secretRef;
   const how =
     mode === 'sts'
@@ -36,13 +53,17 @@ export function objectStoreReadiness(store: ObjectStore, creds: CredentialsLooku
   };
 }
 
-/** Whether a BucketAccess's grants reach its pods, and why not. */
+/**
+ * Whether a BucketAccess's grants reach its pods, and why not. `sts` is the store's current STS
+ * failure (see {@link objectStoreReadiness}).
+ */
 export function bucketAccessReadiness(
   ba: BucketAccess,
   store: ObjectStore | undefined,
   namespaceLabels: Record<string, string> | undefined,
   creds: CredentialsLookup | undefined,
   matchedPods: number,
+  sts?: StsFailure,
 ): Readiness {
   const ref = ba.spec.storeRef;
   const ns = ba.metadata?.namespace ?? '';
@@ -68,6 +89,14 @@ export function bucketAccessReadiness(
       status: 'False',
       reason: Reasons.CredentialsMissing,
       message: `ObjectStore ${ref} has no usable credentials${creds ? `: ${creds.message}` : ''}`,
+    };
+  }
+  if ((store.spec.credentials.mode ?? 'static') === 'sts' && sts) {
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: Reasons.StsFailed,
+      message: `ObjectStore ${ref}: ${stsFailureText(sts)}`,
     };
   }
   return {

@@ -2,11 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setCondition, type Condition } from '../../../operator/kube/conditions.ts';
 import {
+  Reasons,
   bucketAccessReadiness,
   nextStatus,
   objectStoreReadiness,
   sameStatus,
 } from '../../../operator/controller/status.ts';
+import { StsFailures } from '../../../operator/controller/sts-failures.ts';
 import { readStoreCredentials, credentialsFileContent } from '../../../operator/controller/credentials.ts';
 import type { BucketAccess, ObjectStore, Secret } from '../../../operator/controller/types.ts';
 
@@ -74,6 +76,48 @@ void describe('status', () => {
     assert.match(r.message, /delivered to 2 pod/);
     assert.equal(objectStoreReadiness(store, bad).reason, 'CredentialsMissing');
   });
+  void test('StsFailed: an sts store and its BucketAccesses are not Ready while AssumeRole fails, after the earlier reasons', () => {
+    const good = readStoreCredentials(secret({ accessKeyId: 'a', secretAccessKey: 'b' }), {
+      namespace: 'o',
+      name: 'k',
+    });
+    const bad = readStoreCredentials(undefined, { namespace: 'o', name: 'k' });
+    const sts: ObjectStore = {
+      ...store,
+      spec: { ...store.spec, credentials: { ...store.spec.credentials, mode: 'sts' } },
+    };
+    const failure = { pods: 2, message: 'AssumeRole http://127.0.0.1:9: connect ECONNREFUSED 127.0.0.1:9' };
+    assert.equal(Reasons.StsFailed, 'StsFailed');
+    const s = objectStoreReadiness(sts, good, failure);
+    assert.deepEqual([s.status, s.reason], ['False', 'StsFailed']);
+    assert.match(
+      s.message,
+      /^AssumeRole failed for 2 pod\(s\): AssumeRole http:\/\/127\.0\.0\.1:9: connect ECONNREFUSED/,
+    );
+    const b = bucketAccessReadiness(ba, sts, { ok: 'y' }, good, 1, failure);
+    assert.deepEqual([b.status, b.reason], ['False', 'StsFailed']);
+    assert.match(b.message, /^ObjectStore s: AssumeRole failed for 2 pod\(s\): .*ECONNREFUSED/);
+    // Without a failure (cleared by the next success) both are Ready again.
+    assert.deepEqual(
+      [objectStoreReadiness(sts, good).reason, bucketAccessReadiness(ba, sts, { ok: 'y' }, good, 1).reason],
+      ['Ready', 'Ready'],
+    );
+    // Earlier reasons win; a static store ignores STS failures (left over from before a mode switch).
+    assert.equal(objectStoreReadiness(sts, bad, failure).reason, 'CredentialsMissing');
+    assert.equal(
+      bucketAccessReadiness(ba, undefined, { ok: 'y' }, undefined, 0, failure).reason,
+      'StoreNotFound',
+    );
+    assert.equal(bucketAccessReadiness(ba, sts, {}, good, 0, failure).reason, 'NamespaceNotAllowed');
+    assert.equal(bucketAccessReadiness(ba, sts, { ok: 'y' }, bad, 0, failure).reason, 'CredentialsMissing');
+    assert.equal(objectStoreReadiness(store, good, failure).reason, 'Ready');
+    assert.equal(bucketAccessReadiness(ba, store, { ok: 'y' }, good, 1, failure).reason, 'Ready');
+    // The transition is a transition: lastTransitionTime moves when Ready flips, not while it stays False.
+    const ok1 = nextStatus(undefined, 1, objectStoreReadiness(sts, good), t0);
+    const f1 = nextStatus(ok1, 1, s, t1);
+    assert.equal(f1.conditions?.[0]?.lastTransitionTime, '2024-01-02T00:00:00Z');
+    assert.ok(!sameStatus(ok1, f1));
+  });
   void test('nextStatus records observedGeneration; an identical status is recognised (no write)', () => {
     const ready = bucketAccessReadiness(ba, undefined, {}, undefined, 0);
     const s1 = nextStatus(undefined, 3, ready, t0, 0);
@@ -115,5 +159,44 @@ void describe('store credentials', () => {
       credentialsFileContent({ secretAccessKey: 'b', accessKeyId: 'a' }),
       '{"accessKeyId":"a","secretAccessKey":"b"}\n',
     );
+  });
+});
+
+void describe('STS failures (in-memory, per store)', () => {
+  void test('a failure shows until the identity succeeds; counts identities; changes reported once each', () => {
+    const changed: string[] = [];
+    const f = new StsFailures((store) => changed.push(store));
+    const none = new Map<string, string>();
+    assert.equal(f.forStore('s'), undefined);
+    f.record('ns/b', new Map([['s', 'boom b']]));
+    f.record(
+      'ns/a',
+      new Map([
+        ['s', 'boom a'],
+        ['t', 'boom t'],
+      ]),
+    );
+    assert.deepEqual(
+      f.forStore('s'),
+      { pods: 2, message: 'boom a' },
+      'first identity (sorted) names the error',
+    );
+    assert.deepEqual(f.forStore('t'), { pods: 1, message: 'boom t' });
+    assert.deepEqual(changed, ['s', 's', 't']);
+    f.record('ns/a', new Map([['s', 'boom a']])); // same for s, t now succeeds
+    assert.deepEqual(changed, ['s', 's', 't', 't']);
+    assert.equal(f.forStore('t'), undefined);
+    f.record('ns/a', none); // success (or the pod is gone)
+    assert.deepEqual(f.forStore('s'), { pods: 1, message: 'boom b' });
+    f.record('ns/b', none);
+    assert.equal(f.forStore('s'), undefined);
+    assert.deepEqual(changed, ['s', 's', 't', 't', 's', 's']);
+    f.record('ns/b', none); // nothing known: nothing changes
+    assert.equal(changed.length, 6);
+  });
+  void test('a long error is cut', () => {
+    const f = new StsFailures(() => undefined);
+    f.record('ns/a', new Map([['s', 'x'.repeat(5000)]]));
+    assert.ok((f.forStore('s')?.message.length ?? 0) <= 513);
   });
 });
