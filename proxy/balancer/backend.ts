@@ -1,10 +1,10 @@
 /**
- * One backend: an address of a store's node with its undici Pool and the balancer's per-backend
+ * One backend: an address of a store's node with its connection pool and the balancer's per-backend
  * state (latency estimate, active health, passive outlier state). The pool mutates it; pickers
  * only read `inFlight` and `ewma`.
  */
-import type { Dispatcher } from 'undici';
-import { Pool } from '../runtime-deps.ts';
+import { UpstreamPool } from '../http1/pool.ts';
+import type { UpstreamDispatcher } from '../http1/types.ts';
 import type { BalancerOptions } from './config.ts';
 import { originFor, type ParsedEndpoint, type ResolvedAddress } from './discovery.ts';
 import { PeakEwma } from './ewma.ts';
@@ -21,7 +21,7 @@ export class BackendNode implements Backend {
   /** TLS SNI (the endpoint's hostname), undefined for plain HTTP or an IP endpoint. */
   readonly servername: string | undefined;
   readonly zone: string | undefined;
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: UpstreamDispatcher;
   /** The endpoint URL this address came from. */
   readonly endpoint: string;
   readonly address: string;
@@ -58,7 +58,7 @@ export class BackendNode implements Backend {
 }
 
 /**
- * The undici Pool of one backend. `clientTtl` retires connections older than the maximum age
+ * The connection pool of one backend. Connections older than the maximum age are retired
  * (after their current request) so traffic re-spreads after nodes join or DNS changes; SNI keeps
  * the endpoint's name although the origin is an IP.
  */
@@ -66,14 +66,12 @@ export function createBackendDispatcher(
   origin: string,
   servername: string | undefined,
   c: BalancerOptions['connection'],
-): Dispatcher {
-  return new Pool(origin, {
+): UpstreamDispatcher {
+  return new UpstreamPool(origin, {
     connections: c.connections,
-    clientTtl: c.maxConnectionAgeMs,
-    keepAliveTimeout: c.keepAliveTimeoutMs,
-    connect:
-      servername === undefined
-        ? { timeout: c.connectTimeoutMs }
-        : { timeout: c.connectTimeoutMs, servername },
+    maxConnectionAgeMs: c.maxConnectionAgeMs,
+    keepAliveTimeoutMs: c.keepAliveTimeoutMs,
+    connectTimeoutMs: c.connectTimeoutMs,
+    servername,
   });
 }

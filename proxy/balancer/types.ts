@@ -1,10 +1,10 @@
 /**
  * The contract between the proxy's request path and load balancing. The request path asks a
  * store's {@link BackendPool} for a backend per attempt and reports how the attempt went; the
- * pool owns discovery, health, outlier ejection, zones and the per-backend undici pools.
+ * pool owns discovery, health, outlier ejection, zones and the per-backend connection pools.
  * Pickers (one file per algorithm) never do I/O and never look at health: the pool filters.
  */
-import type { Dispatcher } from 'undici';
+import type { UpstreamDispatcher } from '../http1/types.ts';
 
 export type BackendState = 'pending' | 'healthy' | 'unhealthy' | 'ejected' | 'draining';
 
@@ -17,8 +17,8 @@ export interface Backend {
   /** Host header / TLS SNI to present (the endpoint's hostname, not the resolved IP). */
   readonly hostHeader: string;
   readonly zone: string | undefined;
-  /** undici dispatcher for this backend (a Pool with a max connection age). */
-  readonly dispatcher: Dispatcher;
+  /** This backend's connection pool (proxy/http1/pool.ts, with a max connection age). */
+  readonly dispatcher: UpstreamDispatcher;
   state: BackendState;
   /** Requests currently in flight to this backend (maintained by the pool via start/finish). */
   inFlight: number;

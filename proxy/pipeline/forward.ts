@@ -1,6 +1,7 @@
 /**
  * The forward phase: one attempt of one request on one backend, streaming both ways with
- * backpressure, via undici's low-level `dispatch` (no per-request Readable on the response side).
+ * backpressure, via the backend's HTTP/1.1 pool (proxy/http1/; no per-request Readable on the
+ * response side).
  *
  * - Request body: undici reads the body stream only as fast as the backend takes it; the client
  *   socket idles meanwhile (TCP backpressure). A client that stops sending for clientIdleMs
@@ -19,8 +20,8 @@
  * `forward(ctx, backend, attempt)` may be called again for another backend by a retry wrapper.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { AttemptOutcome, Backend } from '../balancer/types.ts';
+import type { UpstreamController, UpstreamHandler } from '../http1/types.ts';
 import { Errors, ProxyError } from '../errors.ts';
 import type { ProxyTimeouts } from '../config/types.ts';
 import type { RequestContext, UpstreamRequest } from './context.ts';
@@ -42,7 +43,7 @@ export interface AttemptResult {
 function classify(err: Error & { code?: string }): { failure: AttemptOutcome['failure']; error: ProxyError } {
   if (err instanceof ProxyError) return { failure: 'other', error: err };
   switch (err.code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'CONNECT_TIMEOUT':
       return {
         failure: 'connect',
         error: new ProxyError(Errors.ServiceUnavailable, 'Connecting to the backend timed out.', {
@@ -52,18 +53,20 @@ function classify(err: Error & { code?: string }): { failure: AttemptOutcome['fa
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
       return {
         failure: 'connect',
         error: new ProxyError(Errors.ServiceUnavailable, undefined, { cause: err }),
       };
-    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'HEADERS_TIMEOUT':
+    case 'BODY_TIMEOUT':
       return { failure: 'timeout', error: new ProxyError(Errors.BackendTimeout, undefined, { cause: err }) };
-    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+    case 'CONTENT_LENGTH_MISMATCH':
       return { failure: 'other', error: new ProxyError(Errors.IncompleteBody, undefined, { cause: err }) };
     case 'ECONNRESET':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-    case 'UND_ERR_CLOSED':
+    case 'SOCKET_CLOSED':
+    case 'POOL_CLOSED':
       return {
         failure: 'reset',
         error: new ProxyError(Errors.ServiceUnavailable, 'The backend closed the connection.', {
@@ -88,8 +91,13 @@ function heldBody(h: Held): Buffer {
   return h.chunks.length === 1 ? h.chunks[0]! : Buffer.concat(h.chunks, h.size);
 }
 
-/** undici's handler for one attempt; see the module doc. */
-class ForwardAttempt implements Dispatcher.DispatchHandler {
+/**
+ * The pool's handler for one attempt; see the module doc. Response chunks are borrowed
+ * (proxy/http1/types.ts): a chunk held for a retry or a transform is copied; a chunk written to
+ * the client is referenced by the pending socket write until flushed, so while any write is
+ * pending the backend is paused, and resumed from the write callbacks.
+ */
+class ForwardAttempt implements UpstreamHandler {
   private readonly ctx: RequestContext;
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
@@ -98,9 +106,11 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   private readonly resolve: (r: AttemptResult) => void;
   private readonly started = performance.now();
   private readonly outcome: AttemptOutcome = {};
-  private controller: Dispatcher.DispatchController | undefined = undefined;
+  private controller: UpstreamController | undefined = undefined;
+  /** Client writes not yet flushed to the kernel (each holds a view of the read buffer). */
+  private unflushed = 0;
+  private readonly onFlushed: () => void;
   private stall: NodeJS.Timeout | undefined = undefined;
-  private drainListener: (() => void) | undefined = undefined;
   private readonly closeListener: () => void;
   private held: Held | undefined = undefined;
   private done = false;
@@ -113,6 +123,9 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.timeouts = timeouts;
     this.resolve = resolve;
     this.closeListener = () => this.onClientClose();
+    this.onFlushed = () => {
+      if (--this.unflushed === 0) this.onDrain();
+    };
     this.res.on('close', this.closeListener);
     if (this.up.body && timeouts.clientIdleMs > 0) this.watchUpload();
   }
@@ -132,8 +145,9 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   private finish(responded: boolean, error: ProxyError | undefined): void {
     if (this.done) return;
     this.done = true;
-    if (this.stall) clearTimeout(this.stall);
-    if (this.drainListener) this.res.off('drain', this.drainListener);
+    // While a client write is pending, the connection stays paused (and borrowed) until it
+    // flushes: the stall timer keeps running so a client that never reads cannot pin it.
+    if (this.stall && this.unflushed === 0) clearTimeout(this.stall);
     this.res.off('close', this.closeListener);
     const sock = this.req.socket;
     if (this.up.body && !this.req.complete && !sock.destroyed) sock.setTimeout(0);
@@ -153,13 +167,15 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   }
 
   private onStall(): void {
-    this.ctx.outcome = 'timeout';
     const err = new ProxyError(Errors.RequestTimeout, 'The client stopped reading the response.');
-    this.controller?.abort(err);
+    if (!this.done) {
+      this.ctx.outcome = 'timeout';
+      this.controller?.abort(err);
+    }
     this.res.destroy(err);
   }
 
-  onRequestStart(c: Dispatcher.DispatchController): void {
+  onRequestStart(c: UpstreamController): void {
     this.controller = c;
     if (this.res.destroyed) c.abort(new Error('client connection closed'));
   }
@@ -176,17 +192,20 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(
-    c: Dispatcher.DispatchController,
+    c: UpstreamController,
     statusCode: number,
     parsed: IncomingHttpHeaders,
-    statusMessage?: string,
+    statusMessage: string,
   ): void {
     const { ctx, outcome } = this;
     outcome.status = statusCode;
     outcome.headersMs = performance.now() - this.started;
     ctx.backendHeadersMs = outcome.headersMs;
     // The backend's header lines as they came (names' case, repeats, bytes), minus hop-by-hop.
-    const headers = responseHeaders(ctx, c.rawHeaders as Buffer[], parsed);
+    const headers = responseHeaders(ctx, c.rawHeaders, parsed);
+    // The backend answered before the whole request body was read (e.g. 403 to a PUT): the
+    // rest of it is not forwarded, so the client connection cannot carry another request.
+    if (this.up.body && !this.req.complete) ctx.closeConnection = true;
     // Balancer retries (proxy/balancer/runner.ts): while another attempt is possible, a 503 or a
     // small response is held until complete, so a failure inside it can still go elsewhere.
     if (
@@ -199,23 +218,22 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     writeResponseHead(ctx, statusCode, statusMessage, headers);
   }
 
-  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(c: UpstreamController, chunk: Buffer): void {
     this.ctx.bytesOut += chunk.length;
     const held = this.held;
     if (held) {
       held.size += chunk.length;
-      held.chunks.push(chunk);
+      held.chunks.push(Buffer.from(chunk));
       if (held.size > (this.ctx.responseTransform?.maxBytes ?? HOLD_FOR_RETRY_BYTES)) {
         c.abort(new ProxyError(Errors.InternalError, 'The backend response is too large to filter.'));
       }
       return;
     }
-    if (!this.res.write(chunk)) {
+    this.unflushed++;
+    this.res.write(chunk, this.onFlushed);
+    // Still pending (the client's socket buffer is full): the bytes must stay as they are.
+    if (this.res.writableLength > 0) {
       c.pause();
-      if (!this.drainListener) {
-        this.drainListener = () => this.onDrain();
-        this.res.on('drain', this.drainListener);
-      }
       if (this.timeouts.clientIdleMs > 0 && !this.stall)
         this.stall = setTimeout(() => this.onStall(), this.timeouts.clientIdleMs);
     }
@@ -240,7 +258,7 @@ class ForwardAttempt implements Dispatcher.DispatchHandler {
     this.finish(true, undefined);
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+  onResponseError(_c: UpstreamController, err: Error & { code?: string }): void {
     const { ctx, res } = this;
     if (res.headersSent) {
       // Mid-body failure: abort the client connection so it cannot mistake a prefix for the object.
@@ -271,7 +289,6 @@ export function forward(
   return new Promise<AttemptResult>((resolve) => {
     backend.dispatcher.dispatch(
       {
-        origin: backend.origin,
         method: up.method,
         path: signed.path,
         headers: signed.headers,

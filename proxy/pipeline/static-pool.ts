@@ -1,27 +1,22 @@
 /**
- * A minimal {@link BackendPool}: one undici Pool per configured endpoint, plain round-robin, no
+ * A minimal {@link BackendPool}: one connection pool per configured endpoint, plain round-robin, no
  * health checks, no DNS re-resolution. It stands in until the balancer's pool (proxy/balancer/)
  * lands; the proxy takes pools from a {@link PoolFactory}, so swapping is one argument.
  */
-import type { Pool as UndiciPool } from 'undici';
-import { Pool } from '../runtime-deps.ts';
+import { UpstreamPool, type UpstreamPoolOptions } from '../http1/pool.ts';
 import type { Backend, BackendPool } from '../balancer/types.ts';
 import type { ProxyTimeouts, StoreSpec } from '../config/types.ts';
 
 /** Builds a store's pool. The balancer provides the production one. */
 export type PoolFactory = (store: StoreSpec, timeouts: ProxyTimeouts) => BackendPool;
 
-/** Options every backend dispatcher shares (also meant for the balancer's pools). */
-export function dispatcherOptions(timeouts: ProxyTimeouts): UndiciPool.Options {
+/** Connection pool options of the stand-in pool (the balancer has its own, per store). */
+export function dispatcherOptions(timeouts: ProxyTimeouts): UpstreamPoolOptions {
   return {
-    connect: { timeout: timeouts.backendConnectMs || undefined },
-    connectTimeout: timeouts.backendConnectMs || undefined,
-    headersTimeout: timeouts.backendFirstByteMs,
-    bodyTimeout: timeouts.backendIdleMs,
-    keepAliveTimeout: 4_000,
-    // One request per connection at a time: S3 backends do not pipeline well, and a failed
-    // pipelined request would take its neighbours down with it.
-    pipelining: 1,
+    connections: null,
+    connectTimeoutMs: timeouts.backendConnectMs,
+    keepAliveTimeoutMs: 4_000,
+    maxConnectionAgeMs: 0,
   };
 }
 
@@ -34,7 +29,7 @@ export const createStaticPool: PoolFactory = (store, timeouts) => {
       origin: u.origin,
       hostHeader: u.host,
       zone: e.zone,
-      dispatcher: new Pool(u.origin, dispatcherOptions(timeouts)),
+      dispatcher: new UpstreamPool(u.origin, dispatcherOptions(timeouts)),
       state: 'healthy',
       inFlight: 0,
     };
@@ -61,7 +56,7 @@ export const createStaticPool: PoolFactory = (store, timeouts) => {
       return backends.map((b) => ({ id: b.id, state: b.state, inFlight: b.inFlight }));
     },
     async close() {
-      await Promise.all(backends.map((b) => (b.dispatcher as UndiciPool).close()));
+      await Promise.all(backends.map((b) => b.dispatcher.close()));
     },
   };
 };

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Pool } from 'undici';
 import type { StoreSpec } from '../../../proxy/config/types.ts';
 import type { BackendNode } from '../../../proxy/balancer/backend.ts';
 import { resolveBalancerOptions } from '../../../proxy/balancer/config.ts';
@@ -395,9 +394,9 @@ void describe('discovery', () => {
     for (let i = 0; i < 50; i++) assert.equal(pool.pick()?.address, '10.0.0.2');
     const snap = pool.snapshot().backends.find((b) => b.draining)!;
     assert.equal(snap.id, old.id);
-    assert.equal((old.dispatcher as Pool).closed, false);
+    assert.equal(old.dispatcher.closed, false);
     pool.finish(old, { status: 200, headersMs: 1 });
-    assert.equal((old.dispatcher as Pool).closed, true);
+    assert.equal(old.dispatcher.closed, true);
     assert.equal(pool.snapshot().backends.length, 2);
   });
 

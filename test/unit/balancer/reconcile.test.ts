@@ -11,6 +11,7 @@ import { Balancer } from '../../../proxy/balancer/balancer.ts';
 import type { BackendNode } from '../../../proxy/balancer/backend.ts';
 import { StorePool } from '../../../proxy/balancer/pool.ts';
 import { seededRandom } from '../../../proxy/balancer/random.ts';
+import { upstreamRequest } from '../../testbed/upstream.ts';
 
 const TIMEOUTS: ProxyTimeouts = {
   requestHeaderTimeoutMs: 0,
@@ -107,9 +108,9 @@ async function send(pool: StorePool, backend?: BackendNode): Promise<{ origin: s
   const b = backend ?? pool.pick();
   assert.ok(b, 'a backend to send to');
   pool.start(b);
-  const res = await b.dispatcher.request({ path: '/bucket/key', method: 'GET' });
+  const res = await upstreamRequest(b.dispatcher, { path: '/bucket/key' });
   pool.finish(b, { status: res.statusCode, headersMs: 1 });
-  return { origin: b.origin, body: await res.body.text() };
+  return { origin: b.origin, body: res.body.toString() };
 }
 
 void describe('Balancer.plan: stores', () => {

@@ -1,0 +1,180 @@
+/**
+ * One keep-alive connection to a backend, running one {@link Exchange} at a time. Reads go into
+ * one buffer per connection, reused for every read (Node's `onread` option): no allocation per
+ * read, and nothing for the GC to sweep — a streaming proxy otherwise allocates a fresh 64 KiB
+ * buffer per read and leaves it to the GC (bench/proxy/PERFORMANCE.md, "Memory").
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { UpstreamError } from './errors.ts';
+import type { Exchange } from './exchange.ts';
+
+/** Bytes per socket read (what libuv would allocate per read without `onread`). */
+export const READ_BUFFER_BYTES = 64 * 1024;
+
+export interface ConnectTarget {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** TLS SNI (the endpoint's hostname when the address is an IP). */
+  servername: string | undefined;
+  connectTimeoutMs: number;
+}
+
+/** What a connection tells its pool. */
+export interface ConnectionOwner {
+  /** The connection is free and may be reused (not destroyed). */
+  release(conn: UpstreamConnection): void;
+  /** The connection is gone (destroyed or closed); called once. */
+  removed(conn: UpstreamConnection): void;
+}
+
+export class UpstreamConnection {
+  readonly socket: Socket;
+  readonly createdAt = performance.now();
+  idleSince = 0;
+  destroyed = false;
+  private exchange: Exchange | undefined;
+  private connected = false;
+  private reusable = true;
+  /** The exchange ended while its handler still held read-buffer bytes: free on its resume(). */
+  private releaseOnResume = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private readonly owner: ConnectionOwner;
+
+  /** Connects and runs `first` once connected (a connect failure fails `first`). */
+  constructor(owner: ConnectionOwner, target: ConnectTarget, first: Exchange) {
+    this.owner = owner;
+    this.exchange = first;
+    const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), callback: this.onRead };
+    this.socket = target.tls
+      ? tlsConnect({
+          host: target.host,
+          port: target.port,
+          ...(target.servername === undefined ? {} : { servername: target.servername }),
+          // Node's TLSSocket honours `onread` like net.Socket (it is one); @types/node omits it.
+          ...({ onread } as object),
+        })
+      : netConnect({ host: target.host, port: target.port, onread });
+    if (target.connectTimeoutMs > 0) {
+      this.connectTimer = setTimeout(() => {
+        this.destroy(new UpstreamError('CONNECT_TIMEOUT', 'Connecting to the backend timed out.'));
+      }, target.connectTimeoutMs);
+    }
+    this.socket.setNoDelay(true);
+    this.socket.once(target.tls ? 'secureConnect' : 'connect', this.onConnect);
+    this.socket.on('error', this.onError);
+    this.socket.on('end', this.onEnd);
+    this.socket.on('close', this.onClose);
+  }
+
+  private readonly onConnect = (): void => {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.connected = true;
+    this.socket.setKeepAlive(true, 60_000);
+    const first = this.exchange!;
+    if (first.done) {
+      // Aborted while connecting: the connection is fine, hand it back.
+      this.exchange = undefined;
+      this.owner.release(this);
+      return;
+    }
+    first.start(this);
+  };
+
+  /** Runs `ex` on this (connected, idle) connection. */
+  run(ex: Exchange): void {
+    this.exchange = ex;
+    ex.start(this);
+  }
+
+  private readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    const ex = this.exchange;
+    if (ex === undefined || ex.done) {
+      // Bytes nobody asked for: the backend is out of step with us.
+      this.destroy();
+      return false;
+    }
+    ex.onBytes(buf as Buffer, n);
+    // The exchange may have ended and the pool handed this connection to the next one.
+    return !this.destroyed && !(this.exchange?.paused ?? false);
+  };
+
+  /** The exchange's handler resumed: read on (or free the connection if its exchange ended). */
+  resumeFor(ex: Exchange): void {
+    if (ex !== this.exchange || this.destroyed) return;
+    if (this.releaseOnResume) {
+      this.releaseOnResume = false;
+      this.exchange = undefined;
+      this.socket.resume();
+      this.owner.release(this);
+      return;
+    }
+    this.socket.resume();
+  }
+
+  /** Called by the exchange once it ended. */
+  exchangeEnded(ex: Exchange, reusable: boolean): void {
+    if (ex !== this.exchange) return;
+    if (!reusable || !this.reusable) {
+      this.exchange = undefined;
+      this.destroy();
+      return;
+    }
+    if (ex.paused) {
+      this.releaseOnResume = true;
+      return;
+    }
+    this.exchange = undefined;
+    this.owner.release(this);
+  }
+
+  /** Whatever happens, this connection takes no further exchange. */
+  forbidReuse(): void {
+    this.reusable = false;
+  }
+
+  private readonly onError = (err: Error): void => {
+    const ex = this.exchange;
+    if (ex !== undefined && !ex.done) {
+      this.exchange = undefined;
+      ex.fail(err);
+    }
+    this.destroy();
+  };
+
+  private readonly onEnd = (): void => {
+    const ex = this.exchange;
+    this.reusable = false;
+    if (ex !== undefined && !ex.done) ex.onSocketEnd();
+    this.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    const ex = this.exchange;
+    if (ex !== undefined && !ex.done) {
+      this.exchange = undefined;
+      ex.fail(new UpstreamError('SOCKET_CLOSED', 'The backend closed the connection.'));
+    }
+    this.destroy();
+  };
+
+  /** Closes the socket (failing a running exchange with `err`, if given) and tells the owner. */
+  destroy(err?: Error): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    const ex = this.exchange;
+    this.exchange = undefined;
+    if (ex !== undefined && !ex.done) {
+      ex.fail(err ?? new UpstreamError('SOCKET_CLOSED', 'The connection to the backend was closed.'));
+    }
+    this.socket.destroy();
+    this.owner.removed(this);
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+}

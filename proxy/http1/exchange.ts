@@ -1,0 +1,394 @@
+/**
+ * One request/response exchange on one backend connection: writes the request (head, then the
+ * body with backpressure), parses the response head and hands the body out by its framing. It
+ * is also the handler's {@link UpstreamController}.
+ *
+ * Timeouts without a timer per read: the response-idle timer fires once per `bodyTimeout` and
+ * re-arms for the time left since the last read (undici's approach is a timer refresh per read).
+ */
+import type { Readable } from 'node:stream';
+import { ChunkedDecoder } from './chunked.ts';
+import type { UpstreamConnection } from './connection.ts';
+import { UpstreamError } from './errors.ts';
+import { parseResponseHead, type ResponseHead } from './response-head.ts';
+import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from './types.ts';
+
+/** Largest response head accepted (MinIO's are < 1 KiB; S3's < 2 KiB). */
+export const MAX_HEAD_BYTES = 64 * 1024;
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+// CR, LF or NUL in a header name or value would split or end the head: never sent.
+const UNSAFE = /[\r\n\0]/;
+const NO_HEADERS: readonly string[] = [];
+
+export class Exchange implements UpstreamController {
+  readonly options: UpstreamRequestOptions;
+  private readonly handler: UpstreamHandler;
+  private conn: UpstreamConnection | undefined = undefined;
+  rawHeaders: readonly string[] = NO_HEADERS;
+  /** Set once onResponseEnd or onResponseError was called. */
+  done = false;
+  paused = false;
+  /** The request's last byte was written. */
+  requestSent = false;
+  private head: ResponseHead | undefined = undefined;
+  /** A response head split across reads, copied (the read buffer is reused). */
+  private partialHead: Buffer | undefined = undefined;
+  private remaining = 0;
+  private chunked: ChunkedDecoder | undefined = undefined;
+  private lastRead = 0;
+  private headersTimer: NodeJS.Timeout | undefined = undefined;
+  private idleTimer: NodeJS.Timeout | undefined = undefined;
+  private uploadTimer: NodeJS.Timeout | undefined = undefined;
+  // Request body state.
+  private body: Readable | null = null;
+  private chunkedUpload = false;
+  private declaredLength = -1;
+  private sentBytes = 0;
+  private corked = false;
+
+  constructor(options: UpstreamRequestOptions, handler: UpstreamHandler) {
+    this.options = options;
+    this.handler = handler;
+  }
+
+  // --- the controller ---
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.lastRead = performance.now();
+    this.conn?.resumeFor(this);
+  }
+
+  abort(reason: Error): void {
+    this.fail(reason);
+  }
+
+  // --- driven by the connection ---
+
+  /** Starts the exchange on a connected socket: the handler's start, then the request. */
+  start(conn: UpstreamConnection): void {
+    this.conn = conn;
+    this.handler.onRequestStart?.(this);
+    if (this.done) return;
+    const { method, path, headers, body } = this.options;
+    let head = `${method} ${path} HTTP/1.1\r\n`;
+    let hasLength = false;
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      if (UNSAFE.test(name) || UNSAFE.test(value)) {
+        this.fail(
+          new UpstreamError('PROTOCOL', `Refusing to send header ${JSON.stringify(name)}: CR, LF or NUL.`),
+        );
+        return;
+      }
+      if (name.length === 14 && name.toLowerCase() === 'content-length') {
+        hasLength = true;
+        this.declaredLength = Number(value);
+      }
+      head += `${name}: ${value}\r\n`;
+    }
+    const socket = conn.socket;
+    if (body === null) {
+      socket.write(`${head}\r\n`, 'latin1');
+      this.requestWritten();
+      return;
+    }
+    // The body may have failed while this exchange waited for a connection (an aws-chunked
+    // decoder refusing its first chunk): a destroyed stream emits nothing more, so ask it.
+    if (body.destroyed) {
+      this.fail(
+        body.errored ?? new UpstreamError('CONTENT_LENGTH_MISMATCH', 'The request body ended early.'),
+      );
+      return;
+    }
+    if (!hasLength) {
+      head += 'transfer-encoding: chunked\r\n';
+      this.chunkedUpload = true;
+    }
+    // Head and first body bytes in one segment: uncorked at the first chunk or the end.
+    socket.cork();
+    this.corked = true;
+    socket.write(`${head}\r\n`, 'latin1');
+    this.body = body;
+    body.on('data', this.onBodyData);
+    body.on('end', this.onBodyEnd);
+    body.on('error', this.onBodyError);
+    body.on('close', this.onBodyClose);
+  }
+
+  private readonly onBodyData = (chunk: Buffer): void => {
+    const socket = this.conn!.socket;
+    this.sentBytes += chunk.length;
+    if (this.declaredLength >= 0 && this.sentBytes > this.declaredLength) {
+      this.fail(
+        new UpstreamError('CONTENT_LENGTH_MISMATCH', 'The request body is longer than its Content-Length.'),
+      );
+      return;
+    }
+    let ok: boolean;
+    if (this.chunkedUpload) {
+      if (!this.corked) socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write(CRLF, 'latin1');
+      socket.uncork();
+    } else {
+      ok = socket.write(chunk);
+      if (this.corked) socket.uncork();
+    }
+    this.corked = false;
+    this.handler.onBodySent?.(chunk);
+    if (!ok && !this.done) {
+      this.body!.pause();
+      socket.once('drain', this.onSocketDrain);
+      if (this.options.bodyTimeout > 0) {
+        this.uploadTimer = setTimeout(this.onUploadStall, this.options.bodyTimeout);
+      }
+    }
+  };
+
+  private readonly onSocketDrain = (): void => {
+    if (this.uploadTimer) clearTimeout(this.uploadTimer);
+    this.uploadTimer = undefined;
+    if (!this.done && this.body) this.body.resume();
+  };
+
+  private readonly onUploadStall = (): void => {
+    this.fail(new UpstreamError('BODY_TIMEOUT', 'The backend stopped reading the request body.'));
+  };
+
+  private readonly onBodyEnd = (): void => {
+    if (this.declaredLength >= 0 && this.sentBytes !== this.declaredLength) {
+      this.fail(
+        new UpstreamError('CONTENT_LENGTH_MISMATCH', 'The request body is shorter than its Content-Length.'),
+      );
+      return;
+    }
+    const socket = this.conn!.socket;
+    if (this.chunkedUpload) socket.write(LAST_CHUNK, 'latin1');
+    if (this.corked) socket.uncork();
+    this.corked = false;
+    this.detachBody();
+    this.requestWritten();
+  };
+
+  private readonly onBodyError = (err: Error): void => {
+    this.fail(err);
+  };
+
+  private readonly onBodyClose = (): void => {
+    // 'close' before 'end': the body was destroyed without an error (e.g. the client went away).
+    if (!this.requestSent && !this.done) {
+      this.fail(new UpstreamError('CONTENT_LENGTH_MISMATCH', 'The request body ended early.'));
+    }
+  };
+
+  private detachBody(): void {
+    const body = this.body;
+    if (!body) return;
+    this.body = null;
+    body.off('data', this.onBodyData);
+    body.off('end', this.onBodyEnd);
+    body.off('error', this.onBodyError);
+    body.off('close', this.onBodyClose);
+    this.conn?.socket.off('drain', this.onSocketDrain);
+    if (this.uploadTimer) clearTimeout(this.uploadTimer);
+    this.uploadTimer = undefined;
+  }
+
+  private requestWritten(): void {
+    this.requestSent = true;
+    this.handler.onRequestSent?.();
+    if (this.done || this.head) return;
+    if (this.options.headersTimeout > 0) {
+      this.headersTimer = setTimeout(this.onHeadersTimeout, this.options.headersTimeout);
+    }
+  }
+
+  private readonly onHeadersTimeout = (): void => {
+    this.fail(new UpstreamError('HEADERS_TIMEOUT', 'The backend sent no response head in time.'));
+  };
+
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = undefined;
+    if (this.done) return;
+    const timeout = this.options.bodyTimeout;
+    const idle = this.paused ? 0 : performance.now() - this.lastRead;
+    if (idle >= timeout) {
+      this.fail(new UpstreamError('BODY_TIMEOUT', 'The backend stopped sending the response body.'));
+      return;
+    }
+    this.idleTimer = setTimeout(this.onIdleTimer, timeout - idle);
+  };
+
+  /**
+   * Bytes `buf[0, n)` from the socket. Returns false to stop reading (paused, or done and the
+   * connection must not read on). Throws nothing: failures end the exchange.
+   */
+  onBytes(buf: Buffer, n: number): boolean {
+    this.lastRead = performance.now();
+    let i = 0;
+    try {
+      while (this.head === undefined) {
+        i = this.readHead(buf, i, n);
+        if (i < 0) return true;
+        if (this.done) return false;
+      }
+      if (i < n) this.readBody(buf, i, n);
+    } catch (err) {
+      this.fail(err as Error);
+      return false;
+    }
+    return !this.paused && !this.done;
+  }
+
+  /** Parses a response head from `buf[i, n)`; index after it, or -1 when more is needed. */
+  private readHead(buf: Buffer, i: number, n: number): number {
+    let data: Buffer;
+    let base: number;
+    let from: number;
+    if (this.partialHead === undefined) {
+      data = buf.subarray(i, n);
+      base = i;
+      from = 0;
+    } else {
+      const carried = this.partialHead.length;
+      data = Buffer.concat([this.partialHead, buf.subarray(i, n)]);
+      base = i - carried;
+      from = Math.max(0, carried - 3);
+    }
+    const end = data.indexOf(HEAD_END, from);
+    if (end < 0) {
+      if (data.length > MAX_HEAD_BYTES)
+        throw new UpstreamError('HEADERS_OVERFLOW', 'The backend response head is too large.');
+      this.partialHead = Buffer.from(data);
+      return -1;
+    }
+    if (end > MAX_HEAD_BYTES)
+      throw new UpstreamError('HEADERS_OVERFLOW', 'The backend response head is too large.');
+    this.partialHead = undefined;
+    const head = parseResponseHead(data.toString('latin1', 0, end), this.options.method);
+    const next = base + end + 4;
+    if (head.status < 200) {
+      if (head.status === 101) throw new UpstreamError('PROTOCOL', 'The backend switched protocols unasked.');
+      return next; // 100 Continue, 102, 103: interim, the real head follows.
+    }
+    this.onHead(head, next < n);
+    return next;
+  }
+
+  /** `more`: bytes follow the head in this read (after a bodiless response: out of step). */
+  private onHead(head: ResponseHead, more: boolean): void {
+    this.head = head;
+    if (this.headersTimer) clearTimeout(this.headersTimer);
+    this.headersTimer = undefined;
+    this.rawHeaders = head.raw;
+    if (this.options.bodyTimeout > 0 && head.framing.kind !== 'none') {
+      this.idleTimer = setTimeout(this.onIdleTimer, this.options.bodyTimeout);
+    }
+    this.handler.onResponseStart(this, head.status, head.headers, head.statusMessage);
+    if (this.done) return;
+    switch (head.framing.kind) {
+      case 'none':
+        this.complete(more);
+        break;
+      case 'length':
+        this.remaining = head.framing.length;
+        if (this.remaining === 0) this.complete(more);
+        break;
+      case 'chunked':
+        this.chunked = new ChunkedDecoder();
+        break;
+      case 'close':
+        break;
+    }
+  }
+
+  private readBody(buf: Buffer, i: number, n: number): void {
+    const head = this.head!;
+    if (this.done) {
+      // Bytes after a complete response: HTTP/1.1 without pipelining allows none.
+      this.conn?.forbidReuse();
+      return;
+    }
+    switch (head.framing.kind) {
+      case 'length': {
+        const take = Math.min(this.remaining, n - i);
+        this.remaining -= take;
+        this.handler.onResponseData(this, buf.subarray(i, i + take));
+        if (this.done) return;
+        if (this.remaining === 0) this.complete(i + take < n);
+        return;
+      }
+      case 'chunked': {
+        const end = this.chunked!.decode(buf, i, n, this.onDecoded);
+        if (end >= 0 && !this.done) this.complete(end < n);
+        return;
+      }
+      case 'close':
+        this.handler.onResponseData(this, buf.subarray(i, n));
+        return;
+      case 'none':
+        this.conn?.forbidReuse();
+        return;
+    }
+  }
+
+  private readonly onDecoded = (chunk: Buffer): void => {
+    if (!this.done) this.handler.onResponseData(this, chunk);
+  };
+
+  /** The backend ended its side: the end of a close-delimited body, otherwise a failure. */
+  onSocketEnd(): void {
+    if (this.done) return;
+    if (this.head?.framing.kind === 'close') this.complete(false);
+    else this.fail(new UpstreamError('SOCKET_CLOSED', 'The backend closed the connection.'));
+  }
+
+  private complete(trailingBytes: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimers();
+    const conn = this.conn!;
+    // An early answer (e.g. 403 to a PUT) ends the exchange: the rest of the body is not sent.
+    const requestDone = this.requestSent;
+    if (!requestDone) {
+      const body = this.body;
+      this.detachBody();
+      body?.destroy();
+    }
+    const reusable = this.head!.keepAlive && requestDone && !trailingBytes;
+    this.handler.onResponseEnd(this);
+    conn.exchangeEnded(this, reusable);
+  }
+
+  /** Ends the exchange with `err` (once); the connection is not reused. */
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearTimers();
+    const body = this.body;
+    this.detachBody();
+    // The body stream the exchange was given dies with it (never the client request itself:
+    // proxy/pipeline/upstream.ts hands us a pass-through).
+    body?.destroy(err);
+    if (this.corked) this.conn?.socket.uncork();
+    this.conn?.exchangeEnded(this, false);
+    this.handler.onResponseError(this, err);
+  }
+
+  private clearTimers(): void {
+    if (this.headersTimer) clearTimeout(this.headersTimer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.headersTimer = undefined;
+    this.idleTimer = undefined;
+  }
+}
