@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { until } from '../../testbed/until.ts';
+import { makePool, record, request, response, sleep, startRawServer } from './raw-server.ts';
+
+// Request bodies: streamed with Content-Length when the headers have one, else chunked; a body
+// that does not match its length never reaches the backend as a complete request.
+
+const POLL = { everyMs: 10 };
+
+/**
+ * A request body as the forward phase hands one over (proxy/pipeline/upstream.ts): a pass-through
+ * with an error listener, since the exchange destroys it with its error when it fails.
+ */
+function bodyStream(): PassThrough {
+  const body = new PassThrough();
+  body.on('error', () => undefined);
+  return body;
+}
+
+/** Writes `data` into `body` in pieces of `size`, honouring backpressure, then ends it. */
+async function feed(body: PassThrough, data: Buffer, size: number, end = true): Promise<void> {
+  for (let i = 0; i < data.length; i += size) {
+    if (body.destroyed) return;
+    if (!body.write(data.subarray(i, i + size))) {
+      await new Promise<void>((resolve) => {
+        const go = (): void => {
+          body.off('drain', go);
+          body.off('close', go);
+          resolve();
+        };
+        body.on('drain', go);
+        body.on('close', go);
+      });
+    }
+    if (i % (size * 8) === 0) await sleep(0);
+  }
+  if (end && !body.destroyed) body.end();
+}
+
+void describe('UpstreamPool: request bodies', () => {
+  void test('a body with Content-Length arrives byte-exact, not chunked', async (t) => {
+    const srv = await startRawServer(t, (c) => c.socket.write(response('stored')));
+    const pool = makePool(t, srv.origin);
+    const data = randomBytes(2 * 1024 * 1024 + 17);
+    const body = bodyStream();
+    const sent: number[] = [];
+    let result: Error | 'end' | undefined;
+    pool.dispatch(
+      request({
+        method: 'PUT',
+        headers: ['host', 'backend', 'content-length', String(data.length)],
+        body,
+      }),
+      {
+        onBodySent: (chunk) => sent.push(chunk.length),
+        onResponseStart() {},
+        onResponseData() {},
+        onResponseEnd: () => (result = 'end'),
+        onResponseError: (_c, err) => (result = err),
+      },
+    );
+    await feed(body, data, 10_000);
+    await until(() => result !== undefined, 'the exchange ended', POLL);
+    assert.equal(result, 'end');
+    const seen = srv.conns[0]!.requests[0]!;
+    assert.equal(seen.method, 'PUT');
+    assert.equal(seen.headers['content-length'], String(data.length));
+    assert.equal(seen.headers['transfer-encoding'], undefined);
+    assert.ok(seen.body.equals(data), 'the server got the same bytes');
+    // Nothing beyond the body: head + body is all the connection carried.
+    assert.equal(srv.conns[0]!.received.length, srv.conns[0]!.received.indexOf('\r\n\r\n') + 4 + data.length);
+    assert.equal(
+      sent.reduce((a, b) => a + b, 0),
+      data.length,
+    );
+  });
+
+  void test('an empty body with Content-Length: 0 (a Readable that ends at once)', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    const rec = record(
+      pool,
+      request({ method: 'PUT', headers: ['host', 'b', 'content-length', '0'], body: Readable.from([]) }),
+    );
+    await rec.done;
+    assert.equal(rec.error, undefined);
+    assert.equal(srv.conns[0]!.requests[0]!.body.length, 0);
+    assert.equal(srv.conns[0]!.requests[0]!.headers['transfer-encoding'], undefined);
+  });
+
+  void test('a body without Content-Length goes out chunked and decodes to the same bytes', async (t) => {
+    const srv = await startRawServer(t, (c) => c.socket.write(response('ok')));
+    const pool = makePool(t, srv.origin);
+    const data = randomBytes(1024 * 1024 + 3);
+    const body = bodyStream();
+    const rec = record(pool, request({ method: 'PUT', headers: ['host', 'backend'], body }));
+    await feed(body, data, 7_000);
+    await rec.done;
+    assert.equal(rec.error, undefined);
+    const seen = srv.conns[0]!.requests[0]!;
+    assert.equal(seen.headers['transfer-encoding'], 'chunked');
+    assert.equal(seen.headers['content-length'], undefined);
+    assert.ok(seen.body.equals(data), 'the decoded body is the bytes sent');
+    // And the connection stays in step for the next request.
+    const next = record(pool);
+    await next.done;
+    assert.equal(next.body.toString(), 'ok');
+    assert.equal(srv.conns.length, 1);
+  });
+
+  void test('a body shorter than its Content-Length → CONTENT_LENGTH_MISMATCH; never a complete request', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    const body = bodyStream();
+    const rec = record(
+      pool,
+      request({ method: 'PUT', headers: ['host', 'backend', 'content-length', '100'], body }),
+    );
+    await feed(body, Buffer.alloc(60, 'a'), 20);
+    await rec.done;
+    assert.equal(rec.error?.code, 'CONTENT_LENGTH_MISMATCH');
+    assert.ok(!rec.events.includes('requestSent'));
+    await until(() => srv.conns[0]?.closed === true, 'the connection is closed', POLL);
+    const conn = srv.conns[0]!;
+    assert.equal(conn.requests.length, 0, 'the server never saw a complete request');
+    assert.equal(conn.received.length, conn.received.indexOf('\r\n\r\n') + 4 + 60);
+  });
+
+  void test('a body longer than its Content-Length → CONTENT_LENGTH_MISMATCH; the excess is not sent', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    const body = bodyStream();
+    const rec = record(
+      pool,
+      request({ method: 'PUT', headers: ['host', 'backend', 'content-length', '5'], body }),
+    );
+    body.write('abc');
+    await sleep(10);
+    body.write('defg');
+    await rec.done;
+    assert.equal(rec.error?.code, 'CONTENT_LENGTH_MISMATCH');
+    assert.equal(body.destroyed, true);
+    await until(() => srv.conns[0]?.closed === true, 'the connection is closed', POLL);
+    assert.equal(srv.conns[0]!.requests.length, 0);
+    assert.ok(srv.conns[0]!.received.toString('latin1').endsWith('\r\n\r\nabc'));
+  });
+
+  void test('a body stream error fails the exchange with that error', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    const body = bodyStream();
+    const rec = record(pool, request({ method: 'PUT', headers: ['host', 'backend'], body }));
+    body.write('some');
+    await sleep(10);
+    const boom = new Error('client reset');
+    body.destroy(boom);
+    await rec.done;
+    assert.equal(rec.error, boom);
+    await until(() => srv.conns[0]?.closed === true, 'the connection is closed', POLL);
+    assert.equal(srv.conns[0]!.requests.length, 0);
+  });
+
+  void test('the server answers before the body is complete: response delivered, body destroyed, connection not reused', async (t) => {
+    const srv = await startRawServer(t);
+    srv.onHead = (c) => c.socket.write(response('denied', [], '403 Forbidden'));
+    const pool = makePool(t, srv.origin);
+    const body = bodyStream();
+    const rec = record(
+      pool,
+      request({ method: 'PUT', headers: ['host', 'backend', 'content-length', '1000000'], body }),
+    );
+    body.write(Buffer.alloc(1000, 'b'));
+    await rec.done;
+    assert.equal(rec.error, undefined);
+    assert.equal(rec.status, 403);
+    assert.equal(rec.body.toString(), 'denied');
+    assert.deepEqual(rec.events, ['requestStart', 'responseStart', 'data', 'responseEnd']);
+    assert.equal(body.destroyed, true);
+    await until(() => srv.conns[0]!.closed, 'the connection is closed', POLL);
+    srv.onHead = undefined;
+    const next = record(pool);
+    await next.done;
+    assert.equal(next.body.toString(), 'ok');
+    assert.equal(srv.conns.length, 2);
+    assert.equal(srv.conns[0]!.requests.length, 0);
+  });
+
+  void test('bodyTimeout: the backend stops reading the request body → BODY_TIMEOUT', async (t) => {
+    const srv = await startRawServer(t);
+    srv.onHead = (c) => c.socket.pause(); // never reads again
+    const pool = makePool(t, srv.origin);
+    const body = bodyStream();
+    const rec = record(
+      pool,
+      request({ method: 'PUT', headers: ['host', 'backend'], body, bodyTimeout: 200 }),
+    );
+    // Far more than the socket buffers hold; the feed stops once the exchange destroys the body.
+    void feed(body, Buffer.alloc(256 * 1024 * 1024), 64 * 1024, false);
+    await rec.done;
+    assert.equal(rec.error?.code, 'BODY_TIMEOUT');
+    assert.equal(body.destroyed, true);
+    // (The paused server cannot see the close: the pool's side shows it.)
+    await until(() => pool.size === 0, 'the connection is closed', POLL);
+  });
+});

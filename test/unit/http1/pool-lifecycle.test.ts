@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { upstreamRequest } from '../../testbed/upstream.ts';
+import { until } from '../../testbed/until.ts';
+import { makePool, record, request, response, sleep, startRawServer, type RawConn } from './raw-server.ts';
+
+// Connection lifetimes (idle timeout, maximum age) and the pool's close() and destroy().
+
+const POLL = { everyMs: 10 };
+
+/** A backend that answers each request only when the test calls the returned release(). */
+async function heldServer(t: Parameters<typeof startRawServer>[0]) {
+  const waiting: RawConn[] = [];
+  const srv = await startRawServer(t, (c) => waiting.push(c));
+  return {
+    srv,
+    waiting,
+    /** Answers the oldest request held so far. */
+    release(body = 'held'): void {
+      const c = waiting.shift();
+      assert.ok(c, 'a request is held');
+      c.socket.write(response(body));
+    },
+  };
+}
+
+void describe('UpstreamPool: connection lifetimes', () => {
+  void test('keepAliveTimeoutMs: an idle connection is closed (the server sees the close)', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin, { keepAliveTimeoutMs: 100 });
+    await upstreamRequest(pool, { path: '/1' });
+    await until(() => srv.conns[0]!.closed, 'the idle connection is closed', POLL);
+    await until(() => pool.size === 0, 'the pool forgot it', POLL);
+    await upstreamRequest(pool, { path: '/2' });
+    assert.equal(srv.conns.length, 2);
+  });
+
+  void test('the backend closes an idle connection: the pool drops it, the next request gets a new one', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    await upstreamRequest(pool, { path: '/1' });
+    assert.equal(pool.size, 1);
+    srv.conns[0]!.socket.end();
+    await until(() => pool.size === 0, 'the pool dropped the closed connection', POLL);
+    const r = await upstreamRequest(pool, { path: '/2' });
+    assert.equal(r.body.toString(), 'ok');
+    assert.equal(srv.conns.length, 2);
+  });
+
+  void test('maxConnectionAgeMs: a request after the age gets a new connection', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin, { maxConnectionAgeMs: 100 });
+    await upstreamRequest(pool, { path: '/1' });
+    await sleep(150); // past the age (a wait, not an assertion)
+    await upstreamRequest(pool, { path: '/2' });
+    assert.equal(srv.conns.length, 2);
+    assert.deepEqual(
+      srv.conns.map((c) => c.requests.length),
+      [1, 1],
+    );
+    await until(() => srv.conns[0]!.closed, 'the old connection is closed', POLL);
+    assert.equal(pool.size, 1);
+  });
+
+  void test('maxConnectionAgeMs: a connection that ages during its exchange is retired after it', async (t) => {
+    const held = await heldServer(t);
+    const pool = makePool(t, held.srv.origin, { maxConnectionAgeMs: 50 });
+    const rec = record(pool);
+    await until(() => held.waiting.length === 1, 'the request is in', POLL);
+    await sleep(100);
+    held.release('late');
+    await rec.done;
+    assert.equal(rec.body.toString(), 'late');
+    await until(() => held.srv.conns[0]!.closed, 'the aged connection is closed', POLL);
+    assert.equal(pool.size, 0);
+  });
+});
+
+void describe('UpstreamPool: close and destroy', () => {
+  void test('close() resolves only after the running and queued exchanges finished', async (t) => {
+    const held = await heldServer(t);
+    const pool = makePool(t, held.srv.origin, { connections: 1 });
+    const log: string[] = [];
+    const a = record(pool, request({ path: '/a' }), log);
+    const b = record(pool, request({ path: '/b' }), log);
+    await until(() => held.waiting.length === 1, 'the first request is in', POLL);
+    const closing = pool.close().then(() => log.push('closed'));
+    assert.equal(pool.closed, true);
+    await sleep(20);
+    assert.ok(!log.includes('closed'), 'close() waits for the running exchange');
+    held.release('A');
+    await until(() => held.waiting.length === 1, 'the queued request is in', POLL);
+    await sleep(20);
+    assert.ok(!log.includes('closed'), 'close() waits for the queued exchange');
+    held.release('B');
+    await closing;
+    assert.equal(a.body.toString(), 'A');
+    assert.equal(b.body.toString(), 'B');
+    assert.deepEqual(
+      log.filter((e) => e.endsWith('responseEnd') || e === 'closed'),
+      ['/a responseEnd', '/b responseEnd', 'closed'],
+    );
+    await until(() => held.srv.conns[0]!.closed, 'the connection is closed', POLL);
+    assert.equal(pool.size, 0);
+  });
+
+  void test('close() closes idle connections at once', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    await upstreamRequest(pool, { path: '/1' });
+    await upstreamRequest(pool, { path: '/2' }); // still one connection, idle now
+    await pool.close();
+    assert.equal(pool.size, 0);
+    await until(() => srv.conns[0]!.closed, 'the server sees the idle connection closed', POLL);
+  });
+
+  void test('destroy() fails running and queued exchanges with POOL_CLOSED', async (t) => {
+    const held = await heldServer(t);
+    const pool = makePool(t, held.srv.origin, { connections: 1 });
+    const running = record(pool, request({ path: '/running' }));
+    const queued = record(pool, request({ path: '/queued' }));
+    await until(() => held.waiting.length === 1, 'the first request is in', POLL);
+    await pool.destroy();
+    await Promise.all([running.done, queued.done]);
+    assert.equal(running.error?.code, 'POOL_CLOSED');
+    assert.equal(queued.error?.code, 'POOL_CLOSED');
+    assert.deepEqual(running.events, ['requestStart', 'requestSent', 'responseError']);
+    assert.deepEqual(queued.events, ['responseError'], 'the queued exchange never started');
+    assert.equal(pool.size, 0);
+    await until(() => held.srv.conns[0]!.closed, 'the server sees the connection closed', POLL);
+    assert.equal(held.srv.conns.length, 1);
+  });
+
+  void test('dispatch after close() or destroy() → POOL_CLOSED, and nothing is sent', async (t) => {
+    const srv = await startRawServer(t);
+    for (const end of ['close', 'destroy'] as const) {
+      const pool = makePool(t, srv.origin);
+      await (end === 'close' ? pool.close() : pool.destroy());
+      const rec = record(pool);
+      assert.deepEqual(rec.events, [], 'the error comes asynchronously');
+      await rec.done;
+      assert.equal(rec.error?.code, 'POOL_CLOSED', end);
+      assert.deepEqual(rec.events, ['responseError']);
+    }
+    assert.equal(srv.conns.length, 0);
+  });
+});
