@@ -9,6 +9,8 @@ export type UpstreamErrorCode =
   | 'BODY_TIMEOUT'
   /** The request body had more or fewer bytes than its Content-Length. */
   | 'CONTENT_LENGTH_MISMATCH'
+  /** The request body stream failed or ended early (`cause` has the stream's error, if any). */
+  | 'REQUEST_BODY'
   /** The backend closed the connection before the response was complete. */
   | 'SOCKET_CLOSED'
   /** The backend's bytes are not a valid HTTP/1.1 response. */

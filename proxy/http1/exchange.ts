@@ -104,9 +104,8 @@ export class Exchange implements UpstreamController {
     // The body may have failed while this exchange waited for a connection (an aws-chunked
     // decoder refusing its first chunk): a destroyed stream emits nothing more, so ask it.
     if (body.destroyed) {
-      this.fail(
-        body.errored ?? new UpstreamError('CONTENT_LENGTH_MISMATCH', 'The request body ended early.'),
-      );
+      const cause = body.errored ?? undefined;
+      this.fail(new UpstreamError('REQUEST_BODY', 'The request body ended early.', { cause }));
       return;
     }
     if (!hasLength) {
@@ -181,13 +180,13 @@ export class Exchange implements UpstreamController {
   };
 
   private readonly onBodyError = (err: Error): void => {
-    this.fail(err);
+    this.fail(new UpstreamError('REQUEST_BODY', 'The request body failed.', { cause: err }));
   };
 
   private readonly onBodyClose = (): void => {
     // 'close' before 'end': the body was destroyed without an error (e.g. the client went away).
     if (!this.requestSent && !this.done) {
-      this.fail(new UpstreamError('CONTENT_LENGTH_MISMATCH', 'The request body ended early.'));
+      this.fail(new UpstreamError('REQUEST_BODY', 'The request body ended early.'));
     }
   };
 
@@ -358,13 +357,10 @@ export class Exchange implements UpstreamController {
     this.done = true;
     this.clearTimers();
     const conn = this.conn!;
-    // An early answer (e.g. 403 to a PUT) ends the exchange: the rest of the body is not sent.
+    // An early answer (e.g. 403 to a PUT) ends the exchange: the rest of the body is not sent
+    // (nor read: it stays the caller's, whose connection cannot carry another request).
     const requestDone = this.requestSent;
-    if (!requestDone) {
-      const body = this.body;
-      this.detachBody();
-      body?.destroy();
-    }
+    if (!requestDone) this.detachBody();
     const reusable = this.head!.keepAlive && requestDone && !trailingBytes;
     this.handler.onResponseEnd(this);
     conn.exchangeEnded(this, reusable);
@@ -375,11 +371,8 @@ export class Exchange implements UpstreamController {
     if (this.done) return;
     this.done = true;
     this.clearTimers();
-    const body = this.body;
+    // Stop reading the body; it is the caller's to end (UpstreamRequestOptions.body).
     this.detachBody();
-    // The body stream the exchange was given dies with it (never the client request itself:
-    // proxy/pipeline/upstream.ts hands us a pass-through).
-    body?.destroy(err);
     if (this.corked) this.conn?.socket.uncork();
     this.conn?.exchangeEnded(this, false);
     this.handler.onResponseError(this, err);

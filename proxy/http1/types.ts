@@ -11,7 +11,11 @@ export interface UpstreamRequestOptions {
   path: string;
   /** Flat [name, value, …], including host; latin1 strings. */
   headers: readonly string[];
-  /** Request body; sent with Content-Length when the headers have one, else chunked. */
+  /**
+   * Request body; sent with Content-Length when the headers have one, else chunked. It stays the
+   * caller's: the exchange reads it (pausing it for backpressure) and, when it ends early or
+   * fails, stops reading it — it never destroys it, so it may be the client's own request.
+   */
   body: Readable | null;
   /** Milliseconds from the request's last byte to a complete response head (0 = none). */
   headersTimeout: number;

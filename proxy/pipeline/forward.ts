@@ -61,6 +61,15 @@ function classify(err: Error & { code?: string }): { failure: AttemptOutcome['fa
     case 'HEADERS_TIMEOUT':
     case 'BODY_TIMEOUT':
       return { failure: 'timeout', error: new ProxyError(Errors.BackendTimeout, undefined, { cause: err }) };
+    case 'REQUEST_BODY': {
+      // The client's side failed (aborted, stalled, bad aws-chunked framing): not the backend.
+      const cause = err.cause;
+      return {
+        failure: 'other',
+        error:
+          cause instanceof ProxyError ? cause : new ProxyError(Errors.IncompleteBody, undefined, { cause }),
+      };
+    }
     case 'CONTENT_LENGTH_MISMATCH':
       return { failure: 'other', error: new ProxyError(Errors.IncompleteBody, undefined, { cause: err }) };
     case 'ECONNRESET':
@@ -112,6 +121,8 @@ class ForwardAttempt implements UpstreamHandler {
   private readonly onFlushed: () => void;
   private stall: NodeJS.Timeout | undefined = undefined;
   private readonly closeListener: () => void;
+  /** The client timed out before the attempt had its controller: abort it once it does. */
+  private pendingAbort: ProxyError | undefined = undefined;
   private held: Held | undefined = undefined;
   private done = false;
 
@@ -133,11 +144,12 @@ class ForwardAttempt implements UpstreamHandler {
   /** Socket inactivity while the body uploads: the client stopped sending. */
   private watchUpload(): void {
     const { req, ctx } = this;
-    const body = this.up.body!;
     req.socket.setTimeout(this.timeouts.clientIdleMs);
     req.on('timeout', () => {
       ctx.outcome = 'timeout';
-      body.destroy(new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'));
+      const err = new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.');
+      if (this.controller) this.controller.abort(err);
+      else this.pendingAbort = err;
     });
     req.once('end', () => req.socket.setTimeout(0));
   }
@@ -177,7 +189,8 @@ class ForwardAttempt implements UpstreamHandler {
 
   onRequestStart(c: UpstreamController): void {
     this.controller = c;
-    if (this.res.destroyed) c.abort(new Error('client connection closed'));
+    if (this.pendingAbort) c.abort(this.pendingAbort);
+    else if (this.res.destroyed) c.abort(new Error('client connection closed'));
   }
 
   onBodySent(chunk: Buffer): void {

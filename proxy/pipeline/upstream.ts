@@ -5,7 +5,6 @@
  * becomes a stream in the payload mode the backend gets (see sigv4/payload.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { PassThrough } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
@@ -44,10 +43,10 @@ function parseLength(v: string | undefined, name: string): number | undefined {
 }
 
 /**
- * Pipes the client request into `through`, which is what undici reads. undici destroys the body
- * stream it was given when an attempt fails; that must never be the client request itself, or
- * the client's socket would go down before it hears why. Errors of `through` are reported by
- * undici (onResponseError); the no-op listener keeps a late one from becoming uncaught.
+ * Pipes the client request into `through` (the aws-chunked decoder), which is what the backend
+ * client reads, and passes the request's failures on to it. Errors of `through` reach the
+ * forward phase through the client (onResponseError); the no-op listener keeps a late one from
+ * becoming uncaught.
  */
 function guard(req: IncomingMessage, through: Duplex): Duplex {
   req.on('error', (err) => through.destroy(err));
@@ -108,7 +107,9 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     signed['x-amz-content-sha256'] = payload.kind === 'sha256' ? payload.hash : UNSIGNED_PAYLOAD;
     if (encoding !== undefined) headers.push('content-encoding', encoding);
     if (contentLength !== undefined) headers.push('content-length', String(contentLength));
-    body = hasBody ? guard(req, new PassThrough()) : undefined;
+    // The client request itself: the backend client reads it with backpressure and never
+    // destroys it (proxy/http1/types.ts), so an error can still be answered on its socket.
+    body = hasBody ? req : undefined;
   }
 
   const method = req.method ?? 'GET';
