@@ -43,13 +43,41 @@ function statusKb(pid: number, field: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Samples peak RSS and peak anonymous RSS of `pid` every `ms` until stopped. */
-export function peakRss(pid: number, ms = 50): { stop(): { rss: number; anon: number } } {
+/** The proxy's own view of its memory when its anonymous RSS peaked (from its /metrics). */
+export interface MemoryAtPeak {
+  heapTotal: number;
+  heapUsed: number;
+  /** ArrayBuffer backing stores and other memory V8 knows about outside its heap. */
+  external: number;
+}
+
+/**
+ * Samples peak RSS and peak anonymous RSS of `pid` every `ms` until stopped; with `adminUrl`, also
+ * the proxy's heap and external memory (prom-client's nodejs_* gauges) at the anonymous peak, to
+ * tell V8's share from malloc's.
+ */
+export function peakRss(
+  pid: number,
+  ms = 50,
+  adminUrl?: string,
+): { stop(): Promise<{ rss: number; anon: number; atPeak: MemoryAtPeak | undefined }> } {
   const peak = { rss: 0, anon: 0 };
+  let atPeak: MemoryAtPeak | undefined;
+  let scraping = false;
   const sample = (): void => {
     try {
       peak.rss = Math.max(peak.rss, rssBytes(pid));
-      peak.anon = Math.max(peak.anon, anonRssBytes(pid));
+      const anon = anonRssBytes(pid);
+      if (anon > peak.anon) {
+        peak.anon = anon;
+        if (adminUrl && !scraping) {
+          scraping = true;
+          void scrapeMemory(adminUrl)
+            .then((m) => (atPeak = m))
+            .catch(() => undefined)
+            .finally(() => (scraping = false));
+        }
+      }
     } catch {
       // process gone
     }
@@ -57,10 +85,21 @@ export function peakRss(pid: number, ms = 50): { stop(): { rss: number; anon: nu
   sample();
   const t = setInterval(sample, ms);
   return {
-    stop() {
+    async stop() {
       clearInterval(t);
-      return peak;
+      while (scraping) await new Promise((r) => setTimeout(r, 10));
+      return { ...peak, atPeak };
     },
+  };
+}
+
+async function scrapeMemory(adminUrl: string): Promise<MemoryAtPeak> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const v = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    heapTotal: v('nodejs_heap_size_total_bytes'),
+    heapUsed: v('nodejs_heap_size_used_bytes'),
+    external: v('nodejs_external_memory_bytes'),
   };
 }
 

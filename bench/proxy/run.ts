@@ -8,7 +8,7 @@
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
  * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone; `--sizes 64M` and
- * `--concurrency 16,64` narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts);
+ * `--concurrency 16,64` (and `--ops PUT`) narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts);
  * `--plain-node` runs the proxy without the sidecar's runtime env (operator/contract.ts).
  * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct vs proxy alternating
  *    (skipped when --sizes or --concurrency narrow the run; `--added-only` runs it alone).
@@ -26,7 +26,7 @@ import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
 import { runLoad, runOpenLoop } from './load.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
-import { cpuSeconds, peakRss, proxyEnv, waitHttp } from './proc.ts';
+import { cpuSeconds, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
@@ -45,6 +45,8 @@ const SIZES = listFlag('--sizes')?.map(
   (v) => Number(v.replace(/[KM]$/i, '')) * (/m$/i.test(v) ? 1 << 20 : /k$/i.test(v) ? 1024 : 1),
 );
 const CONCS = listFlag('--concurrency')?.map(Number);
+// `--ops PUT`: only these operations.
+const OPS = (listFlag('--ops') ?? ['GET', 'PUT']).map((o) => o.toUpperCase());
 // Part 3, added latency: 4 KiB GETs in an open loop at `--added-rate` req/s (default 300, well
 // below what this machine serves), ≤ 16 in flight, alternating direct and proxy rounds.
 const ADDED_RATE = Number(args[args.indexOf('--added-rate') + 1]) || 300;
@@ -53,6 +55,13 @@ const NODE = process.execPath;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 const children: ChildProcess[] = [];
+
+/** ", heap 20/25 external 3" (MiB, used/total) for the console line. */
+function fmtAtPeak(m: MemoryAtPeak | undefined): string {
+  if (!m) return '';
+  const mib = (n: number): string => (n / (1 << 20)).toFixed(0);
+  return `, heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} external ${mib(m.external)}`;
+}
 
 function fmtBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
@@ -97,6 +106,8 @@ interface Cell {
   proxyPeakRssMiB: number;
   /** Peak RSS without file-backed pages (the node binary's text, shared by the page cache). */
   proxyPeakAnonRssMiB: number;
+  /** The proxy's heap and external memory (bytes) when its anonymous RSS peaked. */
+  proxyMemoryAtPeak: MemoryAtPeak | undefined;
 }
 
 async function main(): Promise<void> {
@@ -149,7 +160,7 @@ async function main(): Promise<void> {
       }
       for (const size of ADDED_ONLY ? [] : sizes) {
         for (const concurrency of concs) {
-          for (const op of ['GET', 'PUT'] as const) {
+          for (const op of (['GET', 'PUT'] as const).filter((o) => OPS.includes(o))) {
             const seconds = size >= 64 << 20 ? 0 : SECONDS;
             const path = (w: number): string =>
               op === 'GET' ? `/bench/obj-${size}` : `/bench/put-${size}-${w}`;
@@ -162,13 +173,13 @@ async function main(): Promise<void> {
             };
             const direct = await runLoad({ ...spec, origin: node, headers: sign(signer, host) });
             const cpu0 = cpuSeconds(proxy.pid);
-            const rss = peakRss(proxy.pid);
+            const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
             const viaProxy = await runLoad({
               ...spec,
               origin: proxy.url,
               headers: sign(clientSigner, proxyHost),
             });
-            const peak = rss.stop();
+            const peak = await rss.stop();
             const cell: Cell = {
               op,
               size,
@@ -178,17 +189,18 @@ async function main(): Promise<void> {
               proxyCpuMsPerReq: ((cpuSeconds(proxy.pid) - cpu0) * 1000) / viaProxy.requests,
               proxyPeakRssMiB: peak.rss / (1 << 20),
               proxyPeakAnonRssMiB: peak.anon / (1 << 20),
+              proxyMemoryAtPeak: peak.atPeak,
             };
             out.cells.push(cell);
             process.stdout.write(
               `${op} ${fmtBytes(size)} c=${concurrency}: direct ${direct.reqPerSec.toFixed(0)}/s p99 ${direct.p99Ms.toFixed(1)}ms | ` +
                 `proxy ${viaProxy.reqPerSec.toFixed(0)}/s p99 ${viaProxy.p99Ms.toFixed(1)}ms | ratio ${(viaProxy.bytesPerSec / direct.bytesPerSec).toFixed(2)} ` +
-                `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}) errors ${direct.errors}/${viaProxy.errors}\n`,
+                `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${direct.errors}/${viaProxy.errors}\n`,
             );
           }
         }
       }
-      if (!SIZES && !CONCS) {
+      if (!SIZES && !CONCS && !args.includes('--ops')) {
         out.addedLatency = await addedLatency(node, proxy, sign(signer, host), sign(clientSigner, proxyHost));
       }
     } finally {
