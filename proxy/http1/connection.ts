@@ -1,8 +1,12 @@
 /**
- * One keep-alive connection to a backend, running one {@link Exchange} at a time. Reads go into
- * one buffer per connection, reused for every read (Node's `onread` option): no allocation per
- * read, and nothing for the GC to sweep — a streaming proxy otherwise allocates a fresh 64 KiB
- * buffer per read and leaves it to the GC (bench/proxy/PERFORMANCE.md, "Memory").
+ * One keep-alive connection to a backend, running one {@link Exchange} at a time. Plain TCP reads
+ * go into one buffer per connection, reused for every read (Node's `onread` option): no
+ * allocation per read, and nothing for the GC to sweep — a streaming proxy otherwise allocates a
+ * fresh 64 KiB buffer per read and leaves it to the GC (bench/proxy/PERFORMANCE.md, "Memory").
+ *
+ * TLS connections read with ordinary 'data' events (each chunk its own buffer): a TLSSocket with
+ * `onread` decrypts every record of one network read into the same buffer and delivers them all,
+ * paused or not, so a chunk still being written to the client would be overwritten.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -46,16 +50,19 @@ export class UpstreamConnection {
   constructor(owner: ConnectionOwner, target: ConnectTarget, first: Exchange) {
     this.owner = owner;
     this.exchange = first;
-    const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), callback: this.onRead };
-    this.socket = target.tls
-      ? tlsConnect({
-          host: target.host,
-          port: target.port,
-          ...(target.servername === undefined ? {} : { servername: target.servername }),
-          // Node's TLSSocket honours `onread` like net.Socket (it is one); @types/node omits it.
-          ...({ onread } as object),
-        })
-      : netConnect({ host: target.host, port: target.port, onread });
+    if (target.tls) {
+      this.socket = tlsConnect({
+        host: target.host,
+        port: target.port,
+        ...(target.servername === undefined ? {} : { servername: target.servername }),
+      });
+      this.socket.on('data', (chunk: Buffer) => {
+        if (!this.onRead(chunk.length, chunk)) this.socket.pause();
+      });
+    } else {
+      const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), callback: this.onRead };
+      this.socket = netConnect({ host: target.host, port: target.port, onread });
+    }
     if (target.connectTimeoutMs > 0) {
       this.connectTimer = setTimeout(() => {
         this.destroy(new UpstreamError('CONNECT_TIMEOUT', 'Connecting to the backend timed out.'));
@@ -100,6 +107,11 @@ export class UpstreamConnection {
     // The exchange may have ended and the pool handed this connection to the next one.
     return !this.destroyed && !(this.exchange?.paused ?? false);
   };
+
+  /** The exchange's handler paused: no further reads until it resumes. */
+  pauseFor(ex: Exchange): void {
+    if (ex === this.exchange && !this.destroyed) this.socket.pause();
+  }
 
   /** The exchange's handler resumed: read on (or free the connection if its exchange ended). */
   resumeFor(ex: Exchange): void {

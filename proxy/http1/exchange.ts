@@ -56,7 +56,9 @@ export class Exchange implements UpstreamController {
   // --- the controller ---
 
   pause(): void {
+    if (this.paused) return;
     this.paused = true;
+    this.conn?.pauseFor(this);
   }
 
   resume(): void {
@@ -362,7 +364,13 @@ export class Exchange implements UpstreamController {
     const requestDone = this.requestSent;
     if (!requestDone) this.detachBody();
     const reusable = this.head!.keepAlive && requestDone && !trailingBytes;
-    this.handler.onResponseEnd(this);
+    try {
+      this.handler.onResponseEnd(this);
+    } catch (err) {
+      // The exchange is over either way: the connection must not stay assigned to it.
+      conn.exchangeEnded(this, false);
+      throw err;
+    }
     conn.exchangeEnded(this, reusable);
   }
 

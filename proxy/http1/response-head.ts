@@ -28,7 +28,8 @@ export interface ResponseHead {
   keepAlive: boolean;
 }
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([^\r\n]*))?$/;
+// The reason phrase: HTAB, SP, VCHAR, obs-text (RFC 9112 §4) — what Node will write back out.
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: visible ASCII, obs-text (0x80-0xff), space and tab; no other control bytes.
 // eslint-disable-next-line no-control-regex -- matching control bytes is the point
