@@ -177,12 +177,13 @@ export class StorePool implements BackendPool {
     const b = backend as BackendNode;
     b.inFlight = Math.max(0, b.inFlight - 1);
     b.attempts += 1;
-    // A failure after headers (a client that hung up mid-download) says nothing about the node.
+    // A failure after headers (a client that hung up mid-download), or one the client caused,
+    // says nothing about the node.
     const failed =
-      (outcome.failure !== undefined && outcome.status === undefined) ||
+      (outcome.failure !== undefined && outcome.failure !== 'client' && outcome.status === undefined) ||
       (outcome.status !== undefined && outcome.status >= 500);
     if (failed) b.failures += 1;
-    const sample = latencySample(outcome);
+    const sample = outcome.failure === 'client' ? undefined : latencySample(outcome);
     if (failed) b.ewma.observe(Math.max(sample ?? 0, this.options.ewma.failurePenaltyMs));
     else if (sample !== undefined) b.ewma.observe(sample);
     if (!b.draining) {

@@ -28,8 +28,12 @@ export interface Backend {
 export interface AttemptOutcome {
   /** HTTP status of the response headers, if any arrived. */
   status?: number;
-  /** Failure before headers: connect refused/reset, timeout before headers. */
-  failure?: 'connect' | 'reset' | 'timeout' | 'other';
+  /**
+   * Failure before headers: connect refused/reset, timeout before headers; 'client' when the
+   * client's side ended the attempt (it hung up, stalled or sent a bad body): says nothing
+   * about the backend.
+   */
+  failure?: 'connect' | 'reset' | 'timeout' | 'client' | 'other';
   /** Time from dispatch to response headers (ms) — the latency signal, never the body time. */
   headersMs?: number;
   /**

@@ -65,7 +65,7 @@ function classify(err: Error & { code?: string }): { failure: AttemptOutcome['fa
       // The client's side failed (aborted, stalled, bad aws-chunked framing): not the backend.
       const cause = err.cause;
       return {
-        failure: 'other',
+        failure: 'client',
         error:
           cause instanceof ProxyError ? cause : new ProxyError(Errors.IncompleteBody, undefined, { cause }),
       };
@@ -285,6 +285,9 @@ class ForwardAttempt implements UpstreamHandler {
     if (ctx.outcome === 'timeout' && !(err instanceof ProxyError)) {
       c.error = new ProxyError(Errors.RequestTimeout, undefined, { cause: err });
     }
+    // Ended from the client's side (it hung up or stalled: forward.ts set ctx.outcome): the
+    // balancer must not hold it against the backend.
+    if (ctx.outcome === 'client-aborted' || ctx.outcome === 'timeout') c.failure = 'client';
     this.outcome.failure = c.failure;
     this.finish(false, c.error);
   }

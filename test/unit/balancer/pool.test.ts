@@ -195,6 +195,20 @@ void describe('passive outlier ejection in the pool', () => {
     pool.finish(b, { failure: 'reset' });
     assert.equal(b.ewma.value(), pool.options.ewma.failurePenaltyMs);
   });
+
+  void test('an attempt the client ended (hung up, stalled, bad body) counts nothing against the backend', async () => {
+    const { pool } = await healthyPool(2);
+    const b = pool.backends()[0]!;
+    const before = b.ewma.value();
+    for (let i = 0; i < 10; i++) {
+      pool.start(b);
+      pool.finish(b, { failure: 'client', headersMs: 5_000 });
+    }
+    assert.equal(b.failures, 0);
+    assert.equal(b.ewma.value(), before, 'no latency sample, no failure penalty');
+    assert.equal(b.state, 'healthy');
+    assert.equal(b.inFlight, 0);
+  });
 });
 
 void describe('zones', () => {
