@@ -1,5 +1,6 @@
 /**
- * prom-client and undici classes the sidecar uses, loaded from the modules that define them
+ * prom-client and undici classes the sidecar uses (undici only for health checks: requests go
+ * through its own client, proxy/http1/), loaded from the modules that define them
  * rather than from the packages' entry points. Every injected pod runs a sidecar, so its idle
  * memory counts: `import 'prom-client'` also loads the Pushgateway (https, zlib), Summary
  * (tdigest) and cluster aggregation, ~17 MB RSS; `import 'undici'` also loads fetch, WebSocket,
@@ -9,7 +10,7 @@
  *
  * undici's entry point also mixes its request API (`request`, `stream`, …) into
  * `Dispatcher.prototype` (undici/index.js: `Object.assign(Dispatcher.prototype, api)`); this
- * module does the same, once, so `pool.request()` works as with `import 'undici'`.
+ * module does the same, once, so `client.request()` works as with `import 'undici'`.
  * test/unit/proxy/runtime-deps.test.ts checks these are the package's own classes and API.
  */
 import { createRequire } from 'node:module';
@@ -41,7 +42,5 @@ if (!('request' in Dispatcher.prototype)) {
   Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
 }
 
-/** `Pool`, as exported by the package (undici/lib/dispatcher/pool.js). */
-export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
 /** `Client`, as exported by the package (undici/lib/dispatcher/client.js). */
 export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
