@@ -9,7 +9,7 @@
  * the report gives medians over the rounds, and the ratios sluice/nginx and sluice/backend.
  * Also the proxy's idle RSS before load and its RSS after it. Default 5 rounds × 3 s, c=16.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { freePort } from '../../test/testbed/ports.ts';
 import { cpuSeconds, proxyEnv, rssBytes, waitHttp } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
+import { wrk, type WrkResult } from './wrk.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
 const SLUICE = buildDist();
@@ -37,39 +38,6 @@ const PROF_DIR = argv.includes('--cpu-prof') ? argv[argv.indexOf('--cpu-prof') +
 const SLUICE_ONLY = argv.includes('--sluice-only');
 // `--node-arg X` (repeatable): extra Node flags for the proxy process (heap experiments).
 const NODE_ARGS = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] ? [argv[i + 1]!] : []));
-
-/** One wrk run's numbers. */
-export interface WrkResult {
-  reqPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
-
-function ms(v: string, unit: string): number {
-  const n = Number(v);
-  return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
-}
-
-/** Runs wrk once against `url` and parses its --latency report. */
-export function wrk(url: string, seconds: number, concurrency: number): WrkResult {
-  const r = spawnSync('wrk', ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', url], {
-    encoding: 'utf8',
-  });
-  const out = r.stdout;
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
-  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  if (!rps || !p50 || !p99) throw new Error(`wrk output not understood:\n${out}\n${r.stderr}`);
-  return {
-    reqPerSec: Number(rps[1]),
-    p50Ms: ms(p50[1]!, p50[2]!),
-    p99Ms: ms(p99[1]!, p99[2]!),
-    errors: Number(non2xx?.[1] ?? 0) + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
-  };
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -9,14 +9,16 @@
  *    alone.
  * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone; `--sizes 64M` and
  * `--concurrency 16,64` (and `--ops PUT`) narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts);
- * `--plain-node` runs the proxy without the sidecar's runtime env (operator/contract.ts).
+ * `--plain-node` runs the proxy without the sidecar's runtime env (operator/contract.ts); `--pin`
+ * puts MinIO on CPU 0 and the load generator and proxy on CPU 1 (see PIN).
  * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct vs proxy alternating
  *    (skipped when --sizes or --concurrency narrow the run; `--added-only` runs it alone).
  * The proxy runs as its own process (`sluice proxy`), as in a pod. Results: bench/results/.
  * The machine is shared (2 cores, other work running): read ratios, not absolutes, and expect
  * noise of ±10–20 % between runs.
  */
-import { spawn } from 'node:child_process';
+import { PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +29,7 @@ import { freePort } from '../../test/testbed/ports.ts';
 import { runLoad, runOpenLoop } from './load.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import { cpuSeconds, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
+import { wrkAsync } from './wrk.ts';
 import { buildDist } from '../../scripts/build.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
@@ -51,6 +54,12 @@ const OPS = (listFlag('--ops') ?? ['GET', 'PUT']).map((o) => o.toUpperCase());
 // below what this machine serves), ≤ 16 in flight, alternating direct and proxy rounds.
 const ADDED_RATE = Number(args[args.indexOf('--added-rate') + 1]) || 300;
 const ADDED_ROUNDS = QUICK ? 2 : 3;
+// `--rounds N`: part 1's direct/proxy alternations per cell (medians reported).
+const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
+// `--pin`: the store (MinIO) on CPU 0, the load generator (this process) and the proxy on CPU 1 —
+// the layout of a deployment, where the store's CPU is not the app's and its sidecar's. Without
+// it all share both cores, and every cycle the proxy spends is taken from the backend.
+const PIN = args.includes('--pin');
 const NODE = process.execPath;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
@@ -65,6 +74,11 @@ function fmtAtPeak(m: MemoryAtPeak | undefined): string {
 
 function fmtBytes(n: number): string {
   return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(0)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+/** Moves `pid` and all its threads to `cpu` (taskset). */
+function pinTo(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
 /** Starts `sluice proxy` on fresh ports for `store`, returns its url and pid. */
@@ -93,6 +107,7 @@ async function startProxyProcess(
   });
   children.push(child);
   await waitHttp(`http://127.0.0.1:${admin}/readyz`);
+  if (PIN) pinTo(child.pid!, 1);
   return { url: `http://127.0.0.1:${port}`, pid: child.pid!, adminUrl: `http://127.0.0.1:${admin}` };
 }
 
@@ -102,6 +117,8 @@ interface Cell {
   concurrency: number;
   direct: LoadResult;
   proxy: LoadResult;
+  /** Each round's results (direct and proxy alternate). */
+  rounds: { direct: LoadResult[]; proxy: LoadResult[] };
   proxyCpuMsPerReq: number;
   proxyPeakRssMiB: number;
   /** Peak RSS without file-backed pages (the node binary's text, shared by the page cache). */
@@ -124,6 +141,14 @@ async function main(): Promise<void> {
     ceiling: {},
   };
   const minio = CEILING_ONLY ? undefined : await startMinioCluster({ nodes: 2, drivesPerNode: 2 });
+  if (minio && PIN) {
+    const pids = execFileSync('pgrep', ['-f', minio.dir], { encoding: 'utf8' }).trim().split('\n');
+    for (const pid of pids) pinTo(Number(pid), 0);
+    pinTo(process.pid, 1);
+    process.stdout.write(
+      `pinned: MinIO (${pids.length} processes) on CPU 0; load generator and proxy on CPU 1\n`,
+    );
+  }
   if (minio)
     try {
       const node = minio.nodes[0]!.directUrl;
@@ -158,44 +183,46 @@ async function main(): Promise<void> {
         });
         if (r.status !== 200) throw new Error(`seed: ${r.status}`);
       }
+      // GETs are measured with wrk (cheap per byte, so the cores go to MinIO and the proxy), and
+      // need no signature: the bucket lets anonymous clients read. PUTs use the Node generator
+      // (sending a buffer costs it little), signing every request either way.
+      const policy = JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { AWS: ['*'] },
+            Action: ['s3:GetObject'],
+            Resource: ['arn:aws:s3:::bench/*'],
+          },
+        ],
+      });
+      const admin = new S3Client({
+        endpoint: node,
+        region: minio.region,
+        forcePathStyle: true,
+        credentials: creds,
+      });
+      await admin.send(new PutBucketPolicyCommand({ Bucket: 'bench', Policy: policy }));
+      admin.destroy();
       for (const size of ADDED_ONLY ? [] : sizes) {
         for (const concurrency of concs) {
           for (const op of (['GET', 'PUT'] as const).filter((o) => OPS.includes(o))) {
-            const seconds = size >= 64 << 20 ? 0 : SECONDS;
-            const path = (w: number): string =>
-              op === 'GET' ? `/bench/obj-${size}` : `/bench/put-${size}-${w}`;
-            const spec = {
-              method: op,
-              path,
-              concurrency,
-              seconds,
-              ...(op === 'PUT' ? { body: bodies.get(size)! } : {}),
-            };
-            const direct = await runLoad({ ...spec, origin: node, headers: sign(signer, host) });
-            const cpu0 = cpuSeconds(proxy.pid);
-            const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
-            const viaProxy = await runLoad({
-              ...spec,
-              origin: proxy.url,
-              headers: sign(clientSigner, proxyHost),
-            });
-            const peak = await rss.stop();
-            const cell: Cell = {
-              op,
-              size,
-              concurrency,
-              direct,
-              proxy: viaProxy,
-              proxyCpuMsPerReq: ((cpuSeconds(proxy.pid) - cpu0) * 1000) / viaProxy.requests,
-              proxyPeakRssMiB: peak.rss / (1 << 20),
-              proxyPeakAnonRssMiB: peak.anon / (1 << 20),
-              proxyMemoryAtPeak: peak.atPeak,
-            };
-            out.cells.push(cell);
-            process.stdout.write(
-              `${op} ${fmtBytes(size)} c=${concurrency}: direct ${direct.reqPerSec.toFixed(0)}/s p99 ${direct.p99Ms.toFixed(1)}ms | ` +
-                `proxy ${viaProxy.reqPerSec.toFixed(0)}/s p99 ${viaProxy.p99Ms.toFixed(1)}ms | ratio ${(viaProxy.bytesPerSec / direct.bytesPerSec).toFixed(2)} ` +
-                `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${direct.errors}/${viaProxy.errors}\n`,
+            out.cells.push(
+              await measureCell(op, size, concurrency, {
+                direct: node,
+                bodies,
+                signDirect: sign(signer, host),
+                startProxy: async () => {
+                  const p = await startProxyProcess(
+                    `minio-${op.toLowerCase()}-${size}-${concurrency}`,
+                    node,
+                    creds,
+                    'bench',
+                  );
+                  return { ...p, sign: sign(clientSigner, new URL(p.url).host) };
+                },
+              }),
             );
           }
         }
@@ -279,6 +306,106 @@ http { access_log off; keepalive_requests 100000;
   const file = join(results, `proxy-${out.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(out, null, 2));
   process.stdout.write(`results: ${file}\n`);
+}
+
+interface CellDeps {
+  direct: string;
+  bodies: Map<number, Buffer>;
+  signDirect: LoadSpec['headers'];
+  startProxy: () => Promise<{ url: string; pid: number; adminUrl: string; sign: LoadSpec['headers'] }>;
+}
+
+/**
+ * One cell: a fresh proxy (so its peak RSS is this cell's alone), warmed up, then ROUNDS rounds
+ * alternating direct and proxy; medians of throughput and latency, the proxy's CPU over all its
+ * rounds, its peak RSS over the cell.
+ */
+async function measureCell(
+  op: 'GET' | 'PUT',
+  size: number,
+  concurrency: number,
+  deps: CellDeps,
+): Promise<Cell> {
+  const proxy = await deps.startProxy();
+  const big = size >= 64 << 20;
+  const getPath = `/bench/obj-${size}`;
+  const run = async (origin: string, sign: LoadSpec['headers']): Promise<LoadResult> => {
+    if (op === 'GET') {
+      // wrk counts completed requests only: give large objects time for several per connection.
+      const r = await wrkAsync(`${origin}${getPath}`, big ? 10 : SECONDS, concurrency);
+      return { ...r, bytesPerSec: r.reqPerSec * size };
+    }
+    return runLoad({
+      method: 'PUT',
+      path: (w) => `/bench/put-${size}-${w}`,
+      concurrency,
+      seconds: big ? 0 : SECONDS,
+      body: deps.bodies.get(size)!,
+      origin,
+      headers: sign,
+    });
+  };
+  // A fresh proxy runs cold (JIT, connections): warm it up on small GETs.
+  await runLoad({
+    method: 'GET',
+    path: () => `/bench/obj-${4 * 1024}`,
+    concurrency: 4,
+    seconds: 0.5,
+    origin: proxy.url,
+    headers: proxy.sign,
+  });
+  const direct: LoadResult[] = [];
+  const viaProxy: LoadResult[] = [];
+  const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
+  let cpu = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    direct.push(await run(deps.direct, deps.signDirect));
+    const cpu0 = cpuSeconds(proxy.pid);
+    viaProxy.push(await run(proxy.url, proxy.sign));
+    cpu += cpuSeconds(proxy.pid) - cpu0;
+  }
+  const peak = await rss.stop();
+  process.kill(proxy.pid, 'SIGTERM');
+  const d = medianResult(direct);
+  const p = medianResult(viaProxy);
+  const cell: Cell = {
+    op,
+    size,
+    concurrency,
+    direct: d,
+    proxy: p,
+    rounds: { direct, proxy: viaProxy },
+    proxyCpuMsPerReq: (cpu * 1000) / viaProxy.reduce((a, r) => a + r.requests, 0),
+    proxyPeakRssMiB: peak.rss / (1 << 20),
+    proxyPeakAnonRssMiB: peak.anon / (1 << 20),
+    proxyMemoryAtPeak: peak.atPeak,
+  };
+  const errors = (rs: LoadResult[]): number => rs.reduce((a, r) => a + r.errors, 0);
+  const ratios = viaProxy.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/');
+  process.stdout.write(
+    `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ` +
+      `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios}) ` +
+      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${errors(direct)}/${errors(viaProxy)}\n`,
+  );
+  return cell;
+}
+
+/** Per field, the median over rounds (throughput and latency each on their own). */
+function medianResult(rs: LoadResult[]): LoadResult {
+  const med = (k: keyof LoadResult): number => {
+    const xs = rs.map((r) => r[k]).sort((a, b) => a - b);
+    const m = xs.length >> 1;
+    return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+  };
+  return {
+    requests: rs.reduce((a, r) => a + r.requests, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    seconds: rs.reduce((a, r) => a + r.seconds, 0),
+    reqPerSec: med('reqPerSec'),
+    bytesPerSec: med('bytesPerSec'),
+    p50Ms: med('p50Ms'),
+    p99Ms: med('p99Ms'),
+  };
 }
 
 /**
