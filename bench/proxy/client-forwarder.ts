@@ -1,0 +1,85 @@
+/**
+ * A minimal streaming forwarder for bench/proxy/client.ts: GET <path> → the backend's <path>,
+ * body streamed with backpressure, through either undici's Pool (dispatch, as the proxy used it
+ * until proxy/http1/) or the proxy's own UpstreamPool. Nothing else (no policy, signing, logs),
+ * so the two differ only in the backend client. Usage: `node client-forwarder.ts
+ * undici|sluice BACKEND_ORIGIN PORT`; prints "ready" once listening.
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import { UpstreamPool } from '../../proxy/http1/pool.ts';
+import type { UpstreamController, UpstreamHandler } from '../../proxy/http1/types.ts';
+
+const [kind, origin, port] = process.argv.slice(2) as [string, string, string];
+const HOST = new URL(origin).host;
+
+/** undici: its chunks are owned, so a write returning false is the only reason to pause. */
+function viaUndici(pool: Pool, path: string, res: ServerResponse): void {
+  const handler: Dispatcher.DispatchHandler = {
+    // undici takes a handler without onRequestStart for its older callback API.
+    onRequestStart() {},
+    onResponseStart(_c, status, headers: IncomingHttpHeaders) {
+      res.writeHead(status, { 'content-length': headers['content-length'] });
+    },
+    onResponseData(c, chunk: Buffer) {
+      if (!res.write(chunk)) {
+        c.pause();
+        res.once('drain', () => c.resume());
+      }
+    },
+    onResponseEnd() {
+      res.end();
+    },
+    onResponseError(_c, err) {
+      res.destroy(err);
+    },
+  };
+  pool.dispatch({ method: 'GET', path, headers: { host: HOST } }, handler);
+}
+
+/** The own client: chunks are borrowed, so pause while a write holding one is pending. */
+function viaSluice(pool: UpstreamPool, path: string, res: ServerResponse): void {
+  let unflushed = 0;
+  let controller: UpstreamController | undefined;
+  const flushed = (): void => {
+    if (--unflushed === 0) controller?.resume();
+  };
+  const handler: UpstreamHandler = {
+    onResponseStart(c, status, headers) {
+      controller = c;
+      res.writeHead(status, { 'content-length': headers['content-length'] });
+    },
+    onResponseData(c, chunk) {
+      unflushed++;
+      res.write(chunk, flushed);
+      if (res.writableLength > 0) c.pause();
+    },
+    onResponseEnd() {
+      res.end();
+    },
+    onResponseError(_c, err) {
+      res.destroy(err);
+    },
+  };
+  pool.dispatch(
+    { method: 'GET', path, headers: ['host', HOST], body: null, headersTimeout: 30_000, bodyTimeout: 30_000 },
+    handler,
+  );
+}
+
+const undiciPool = kind === 'undici' ? new Pool(origin, { connections: 128, pipelining: 1 }) : undefined;
+const ownPool =
+  kind === 'sluice'
+    ? new UpstreamPool(origin, {
+        connections: 128,
+        keepAliveTimeoutMs: 4_000,
+        maxConnectionAgeMs: 0,
+        connectTimeoutMs: 2_000,
+      })
+    : undefined;
+createServer((req, res) => {
+  if (undiciPool) viaUndici(undiciPool, req.url!, res);
+  else viaSluice(ownPool!, req.url!, res);
+}).listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));
