@@ -244,7 +244,9 @@ class ForwardAttempt implements UpstreamHandler {
     }
     this.unflushed++;
     this.res.write(chunk, this.onFlushed);
-    // Still pending (the client's socket buffer is full): the bytes must stay as they are.
+    // Not yet in the kernel — Node's http corks the socket until the next tick, and a full client
+    // socket holds it longer: the chunk is the connection's read buffer, so no read until the
+    // write's callback (onFlushed) resumes.
     if (this.res.writableLength > 0) {
       c.pause();
       if (this.timeouts.clientIdleMs > 0 && !this.stall)
