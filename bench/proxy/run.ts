@@ -1,21 +1,23 @@
 /**
- * Proxy benchmark (not a test): `node bench/proxy/run.ts [--seconds N] [--quick]`.
+ * Proxy benchmark (not a test): `node bench/proxy/run.ts [--seconds N] [--rounds N] [--pin] [--quick]`.
  *
  * 1. GET and PUT of 4 KiB, 1 MiB and 64 MiB at concurrency 1/16/64, through the proxy and
  *    direct to the same MinIO node, in the same run: throughput and p50/p99 as ratios, the
- *    proxy's CPU per request and peak RSS per cell.
+ *    proxy's CPU per request and peak RSS per cell. GETs are driven by wrk (cheap per byte; the
+ *    bucket allows anonymous reads), PUTs by the Node generator (./load.ts). Each cell starts a
+ *    fresh proxy, warms it up, then alternates direct and proxy `--rounds` times (medians).
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
- * `--quick` drops concurrency 64; `--ceiling-only` runs part 2 alone; `--sizes 64M` and
- * `--concurrency 16,64` (and `--ops PUT`) narrow part 1 (the ceiling's repeatable form is bench/proxy/ceiling.ts);
- * `--plain-node` runs the proxy without the sidecar's runtime env (operator/contract.ts); `--pin`
- * puts MinIO on CPU 0 and the load generator and proxy on CPU 1 (see PIN).
  * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct vs proxy alternating
- *    (skipped when --sizes or --concurrency narrow the run; `--added-only` runs it alone).
- * The proxy runs as its own process (`sluice proxy`), as in a pod. Results: bench/results/.
- * The machine is shared (2 cores, other work running): read ratios, not absolutes, and expect
- * noise of ±10–20 % between runs.
+ *    (skipped when --sizes, --concurrency or --ops narrow the run; `--added-only` runs it alone).
+ * `--quick` drops concurrency 64 and runs one round; `--ceiling-only` runs part 2 alone;
+ * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
+ * form is bench/proxy/ceiling.ts); `--plain-node` runs the proxy without the sidecar's runtime env
+ * (operator/contract.ts); `--pin` puts MinIO on CPU 0 and the load generator and proxy on CPU 1
+ * (see PIN). The proxy runs as its own process (`sluice proxy`), as in a pod. Results:
+ * bench/results/. The machine is shared (2 cores): read ratios, not absolutes, and expect noise of
+ * ±10–20 % between runs.
  */
 import { PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync, spawn } from 'node:child_process';
