@@ -14,7 +14,12 @@
 import { UpstreamConnection, type ConnectTarget, type ConnectionOwner } from './connection.ts';
 import { UpstreamError } from './errors.ts';
 import { Exchange } from './exchange.ts';
-import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequestOptions } from './types.ts';
+import type {
+  UpstreamController,
+  UpstreamDispatcher,
+  UpstreamHandler,
+  UpstreamRequestOptions,
+} from './types.ts';
 
 export interface UpstreamPoolOptions {
   /** Most connections at once; null = unbounded. */
@@ -65,13 +70,14 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     return this.all.size;
   }
 
-  dispatch(options: UpstreamRequestOptions, handler: UpstreamHandler): void {
+  dispatch(options: UpstreamRequestOptions, handler: UpstreamHandler): UpstreamController {
     const ex = new Exchange(options, handler);
     if (this.isClosed) {
       queueMicrotask(() => ex.fail(new UpstreamError('POOL_CLOSED', 'The backend pool is closed.')));
-      return;
+      return ex;
     }
     this.assign(ex);
+    return ex;
   }
 
   private assign(ex: Exchange): void {

@@ -65,7 +65,12 @@ export interface UpstreamHandler {
 
 /** One backend's connection pool, as the balancer and the forward phase use it. */
 export interface UpstreamDispatcher {
-  dispatch(options: UpstreamRequestOptions, handler: UpstreamHandler): void;
+  /**
+   * Queues or starts one exchange. The returned controller (the one the handler's callbacks
+   * get) works at once: abort() while the exchange still waits for a connection fails it
+   * (onResponseError) and it never starts, so no connection is spent on it.
+   */
+  dispatch(options: UpstreamRequestOptions, handler: UpstreamHandler): UpstreamController;
   /** No new exchanges; resolves once the running and queued ones are done, idle sockets closed. */
   close(): Promise<void>;
   /** Fails queued and running exchanges and closes every socket now. */

@@ -121,8 +121,6 @@ class ForwardAttempt implements UpstreamHandler {
   private readonly onFlushed: () => void;
   private stall: NodeJS.Timeout | undefined = undefined;
   private readonly closeListener: () => void;
-  /** The client timed out before the attempt had its controller: abort it once it does. */
-  private pendingAbort: ProxyError | undefined = undefined;
   private held: Held | undefined = undefined;
   private done = false;
 
@@ -147,9 +145,9 @@ class ForwardAttempt implements UpstreamHandler {
     req.socket.setTimeout(this.timeouts.clientIdleMs);
     req.on('timeout', () => {
       ctx.outcome = 'timeout';
-      const err = new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.');
-      if (this.controller) this.controller.abort(err);
-      else this.pendingAbort = err;
+      this.controller?.abort(
+        new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'),
+      );
     });
     req.once('end', () => req.socket.setTimeout(0));
   }
@@ -187,10 +185,14 @@ class ForwardAttempt implements UpstreamHandler {
     this.res.destroy(err);
   }
 
+  /** The attempt's controller, from dispatch: it aborts the attempt even while it is queued. */
+  attach(c: UpstreamController): void {
+    this.controller = c;
+  }
+
   onRequestStart(c: UpstreamController): void {
     this.controller = c;
-    if (this.pendingAbort) c.abort(this.pendingAbort);
-    else if (this.res.destroyed) c.abort(new Error('client connection closed'));
+    if (this.res.destroyed) c.abort(new Error('client connection closed'));
   }
 
   onBodySent(chunk: Buffer): void {
@@ -305,7 +307,8 @@ export function forward(
   ctx.phase = 'forward';
   const up = ctx.upstream!;
   return new Promise<AttemptResult>((resolve) => {
-    backend.dispatcher.dispatch(
+    const attempt = new ForwardAttempt(ctx, timeouts, resolve);
+    const controller = backend.dispatcher.dispatch(
       {
         method: up.method,
         path: signed.path,
@@ -314,7 +317,8 @@ export function forward(
         headersTimeout: timeouts.backendFirstByteMs,
         bodyTimeout: timeouts.backendIdleMs,
       },
-      new ForwardAttempt(ctx, timeouts, resolve),
+      attempt,
     );
+    attempt.attach(controller);
   });
 }

@@ -24,6 +24,34 @@ async function heldServer(t: Parameters<typeof startRawServer>[0]) {
   };
 }
 
+void describe('UpstreamPool: aborting a queued exchange', () => {
+  void test('abort() while queued fails it at once; it never starts and no connection is spent on it', async (t) => {
+    const held = await heldServer(t);
+    const pool = makePool(t, held.srv.origin, { connections: 1 });
+    const first = record(pool, request({ path: '/first' }));
+    const queued = record(pool, request({ path: '/queued' }));
+    await until(() => held.waiting.length === 1, 'the first request reached the server', POLL);
+    const reason = new Error('client went away');
+    queued.controller!.abort(reason);
+    await queued.done;
+    assert.equal(queued.error, reason);
+    assert.deepEqual(queued.events, ['responseError'], 'it never started');
+    held.release('one');
+    await first.done;
+    assert.equal(first.body.toString(), 'one');
+    const third = record(pool, request({ path: '/third' }));
+    await until(() => held.waiting.length === 1, 'the third request reached the server', POLL);
+    held.release('three');
+    await third.done;
+    assert.equal(third.body.toString(), 'three');
+    assert.equal(held.srv.conns.length, 1, 'one connection served both; none was destroyed');
+    assert.deepEqual(
+      held.srv.conns[0]!.requests.map((r) => r.path),
+      ['/first', '/third'],
+    );
+  });
+});
+
 void describe('UpstreamPool: connection lifetimes', () => {
   void test('keepAliveTimeoutMs: an idle connection is closed (the server sees the close)', async (t) => {
     const srv = await startRawServer(t);

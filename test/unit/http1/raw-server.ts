@@ -223,6 +223,7 @@ export interface Recorded {
   /** Response body (copied: chunks are borrowed). */
   body: Buffer;
   error: (Error & { code?: string }) | undefined;
+  /** From dispatch (the same object the callbacks get). */
   controller: UpstreamController | undefined;
   /** Settles at onResponseEnd or onResponseError. */
   done: Promise<void>;
@@ -254,7 +255,7 @@ export function record(
     rec.events.push(event);
     log.push(`${req.path} ${event}`);
   };
-  pool.dispatch(req, {
+  rec.controller = pool.dispatch(req, {
     onRequestStart(c) {
       rec.controller = c;
       note('requestStart');
