@@ -145,20 +145,26 @@ void test('STS credentials do exactly what was granted: granted GET/LIST work, P
 });
 
 void test('fresh credentials are reused across reconciles; a changed grant gets new ones that can write', async () => {
-  const before = await podCredentials('sts-1');
-  const calls = await assumed();
   const podReconciles = async (): Promise<number> =>
     (await metrics.reconcilesTotal.get()).values.find(
       (v) => v.labels.kind === 'pod' && v.labels.result === 'success',
     )?.value ?? 0;
-  const reconcilesBefore = await podReconciles();
   // An unrelated pod change triggers a reconcile of the identity: nothing to renew.
-  await env.admin.patch('/api/v1/namespaces/default/pods/reader-1', {
-    metadata: { labels: { unrelated: 'x' } },
-  });
-  await eventually('the identity reconciled again', async () =>
-    (await podReconciles()) > reconcilesBefore ? true : undefined,
-  );
+  const reconcileAfterPatch = async (label: string): Promise<void> => {
+    const n = await podReconciles();
+    await env.admin.patch('/api/v1/namespaces/default/pods/reader-1', {
+      metadata: { labels: { unrelated: label } },
+    });
+    await eventually('the identity reconciled again', async () =>
+      (await podReconciles()) > n ? true : undefined,
+    );
+  };
+  // First let the identity settle: a reconcile still writing the previous test's credentials
+  // would otherwise change the Secret after `before` is read (seen once in CI).
+  await reconcileAfterPatch('settle');
+  const calls = await assumed();
+  const before = await podCredentials('sts-1');
+  await reconcileAfterPatch('x');
   assert.equal(await assumed(), calls, 'no new AssumeRole for unchanged grants');
   assert.deepEqual(await podCredentials('sts-1'), before);
 
