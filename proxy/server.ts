@@ -25,7 +25,7 @@ import { PolicyState } from './policy/reload.ts';
 import type { AttemptRunner } from './pipeline/attempt.ts';
 import { nextRequestId } from './pipeline/context.ts';
 import { createRequestHandler } from './pipeline/handler.ts';
-import type { PoolFactory } from './pipeline/static-pool.ts';
+import type { PoolFactory } from './balancer/types.ts';
 
 /** Optional parts a caller (tests, the balancer wiring) may replace. */
 export interface ProxyOptions {

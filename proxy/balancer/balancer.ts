@@ -15,7 +15,7 @@ import type { ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { PodPolicyDocument, ProxyTimeouts, StoreSpec } from '../config/types.ts';
 import type { AttemptRunner } from '../pipeline/attempt.ts';
-import type { PoolFactory } from '../pipeline/static-pool.ts';
+import type { PoolFactory } from './types.ts';
 import { resolveBalancerOptions, type BalancerDefaults, type BalancerOptions } from './config.ts';
 import { parseEndpoint } from './discovery.ts';
 import { BalancerError, BalancerErrors } from './errors.ts';

@@ -4,6 +4,7 @@
  * pool owns discovery, health, outlier ejection, zones and the per-backend connection pools.
  * Pickers (one file per algorithm) never do I/O and never look at health: the pool filters.
  */
+import type { ProxyTimeouts, StoreSpec } from '../config/types.ts';
 import type { UpstreamDispatcher } from '../http1/types.ts';
 
 export type BackendState = 'pending' | 'healthy' | 'unhealthy' | 'ejected' | 'draining';
@@ -64,3 +65,6 @@ export interface BackendPool {
   snapshot(): unknown;
   close(): Promise<void>;
 }
+
+/** Builds a store's pool; the balancer provides the production one (proxy/balancer/balancer.ts). */
+export type PoolFactory = (store: StoreSpec, timeouts: ProxyTimeouts) => BackendPool;
