@@ -135,14 +135,15 @@ export class Exchange implements UpstreamController {
       return;
     }
     let ok: boolean;
+    const written = this.options.releaseBodyChunks ? releaseWhenWritten(chunk) : undefined;
     if (this.chunkedUpload) {
       if (!this.corked) socket.cork();
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
+      socket.write(chunk, written);
       ok = socket.write(CRLF, 'latin1');
       socket.uncork();
     } else {
-      ok = socket.write(chunk);
+      ok = socket.write(chunk, written);
       if (this.corked) socket.uncork();
     }
     this.corked = false;
@@ -392,4 +393,24 @@ export class Exchange implements UpstreamController {
     this.headersTimer = undefined;
     this.idleTimer = undefined;
   }
+}
+
+/**
+ * A write callback that frees `chunk`'s memory at once (see releaseBodyChunks in ./types.ts):
+ * detaching its ArrayBuffer drops the backing store. Called once the socket no longer needs
+ * the bytes — written, or the write failed or was cancelled. Only a buffer that spans its whole
+ * ArrayBuffer is freed, never a slice of a shared one.
+ */
+function releaseWhenWritten(chunk: Buffer): () => void {
+  return () => {
+    const memory = chunk.buffer;
+    if (
+      memory instanceof ArrayBuffer &&
+      !memory.detached &&
+      chunk.byteOffset === 0 &&
+      memory.byteLength === chunk.byteLength
+    ) {
+      memory.transfer(0);
+    }
+  };
 }

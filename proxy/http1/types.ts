@@ -17,6 +17,14 @@ export interface UpstreamRequestOptions {
    * fails, stops reading it — it never destroys it, so it may be the client's own request.
    */
   body: Readable | null;
+  /**
+   * The body's chunks are fresh buffers that nothing else holds (what Node's HTTP server hands
+   * out: it copies every request-body segment): the exchange frees each one as soon as the
+   * socket has written it, instead of leaving it to a GC. Without this, V8 frees them only when
+   * a GC runs, and it starts one for such memory only after 64 MiB more of it, so 64 uploads
+   * kept well over 100 MB of written-out chunks alive (bench/proxy/PERFORMANCE.md, Memory).
+   */
+  releaseBodyChunks?: boolean;
   /** Milliseconds from the request's last byte to a complete response head (0 = none). */
   headersTimeout: number;
   /** Milliseconds the response body (or the backend's reading of ours) may stall (0 = none). */
