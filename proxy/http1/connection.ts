@@ -14,13 +14,31 @@ import { UpstreamError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
 
 /**
- * Bytes per socket read, per connection. Four times libuv's 64 KiB: a quarter of the reads and
- * client writes per byte (a 64 MiB GET through the proxy: ~20 ms CPU instead of ~30, and ≥ 0.95×
- * direct throughput instead of 0.78–0.92 with MinIO on its own core) for 192 KiB more per busy
- * connection (peak RSS at 64 concurrent 64 MiB GETs: ~138 MiB instead of ~100). Measured in
- * bench/proxy/PERFORMANCE.md ("Read buffer size").
+ * Bytes per socket read for the first {@link LARGE_READ_BUFFERS} connections. Four times libuv's
+ * 64 KiB: a quarter of the reads and client writes per byte (a 64 MiB GET through the proxy:
+ * ~20 ms CPU instead of ~30, and ≥ 0.95× direct throughput instead of 0.78–0.92 with MinIO on its
+ * own core) for 192 KiB more per busy connection. Measured in bench/proxy/PERFORMANCE.md ("Read
+ * buffer size").
  */
 export const READ_BUFFER_BYTES = 256 * 1024;
+
+/** Bytes per read for connections beyond {@link LARGE_READ_BUFFERS}: libuv's own read size. */
+export const SMALL_READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * How many connections in the process read {@link READ_BUFFER_BYTES} at a time; the ones opened
+ * while that many exist read 64 KiB. Up to 16 concurrent large transfers all get the large
+ * buffer; 64 concurrent 64 MiB GETs hold 16 × 256 + 48 × 64 KiB = 7 MiB of read buffers instead
+ * of 16 MiB (peak RSS, bench/proxy/PERFORMANCE.md). A buffer's pages are only resident once a
+ * read filled them, so connections that carry small responses cost little either way.
+ */
+export const LARGE_READ_BUFFERS = 16;
+let largeReadBuffersInUse = 0;
+
+/** Connections holding a large read buffer now (for tests and the benchmark). */
+export function largeReadBuffers(): number {
+  return largeReadBuffersInUse;
+}
 
 export interface ConnectTarget {
   host: string;
@@ -51,6 +69,8 @@ export class UpstreamConnection {
   private releaseOnResume = false;
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly owner: ConnectionOwner;
+  /** This connection counts toward {@link LARGE_READ_BUFFERS} until destroyed. */
+  private largeReadBuffer = false;
 
   /** Connects and runs `first` once connected (a connect failure fails `first`). */
   constructor(owner: ConnectionOwner, target: ConnectTarget, first: Exchange) {
@@ -66,7 +86,10 @@ export class UpstreamConnection {
         if (!this.onRead(chunk.length, chunk)) this.socket.pause();
       });
     } else {
-      const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER_BYTES), callback: this.onRead };
+      this.largeReadBuffer = largeReadBuffersInUse < LARGE_READ_BUFFERS;
+      if (this.largeReadBuffer) largeReadBuffersInUse++;
+      const size = this.largeReadBuffer ? READ_BUFFER_BYTES : SMALL_READ_BUFFER_BYTES;
+      const onread = { buffer: Buffer.allocUnsafeSlow(size), callback: this.onRead };
       this.socket = netConnect({ host: target.host, port: target.port, onread });
     }
     if (target.connectTimeoutMs > 0) {
@@ -182,6 +205,8 @@ export class UpstreamConnection {
   destroy(err?: Error): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    if (this.largeReadBuffer) largeReadBuffersInUse--;
+    this.largeReadBuffer = false;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     const ex = this.exchange;
     this.exchange = undefined;
