@@ -8,7 +8,11 @@ import { SIDECAR_RUNTIME_ENV } from '../../operator/contract.ts';
  */
 export function sidecarRuntimeEnv(): Record<string, string> {
   if (process.argv.includes('--plain-node')) return {};
-  return Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value]));
+  const env: Record<string, string> = Object.fromEntries(SIDECAR_RUNTIME_ENV.map((e) => [e.name, e.value]));
+  // `--node-options "…"`: NODE_OPTIONS for the proxy instead of the sidecar's (heap experiments).
+  const at = process.argv.indexOf('--node-options');
+  if (at >= 0 && process.argv[at + 1] !== undefined) env['NODE_OPTIONS'] = process.argv[at + 1]!;
+  return env;
 }
 
 /** The env `sluice proxy` runs with in a benchmark: ours plus {@link sidecarRuntimeEnv}. */

@@ -15,7 +15,7 @@
  * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
  * form is bench/proxy/ceiling.ts); `--plain-node` runs the proxy without the sidecar's runtime env
  * (operator/contract.ts); `--pin` puts MinIO on CPU 0 and the load generator and proxy on CPU 1
- * (see PIN). The proxy runs as its own process (`sluice proxy`), as in a pod. Results:
+ * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own process (`sluice proxy`), as in a pod. Results:
  * bench/results/. The machine is shared (2 cores): read ratios, not absolutes, and expect noise of
  * ±10–20 % between runs.
  */
@@ -61,7 +61,12 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 // `--pin`: the store (MinIO) on CPU 0, the load generator (this process) and the proxy on CPU 1 —
 // the layout of a deployment, where the store's CPU is not the app's and its sidecar's. Without
 // it all share both cores, and every cycle the proxy spends is taken from the backend.
-const PIN = args.includes('--pin');
+// `--own-core`: the proxy alone on CPU 1, MinIO and the load generator on CPU 0 — a sidecar with a
+// CPU request of its own: what it adds is its own work and the extra hop, not contention.
+const OWN_CORE = args.includes('--own-core');
+const PIN = OWN_CORE || args.includes('--pin');
+/** Where the load generator (this process, and wrk with it) runs when pinned. */
+const LOAD_CPU = OWN_CORE ? 0 : 1;
 const NODE = process.execPath;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
@@ -132,12 +137,14 @@ interface Cell {
 async function main(): Promise<void> {
   const out: {
     date: string;
+    layout: string;
     seconds: number;
     cells: Cell[];
     ceiling: Record<string, LoadResult>;
     addedLatency?: { rate: number; direct: LoadResult[]; proxy: LoadResult[] };
   } = {
     date: new Date().toISOString(),
+    layout: OWN_CORE ? 'own-core' : PIN ? 'pinned' : 'shared',
     seconds: SECONDS,
     cells: [],
     ceiling: {},
@@ -146,9 +153,11 @@ async function main(): Promise<void> {
   if (minio && PIN) {
     const pids = execFileSync('pgrep', ['-f', minio.dir], { encoding: 'utf8' }).trim().split('\n');
     for (const pid of pids) pinTo(Number(pid), 0);
-    pinTo(process.pid, 1);
+    pinTo(process.pid, LOAD_CPU);
     process.stdout.write(
-      `pinned: MinIO (${pids.length} processes) on CPU 0; load generator and proxy on CPU 1\n`,
+      OWN_CORE
+        ? `pinned: MinIO (${pids.length} processes) and load generator on CPU 0; proxy alone on CPU 1\n`
+        : `pinned: MinIO (${pids.length} processes) on CPU 0; load generator and proxy on CPU 1\n`,
     );
   }
   if (minio)
