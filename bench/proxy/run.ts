@@ -64,6 +64,7 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 // `--own-core`: the proxy alone on CPU 1, MinIO and the load generator on CPU 0 — a sidecar with a
 // CPU request of its own: what it adds is its own work and the extra hop, not contention.
 const OWN_CORE = args.includes('--own-core');
+const ANONYMOUS_GETS = args.includes('--anonymous-gets');
 const PIN = OWN_CORE || args.includes('--pin');
 /** Where the load generator (this process, and wrk with it) runs when pinned. */
 const LOAD_CPU = OWN_CORE ? 0 : 1;
@@ -194,9 +195,10 @@ async function main(): Promise<void> {
         });
         if (r.status !== 200) throw new Error(`seed: ${r.status}`);
       }
-      // GETs are measured with wrk (cheap per byte, so the cores go to MinIO and the proxy), and
-      // need no signature: the bucket lets anonymous clients read. PUTs use the Node generator
-      // (sending a buffer costs it little), signing every request either way.
+      // GETs are measured with wrk (cheap per byte, so the cores go to MinIO and the proxy) with a
+      // signature made once per round; with `--anonymous-gets` unsigned, the bucket letting
+      // anonymous clients read. PUTs use the Node generator (sending a buffer costs it little),
+      // signing every request either way.
       const policy = JSON.stringify({
         Version: '2012-10-17',
         Statement: [
@@ -214,7 +216,8 @@ async function main(): Promise<void> {
         forcePathStyle: true,
         credentials: creds,
       });
-      await admin.send(new PutBucketPolicyCommand({ Bucket: 'bench', Policy: policy }));
+      // (A fresh cluster each run: without the flag, no unsigned request is allowed.)
+      if (ANONYMOUS_GETS) await admin.send(new PutBucketPolicyCommand({ Bucket: 'bench', Policy: policy }));
       admin.destroy();
       for (const size of ADDED_ONLY ? [] : sizes) {
         for (const concurrency of concs) {
@@ -343,7 +346,11 @@ async function measureCell(
   const run = async (origin: string, sign: LoadSpec['headers']): Promise<LoadResult> => {
     if (op === 'GET') {
       // wrk counts completed requests only: give large objects time for several per connection.
-      const r = await wrkAsync(`${origin}${getPath}`, big ? 10 : SECONDS, concurrency);
+      // Signed once per round (a signature holds for 15 minutes): MinIO verifies a signature on
+      // every direct request too, as for any app that holds keys (`--anonymous-gets`: unsigned,
+      // the bucket allowing anonymous reads — MinIO's cheaper path, the method until session 4).
+      const headers = ANONYMOUS_GETS ? {} : await sign('GET', getPath);
+      const r = await wrkAsync(`${origin}${getPath}`, big ? 10 : SECONDS, concurrency, headers);
       return { ...r, bytesPerSec: r.reqPerSec * size };
     }
     return runLoad({
