@@ -1,21 +1,16 @@
 /**
- * prom-client and undici classes the sidecar uses (undici only for health checks: requests go
- * through its own client, proxy/http1/), loaded from the modules that define them
- * rather than from the packages' entry points. Every injected pod runs a sidecar, so its idle
- * memory counts: `import 'prom-client'` also loads the Pushgateway (https, zlib), Summary
- * (tdigest) and cluster aggregation, ~17 MB RSS; `import 'undici'` also loads fetch, WebSocket,
- * caches, mocks and proxy agents, ~13 MB more than its Pool and Client. Measured with
- * `process.memoryUsage().rss` after import, Node 24. Same classes, same types (the packages'
- * own declarations); type-only imports of the packages stay as they are.
+ * prom-client classes the sidecar uses, loaded from the modules that define them rather than from
+ * the package's entry point. Every injected pod runs a sidecar, so its idle memory counts:
+ * `import 'prom-client'` also loads the Pushgateway (https, zlib), Summary (tdigest) and cluster
+ * aggregation, ~17 MB RSS. Measured with `process.memoryUsage().rss` after import, Node 24. Same
+ * classes, same types (the package's own declarations); type-only imports stay as they are.
  *
- * undici's entry point also mixes its request API (`request`, `stream`, …) into
- * `Dispatcher.prototype` (undici/index.js: `Object.assign(Dispatcher.prototype, api)`); this
- * module does the same, once, so `client.request()` works as with `import 'undici'`.
- * test/unit/proxy/runtime-deps.test.ts checks these are the package's own classes and API.
+ * The sidecar loads no undici at all: requests and health checks both use its own HTTP/1.1
+ * client (proxy/http1/); undici's Client alone added ~4 MiB to every idle sidecar
+ * (bench/proxy/PERFORMANCE.md, Memory). test/unit/proxy/runtime-deps.test.ts checks both.
  */
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
-import type * as Undici from 'undici';
 
 const require = createRequire(import.meta.url);
 
@@ -37,10 +32,3 @@ export const Registry = require('prom-client/lib/registry.js') as typeof PromCli
  */
 export const collectDefaultMetrics =
   require('prom-client/lib/defaultMetrics.js') as typeof PromClient.collectDefaultMetrics;
-const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as typeof Undici.Dispatcher;
-if (!('request' in Dispatcher.prototype)) {
-  Object.assign(Dispatcher.prototype, require('undici/lib/api/index.js') as object);
-}
-
-/** `Client`, as exported by the package (undici/lib/dispatcher/client.js). */
-export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;

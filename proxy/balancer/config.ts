@@ -6,12 +6,12 @@
 import type { BalancingAlgorithm, StoreSpec } from '../config/types.ts';
 import { BalancerError, BalancerErrors } from './errors.ts';
 
-/** Per-backend undici Pool settings. */
+/** Per-backend connection pool settings (proxy/http1/pool.ts). */
 export interface ConnectionOptions {
-  /** Upstream connections per backend (undici Pool `connections`); null = unbounded. */
+  /** Upstream connections per backend; null = unbounded. */
   connections: number | null;
   /**
-   * Maximum age of an upstream connection (undici Pool `clientTtl`): older connections are
+   * Maximum age of an upstream connection: older connections are
    * retired after their current request, so new nodes and DNS changes get traffic.
    */
   maxConnectionAgeMs: number;

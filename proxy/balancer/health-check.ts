@@ -1,11 +1,10 @@
 /**
  * Active health checks (the I/O half; ./health.ts is the state machine): every interval, an HTTP
  * GET of the configured path on each backend, with the endpoint's Host and SNI, over a small
- * client of its own so that a saturated traffic pool never delays a probe. 2xx/3xx within the
+ * connection of its own so that a saturated traffic pool never delays a probe. 2xx/3xx within the
  * timeout is a success; anything else (status, refused, timeout) a failure.
  */
-import type { Client as UndiciClient } from 'undici';
-import { Client } from '../runtime-deps.ts';
+import { UpstreamPool } from '../http1/pool.ts';
 import type { BackendNode } from './backend.ts';
 import type { BalancerOptions } from './config.ts';
 import type { ProbeResult } from './health.ts';
@@ -14,9 +13,17 @@ import type { Clock } from './random.ts';
 /** Probes one backend once; never rejects. */
 export type Prober = (backend: BackendNode) => Promise<ProbeResult>;
 
-/** Probe clients per backend, closed with {@link HttpProber.close}. */
+/** The probe ran out of its whole time budget (a backend that answers, but too slowly). */
+class ProbeTimeout extends Error {
+  readonly code = 'PROBE_TIMEOUT';
+}
+
+/**
+ * Probe connections per backend (one each, the sidecar's own HTTP/1.1 client), closed with
+ * {@link HttpProber.close}.
+ */
 export class HttpProber {
-  readonly #clients = new Map<BackendNode, UndiciClient>();
+  readonly #clients = new Map<BackendNode, UpstreamPool>();
   readonly #opts: BalancerOptions['healthCheck'];
   readonly #connectTimeoutMs: number;
   readonly #clock: Clock;
@@ -28,28 +35,41 @@ export class HttpProber {
   }
 
   /** Probes `backend` once. */
-  readonly probe: Prober = async (backend) => {
-    const client = this.#client(backend);
-    try {
-      const res = await client.request({
-        method: 'GET',
-        path: this.#opts.path,
-        headers: { host: backend.hostHeader, 'user-agent': 'sluice-health-check' },
-        headersTimeout: this.#opts.timeoutMs,
-        bodyTimeout: this.#opts.timeoutMs,
-        signal: AbortSignal.timeout(this.#opts.timeoutMs),
-      });
-      await res.body.dump();
-      const ok = res.statusCode >= 200 && res.statusCode < 400;
-      return ok
-        ? { ok, status: res.statusCode, at: this.#clock.now() }
-        : { ok, status: res.statusCode, error: `status ${res.statusCode}`, at: this.#clock.now() };
-    } catch (err) {
-      return { ok: false, error: errorCode(err), at: this.#clock.now() };
-    }
-  };
+  readonly probe: Prober = (backend) =>
+    new Promise<ProbeResult>((resolve) => {
+      const timeoutMs = this.#opts.timeoutMs;
+      let status = 0;
+      // Connect, first byte and body each have their own timeout; this bounds the whole probe.
+      const timer = setTimeout(
+        () => controller.abort(new ProbeTimeout(`no complete answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const finish = (error: unknown): void => {
+        clearTimeout(timer);
+        const at = this.#clock.now();
+        if (error !== undefined) resolve({ ok: false, error: errorCode(error), at });
+        else if (status >= 200 && status < 400) resolve({ ok: true, status, at });
+        else resolve({ ok: false, status, error: `status ${status}`, at });
+      };
+      const controller = this.#client(backend).dispatch(
+        {
+          method: 'GET',
+          path: this.#opts.path,
+          headers: ['host', backend.hostHeader, 'user-agent', 'sluice-health-check'],
+          body: null,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        {
+          onResponseStart: (_c, statusCode) => (status = statusCode),
+          onResponseData: () => undefined,
+          onResponseEnd: () => finish(undefined),
+          onResponseError: (_c, err) => finish(err),
+        },
+      );
+    });
 
-  /** Closes the probe client of a removed backend. */
+  /** Closes the probe connection of a removed backend. */
   forget(backend: BackendNode): void {
     const c = this.#clients.get(backend);
     this.#clients.delete(backend);
@@ -62,14 +82,16 @@ export class HttpProber {
     await Promise.all(all.map((c) => c.destroy().catch(() => undefined)));
   }
 
-  #client(backend: BackendNode): UndiciClient {
+  #client(backend: BackendNode): UpstreamPool {
     let c = this.#clients.get(backend);
     if (c === undefined) {
-      const connect =
-        backend.servername === undefined
-          ? { timeout: this.#connectTimeoutMs }
-          : { timeout: this.#connectTimeoutMs, servername: backend.servername };
-      c = new Client(backend.origin, { connect, keepAliveTimeout: 2 * this.#opts.intervalMs });
+      c = new UpstreamPool(backend.origin, {
+        connections: 1,
+        keepAliveTimeoutMs: 2 * this.#opts.intervalMs,
+        maxConnectionAgeMs: 0,
+        connectTimeoutMs: this.#connectTimeoutMs,
+        servername: backend.servername,
+      });
       this.#clients.set(backend, c);
     }
     return c;

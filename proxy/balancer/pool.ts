@@ -1,7 +1,7 @@
 /**
  * One store's pool of backends — the balancer behind the {@link BackendPool} contract. It owns
  * discovery, active health checks, passive outlier ejection, zone preference and the per-backend
- * undici Pools; per attempt it filters the backends that may take traffic and lets the picker
+ * connection pools; per attempt it filters the backends that may take traffic and lets the picker
  * choose among them. One pool per store: a store's traffic never reaches another store's nodes.
  *
  * Eligibility, in order: not draining, not excluded by this request's earlier attempts, then
@@ -281,7 +281,7 @@ export class StorePool implements BackendPool {
   /**
    * Retires the pool (its store was removed or its settings rebuilt it): no new picks — an
    * attempt asking resolves to "no backend" — no more checks or DNS refreshes; each backend
-   * closes once its in-flight attempts finished (undici lets their bodies complete), and the pool
+   * closes once its in-flight attempts finished (their bodies complete), and the pool
    * closes when the last one has, or after `drainTimeoutMs` at the latest. Idempotent.
    */
   drain(): Promise<void> {

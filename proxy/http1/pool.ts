@@ -1,6 +1,6 @@
 /**
- * A backend's HTTP/1.1 connection pool: the sidecar's own client for the request path (health
- * checks keep using undici). Why not undici: on the hot path it allocates a fresh buffer per
+ * A backend's HTTP/1.1 connection pool: the sidecar's own client, for requests and health checks
+ * (../balancer/health-check.ts). Why not undici: on the hot path it allocates a fresh buffer per
  * socket read and copies every body byte into its WASM parser; this client reads into one
  * reused buffer per connection and hands body bytes on as views, which halves the proxy's CPU
  * per byte of a GET and takes the read buffers out of the GC's hands (bench/proxy/PERFORMANCE.md).

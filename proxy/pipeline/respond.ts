@@ -27,7 +27,7 @@ function hasHopByHop(h: IncomingHttpHeaders): boolean {
  * The backend's response header lines for the client, flat [name, value, …]: as received (the
  * names' case, repeated lines, the bytes of each value — latin1 in, latin1 out), minus hop-by-hop
  * headers, plus our x-amz-request-id when the backend sent none (ctx.backendRequestId otherwise).
- * `parsed` is undici's parse of the same lines, used for lookups.
+ * `parsed` is the client's parse of the same lines (proxy/http1/response-head.ts), for lookups.
  */
 export function responseHeaders(
   ctx: RequestContext,

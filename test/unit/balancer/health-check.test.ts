@@ -86,6 +86,31 @@ void describe('HTTP health probe', () => {
     }
   });
 
+  void test('an answer that keeps trickling past the timeout is a failure, not a wait', async () => {
+    // Head at once, then a byte every 20 ms for 200 bytes (~4 s): no per-read timeout fires.
+    let sent = 0;
+    const slow = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': '200' });
+      const tick = setInterval(() => {
+        if (res.destroyed || sent === 200) return clearInterval(tick);
+        sent++;
+        res.write('x');
+      }, 20);
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    try {
+      const b = backendAt(`http://127.0.0.1:${(slow.address() as AddressInfo).port}`);
+      backends.push(b);
+      const r = await prober.probe(b);
+      assert.equal(r.ok, false);
+      assert.ok(sent < 200, `the probe waited for the whole body (${sent} bytes)`);
+      assert.ok(r.error === 'PROBE_TIMEOUT' || r.error === 'BODY_TIMEOUT', r.error);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
+  });
+
   void test('a refused connection is a failure', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
