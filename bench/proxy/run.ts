@@ -15,7 +15,8 @@
  * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
  * form is bench/proxy/ceiling.ts); `--plain-node` runs the proxy without the sidecar's runtime env
  * (operator/contract.ts); `--pin` puts MinIO on CPU 0 and the load generator and proxy on CPU 1
- * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own process (`sluice proxy`), as in a pod. Results:
+ * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE); `--memory-limit MiB` (default:
+ * the sidecar's, 256) runs each proxy in a memory cgroup, as in a pod. The proxy runs as its own process (`sluice proxy`), as in a pod. Results:
  * bench/results/. The machine is shared (2 cores): read ratios, not absolutes, and expect noise of
  * ±10–20 % between runs.
  */
@@ -32,6 +33,8 @@ import { runLoad, runOpenLoop } from './load.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import { cpuSeconds, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
 import { wrkAsync } from './wrk.ts';
+import { memoryCgroup } from './cgroup.ts';
+import { defaultInjectorConfig } from '../../operator/webhook/config.ts';
 import { buildDist } from '../../scripts/build.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
@@ -66,12 +69,24 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 const OWN_CORE = args.includes('--own-core');
 const ANONYMOUS_GETS = args.includes('--anonymous-gets');
 const PIN = OWN_CORE || args.includes('--pin');
+// `--memory-limit MiB`: each proxy runs in a memory cgroup with this limit, as in a pod (default:
+// the limit the webhook gives every sidecar; 0 = none). Node sizes V8's heap from it (cgroup.ts).
+const MEMORY_LIMIT_MIB = args.includes('--memory-limit')
+  ? Number(args[args.indexOf('--memory-limit') + 1])
+  : parseMiB(defaultInjectorConfig().resources.limits.memory ?? '0');
 /** Where the load generator (this process, and wrk with it) runs when pinned. */
 const LOAD_CPU = OWN_CORE ? 0 : 1;
 const NODE = process.execPath;
 const ROOT = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
 const children: ChildProcess[] = [];
+
+/** "256Mi" / "1Gi" (a Kubernetes quantity, binary suffixes only) → MiB. */
+function parseMiB(quantity: string): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (!m) return 0;
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+}
 
 /** ", heap 20/25 external 3" (MiB, used/total) for the console line. */
 function fmtAtPeak(m: MemoryAtPeak | undefined): string {
@@ -109,10 +124,16 @@ async function startProxyProcess(
       grants: [{ store: name, bucket, access: ['read', 'write', 'list', 'delete'] }],
     }),
   );
-  const child = spawn(NODE, [SLUICE, 'proxy', '--config', cfg], {
-    env: proxyEnv(),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const cgroup =
+    MEMORY_LIMIT_MIB > 0 ? memoryCgroup(`sluice-bench-${name}`, MEMORY_LIMIT_MIB << 20) : undefined;
+  if (MEMORY_LIMIT_MIB > 0 && !cgroup) {
+    process.stdout.write(`(no memory cgroup could be made: ${name} runs without a memory limit)\n`);
+  }
+  const [cmd, argv] = cgroup
+    ? cgroup.wrap(NODE, [SLUICE, 'proxy', '--config', cfg])
+    : [NODE, [SLUICE, 'proxy', '--config', cfg]];
+  const child = spawn(cmd, argv, { env: proxyEnv(), stdio: ['ignore', 'ignore', 'inherit'] });
+  if (cgroup) child.once('exit', () => cgroup.remove());
   children.push(child);
   await waitHttp(`http://127.0.0.1:${admin}/readyz`);
   if (PIN) pinTo(child.pid!, 1);
@@ -139,6 +160,7 @@ async function main(): Promise<void> {
   const out: {
     date: string;
     layout: string;
+    memoryLimitMiB: number;
     seconds: number;
     cells: Cell[];
     ceiling: Record<string, LoadResult>;
@@ -146,6 +168,7 @@ async function main(): Promise<void> {
   } = {
     date: new Date().toISOString(),
     layout: OWN_CORE ? 'own-core' : PIN ? 'pinned' : 'shared',
+    memoryLimitMiB: MEMORY_LIMIT_MIB,
     seconds: SECONDS,
     cells: [],
     ceiling: {},
@@ -159,6 +182,11 @@ async function main(): Promise<void> {
       OWN_CORE
         ? `pinned: MinIO (${pids.length} processes) and load generator on CPU 0; proxy alone on CPU 1\n`
         : `pinned: MinIO (${pids.length} processes) on CPU 0; load generator and proxy on CPU 1\n`,
+    );
+  }
+  if (MEMORY_LIMIT_MIB > 0) {
+    process.stdout.write(
+      `each proxy runs in a memory cgroup limited to ${MEMORY_LIMIT_MIB} MiB, as in a pod\n`,
     );
   }
   if (minio)

@@ -11,13 +11,13 @@ import { until } from '../../testbed/until.ts';
 import { makePool, request, response, startRawServer } from './raw-server.ts';
 
 // Read buffers: the first LARGE_READ_BUFFERS connections of the process read 256 KiB at a time,
-// later ones 64 KiB (the memory of 64 concurrent large transfers); a destroyed connection gives
+// later ones 128 KiB (the memory of 64 concurrent large transfers); a destroyed connection gives
 // its large buffer's place back.
 
 const POLL = { everyMs: 10 };
 
 void describe('UpstreamConnection: read buffer budget', () => {
-  void test('beyond the budget, connections read at most 64 KiB at a time', async (t) => {
+  void test('beyond the budget, connections read at most SMALL_READ_BUFFER_BYTES at a time', async (t) => {
     const body = randomBytes(1024 * 1024);
     const srv = await startRawServer(t, (c) => c.socket.write(response(body)));
     const pool = makePool(t, srv.origin);
@@ -48,7 +48,7 @@ void describe('UpstreamConnection: read buffer budget', () => {
     assert.deepEqual(received, Array(exchanges).fill(body.length));
     assert.ok(largest.every((n) => n <= READ_BUFFER_BYTES));
     const large = largest.filter((n) => n > SMALL_READ_BUFFER_BYTES).length;
-    assert.ok(large <= LARGE_READ_BUFFERS, `${large} connections read more than 64 KiB at once`);
+    assert.ok(large <= LARGE_READ_BUFFERS, `${large} connections read more than the small buffer at once`);
     await pool.destroy();
     assert.equal(largeReadBuffers(), 0, 'destroyed connections give their places back');
   });
