@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { ChunkedDecoder } from './chunked.ts';
 import type { UpstreamConnection } from './connection.ts';
 import { UpstreamError } from './errors.ts';
+import { freeWholeBuffer } from './release.ts';
 import { parseResponseHead, type ResponseHead } from './response-head.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequestOptions } from './types.ts';
 
@@ -135,7 +136,10 @@ export class Exchange implements UpstreamController {
       return;
     }
     let ok: boolean;
-    const written = this.options.releaseBodyChunks ? releaseWhenWritten(chunk) : undefined;
+    const release = this.options.releaseBodyChunks;
+    // Called once the socket no longer needs the bytes: written, or the write failed.
+    const written =
+      release === true ? () => freeWholeBuffer(chunk) : release ? () => release.written(chunk) : undefined;
     if (this.chunkedUpload) {
       if (!this.corked) socket.cork();
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
@@ -393,24 +397,4 @@ export class Exchange implements UpstreamController {
     this.headersTimer = undefined;
     this.idleTimer = undefined;
   }
-}
-
-/**
- * A write callback that frees `chunk`'s memory at once (see releaseBodyChunks in ./types.ts):
- * detaching its ArrayBuffer drops the backing store. Called once the socket no longer needs
- * the bytes — written, or the write failed or was cancelled. Only a buffer that spans its whole
- * ArrayBuffer is freed, never a slice of a shared one.
- */
-function releaseWhenWritten(chunk: Buffer): () => void {
-  return () => {
-    const memory = chunk.buffer;
-    if (
-      memory instanceof ArrayBuffer &&
-      !memory.detached &&
-      chunk.byteOffset === 0 &&
-      memory.byteLength === chunk.byteLength
-    ) {
-      memory.transfer(0);
-    }
-  };
 }

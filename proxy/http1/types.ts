@@ -4,6 +4,7 @@
  * that makes the client cheap: response data is *borrowed*. See {@link UpstreamHandler}.
  */
 import type { Readable } from 'node:stream';
+import type { BodyChunkLedger } from './release.ts';
 
 export interface UpstreamRequestOptions {
   method: string;
@@ -18,13 +19,13 @@ export interface UpstreamRequestOptions {
    */
   body: Readable | null;
   /**
-   * The body's chunks are fresh buffers that nothing else holds (what Node's HTTP server hands
-   * out: it copies every request-body segment): the exchange frees each one as soon as the
-   * socket has written it, instead of leaving it to a GC. Without this, V8 frees them only when
-   * a GC runs, and it starts one for such memory only after 64 MiB more of it, so 64 uploads
-   * kept well over 100 MB of written-out chunks alive (bench/proxy/PERFORMANCE.md, Memory).
+   * Free the body's memory as the socket writes it (./release.ts): `true` when every chunk is a
+   * fresh buffer that nothing else holds (the client request's own: Node's HTTP server copies
+   * each request-body segment); a {@link BodyChunkLedger} when the chunks are views its producer
+   * counted there (the aws-chunked decoder's views of the client's chunks). Without it, V8 frees
+   * them only when a GC runs, and 64 uploads kept well over 100 MB of written-out chunks alive.
    */
-  releaseBodyChunks?: boolean;
+  releaseBodyChunks?: boolean | BodyChunkLedger;
   /** Milliseconds from the request's last byte to a complete response head (0 = none). */
   headersTimeout: number;
   /** Milliseconds the response body (or the backend's reading of ours) may stall (0 = none). */

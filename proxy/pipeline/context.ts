@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Backend, BackendPool } from '../balancer/types.ts';
 import type { ProxyError } from '../errors.ts';
+import type { BodyChunkLedger } from '../http1/release.ts';
 import type { Decision } from '../policy/index.ts';
 import type { S3Target } from '../s3/target.ts';
 import type { CanonicalParts } from '../sigv4/canonical-request.ts';
@@ -42,6 +43,8 @@ export interface UpstreamRequest {
   headers: string[];
   /** Request body stream (the client request or a decoder over it), undefined when none. */
   body: Readable | undefined;
+  /** How the backend client may free the body's memory once written (proxy/http1/types.ts). */
+  releaseBody: boolean | BodyChunkLedger;
 }
 
 /** Per-request state. Fields are filled by the phase named in their comment. */

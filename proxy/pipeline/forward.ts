@@ -314,8 +314,7 @@ export function forward(
         path: signed.path,
         headers: signed.headers,
         body: up.body ?? null,
-        // The client request itself: its chunks are Node's fresh copies, ours to free.
-        releaseBodyChunks: up.body === ctx.req,
+        releaseBodyChunks: up.releaseBody,
         headersTimeout: timeouts.backendFirstByteMs,
         bodyTimeout: timeouts.backendIdleMs,
       },

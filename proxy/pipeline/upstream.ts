@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
+import { BodyChunkLedger } from '../http1/release.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
 import { sortSignedHeaders } from '../sigv4/canonical-request.ts';
 import type { S3Target } from '../s3/target.ts';
@@ -80,6 +81,7 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
   const hasBody = te !== undefined || (contentLength !== undefined && contentLength > 0);
   const encoding = req.headers['content-encoding'];
   let body: UpstreamRequest['body'];
+  let releaseBody: UpstreamRequest['releaseBody'] = false;
 
   if (payload.kind === 'chunked') {
     const decodedLength = parseLength(
@@ -88,7 +90,10 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     );
     const reframe = payload.trailer;
     if (!reframe && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
-    body = guard(req, new AwsChunkedDecoder({ reframe, decodedLength }));
+    // The decoder's data views are of the client request's own chunks: freed once written.
+    const ledger = new BodyChunkLedger();
+    body = guard(req, new AwsChunkedDecoder({ reframe, decodedLength, ledger }));
+    releaseBody = ledger;
     if (reframe) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
       if (decodedLength !== undefined) signed['x-amz-decoded-content-length'] = String(decodedLength);
@@ -110,6 +115,8 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     // The client request itself: the backend client reads it with backpressure and never
     // destroys it (proxy/http1/types.ts), so an error can still be answered on its socket.
     body = hasBody ? req : undefined;
+    // Its chunks are Node's fresh copies, read by nobody else: freed once written.
+    releaseBody = hasBody;
   }
 
   const method = req.method ?? 'GET';
@@ -129,5 +136,6 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     },
     headers,
     body,
+    releaseBody,
   };
 }

@@ -18,6 +18,7 @@
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
+import type { BodyChunkLedger } from '../http1/release.ts';
 
 /** Options for {@link AwsChunkedDecoder}. */
 export interface AwsChunkedDecoderOptions {
@@ -25,6 +26,12 @@ export interface AwsChunkedDecoderOptions {
   reframe: boolean;
   /** x-amz-decoded-content-length, when the client sent it. */
   decodedLength: number | undefined;
+  /**
+   * Counts each data view handed on, so the backend client can free an input buffer once all
+   * its views are written (proxy/http1/release.ts). The decoder keeps no input buffer after
+   * `_transform` returns (partial header lines are copied into a string).
+   */
+  ledger?: BodyChunkLedger | undefined;
 }
 
 const HEADER = 0;
@@ -48,11 +55,13 @@ export class AwsChunkedDecoder extends Transform {
   private line = '';
   private readonly reframe: boolean;
   private readonly decodedLength: number | undefined;
+  private readonly ledger: BodyChunkLedger | undefined;
 
   constructor(opts: AwsChunkedDecoderOptions) {
     super();
     this.reframe = opts.reframe;
     this.decodedLength = opts.decodedLength;
+    this.ledger = opts.ledger;
   }
 
   private fail(msg: string): ProxyError {
@@ -107,7 +116,9 @@ export class AwsChunkedDecoder extends Transform {
       const s = this.state;
       if (s === DATA) {
         const n = Math.min(this.remaining, len - i);
-        this.push(i === 0 && n === len ? chunk : chunk.subarray(i, i + n));
+        const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
+        this.ledger?.hold(view, chunk);
+        this.push(view);
         this.remaining -= n;
         this.decoded += n;
         i += n;

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Transform } from 'node:stream';
 import { describe, test } from 'node:test';
+import { BodyChunkLedger } from '../../../proxy/http1/release.ts';
+import { AwsChunkedDecoder } from '../../../proxy/sigv4/chunked.ts';
 import { until } from '../../testbed/until.ts';
 import { makePool, request, response, startRawServer } from './raw-server.ts';
 
@@ -29,12 +31,13 @@ function sha256(parts: Buffer[]): string {
 async function upload(
   t: Parameters<typeof startRawServer>[0],
   chunks: Buffer[],
-  releaseBodyChunks: boolean,
+  releaseBodyChunks: boolean | BodyChunkLedger,
+  opts: { body?: Transform; total?: number } = {},
 ): Promise<{ result: Error | 'end' | undefined; received: Buffer }> {
   const srv = await startRawServer(t, (c) => c.socket.write(response('stored')));
   const pool = makePool(t, srv.origin);
-  const total = chunks.reduce((n, c) => n + c.length, 0);
-  const body = new PassThrough({ highWaterMark: 0 });
+  const total = opts.total ?? chunks.reduce((n, c) => n + c.length, 0);
+  const body = opts.body ?? new PassThrough({ highWaterMark: 0 });
   let result: Error | 'end' | undefined;
   pool.dispatch(
     request({
@@ -88,5 +91,56 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
     await until(() => whole.every((c) => c.buffer.byteLength === 0), 'the whole chunks freed', POLL);
     assert.equal(shared.buffer.byteLength >= shared.length, true, 'the shared buffer is still there');
     assert.ok(slices.every((s) => s.length === 65536));
+  });
+
+  void test('aws-chunked: the decoder’s views are counted, each client chunk freed after its last view', async (t) => {
+    // The object in 96 KiB aws-chunked chunks, the framed body cut into 64 KiB client chunks
+    // (each its own buffer, as Node's HTTP server hands them out): views straddle the cuts.
+    const object = randomBytes(1024 * 1024 + 7);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < object.length; i += 96 * 1024) {
+      const data = object.subarray(i, i + 96 * 1024);
+      parts.push(
+        Buffer.from(`${data.length.toString(16)};chunk-signature=${'0'.repeat(64)}\r\n`),
+        data,
+        Buffer.from('\r\n'),
+      );
+    }
+    parts.push(Buffer.from(`0;chunk-signature=${'0'.repeat(64)}\r\n\r\n`));
+    const framed = Buffer.concat(parts);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < framed.length; i += 64 * 1024) {
+      const piece = framed.subarray(i, i + 64 * 1024);
+      const own = Buffer.allocUnsafeSlow(piece.length);
+      piece.copy(own);
+      chunks.push(own);
+    }
+    const ledger = new BodyChunkLedger();
+    const decoder = new AwsChunkedDecoder({ reframe: false, decodedLength: object.length, ledger });
+    decoder.on('error', () => undefined);
+    const { result, received } = await upload(t, chunks, ledger, { body: decoder, total: object.length });
+    assert.equal(result, 'end');
+    assert.ok(received.equals(object), 'the backend got the decoded object');
+    await until(() => chunks.every((c) => c.buffer.byteLength === 0), 'every client chunk freed', POLL);
+  });
+
+  void test('a ledger frees only what it counted, and only after the last counted view', () => {
+    const ledger = new BodyChunkLedger();
+    const source = Buffer.allocUnsafeSlow(1000).fill(1);
+    const [a, b] = [source.subarray(0, 500), source.subarray(500)];
+    ledger.hold(a, source);
+    ledger.hold(b, source);
+    ledger.written(a);
+    assert.equal(source.buffer.byteLength, 1000, 'one view is still out');
+    ledger.written(b);
+    assert.equal(source.buffer.byteLength, 0);
+
+    const shared = Buffer.allocUnsafeSlow(1000);
+    const slice = shared.subarray(100, 200);
+    ledger.hold(slice.subarray(0, 50), slice); // the source is itself a slice: never counted
+    ledger.written(slice.subarray(0, 50));
+    const stranger = Buffer.allocUnsafeSlow(10);
+    ledger.written(stranger); // never counted: left alone
+    assert.deepEqual([shared.buffer.byteLength, stranger.buffer.byteLength], [1000, 10]);
   });
 });
