@@ -19,6 +19,13 @@ class ProbeTimeout extends Error {
 }
 
 /**
+ * Body bytes a probe reads; a longer answer is cut off (its connection closed) and judged by its
+ * status, as undici's `body.dump()` did: a health endpoint answers in a few bytes, and a probe
+ * must never stream an object.
+ */
+const PROBE_BODY_LIMIT = 64 * 1024;
+
+/**
  * Probe connections per backend (one each, the sidecar's own HTTP/1.1 client), closed with
  * {@link HttpProber.close}.
  */
@@ -39,6 +46,8 @@ export class HttpProber {
     new Promise<ProbeResult>((resolve) => {
       const timeoutMs = this.#opts.timeoutMs;
       let status = 0;
+      let bodyBytes = 0;
+      let cutOff = false;
       // Connect, first byte and body each have their own timeout; this bounds the whole probe.
       const timer = setTimeout(
         () => controller.abort(new ProbeTimeout(`no complete answer within ${timeoutMs} ms`)),
@@ -62,9 +71,15 @@ export class HttpProber {
         },
         {
           onResponseStart: (_c, statusCode) => (status = statusCode),
-          onResponseData: () => undefined,
+          onResponseData: (c, chunk) => {
+            bodyBytes += chunk.length;
+            if (bodyBytes > PROBE_BODY_LIMIT && !cutOff) {
+              cutOff = true;
+              c.abort(new Error('health check answer too long; judged by its status'));
+            }
+          },
           onResponseEnd: () => finish(undefined),
-          onResponseError: (_c, err) => finish(err),
+          onResponseError: (_c, err) => finish(cutOff ? undefined : err),
         },
       );
     });

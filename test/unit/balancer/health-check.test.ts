@@ -111,6 +111,35 @@ void describe('HTTP health probe', () => {
     }
   });
 
+  void test('a long answer is cut off after 64 KiB and judged by its status', async () => {
+    let written = 0;
+    let finished = false;
+    const big = createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': String(8 << 20) });
+      const piece = Buffer.alloc(64 * 1024, 120);
+      const pump = (): void => {
+        while (written < 8 << 20 && !res.destroyed) {
+          written += piece.length;
+          if (!res.write(piece)) return void res.once('drain', pump);
+        }
+        finished = written >= 8 << 20;
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+    try {
+      const b = backendAt(`http://127.0.0.1:${(big.address() as AddressInfo).port}`);
+      backends.push(b);
+      const r = await prober.probe(b);
+      assert.deepEqual([r.ok, r.status, r.error], [true, 200, undefined]);
+      assert.equal(finished, false, 'the probe read the whole 8 MiB');
+    } finally {
+      big.closeAllConnections();
+      await new Promise((r) => big.close(r));
+    }
+  });
+
   void test('a refused connection is a failure', async () => {
     const closed = createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
