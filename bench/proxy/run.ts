@@ -25,6 +25,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { join } from 'node:path';
 import { StoreSigner } from '../../proxy/sigv4/signer.ts';
 import { startMinioCluster } from '../../test/testbed/minio.ts';
@@ -203,10 +204,12 @@ async function main(): Promise<void> {
         accessKeyId: 'AKIDCLIENT',
         secretAccessKey: 'client-secret',
       });
-      const sign = (s: StoreSigner, h: string) => (method: string, path: string) => {
-        const headers = { host: h, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
-        return { ...headers, ...s.sign({ method, path, query: {}, headers }) };
-      };
+      const sign =
+        (s: StoreSigner, h: string): Sign =>
+        (method, path, extra = {}) => {
+          const headers = { host: h, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra };
+          return { ...headers, ...s.sign({ method, path, query: {}, headers }) };
+        };
       const mk = await fetch(`${node}/bench`, {
         method: 'PUT',
         headers: sign(signer, host)('PUT', '/bench'),
@@ -249,7 +252,7 @@ async function main(): Promise<void> {
       admin.destroy();
       for (const size of ADDED_ONLY ? [] : sizes) {
         for (const concurrency of concs) {
-          for (const op of (['GET', 'PUT'] as const).filter((o) => OPS.includes(o))) {
+          for (const op of (['GET', 'PUT', 'PUT-CHUNKED'] as const).filter((o) => OPS.includes(o))) {
             out.cells.push(
               await measureCell(op, size, concurrency, {
                 direct: node,
@@ -350,11 +353,38 @@ http { access_log off; keepalive_requests 100000;
   process.stdout.write(`results: ${file}\n`);
 }
 
+/** Signs one request (headers to send, signature included); `extra` headers are signed too. */
+type Sign = (method: string, path: string, extra?: Record<string, string>) => Record<string, string>;
+
 interface CellDeps {
   direct: string;
   bodies: Map<number, Buffer>;
-  signDirect: LoadSpec['headers'];
-  startProxy: () => Promise<{ url: string; pid: number; adminUrl: string; sign: LoadSpec['headers'] }>;
+  signDirect: Sign;
+  startProxy: () => Promise<{ url: string; pid: number; adminUrl: string; sign: Sign }>;
+}
+
+/**
+ * `data` as an aws-chunked STREAMING-UNSIGNED-PAYLOAD-TRAILER body with a CRC32 trailer — what
+ * current AWS SDKs send by default — in 64 KiB chunks, and the headers that go with it.
+ */
+function awsChunked(data: Buffer): { body: Buffer; headers: Record<string, string> } {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += 64 * 1024) {
+    const piece = data.subarray(i, i + 64 * 1024);
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+  }
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlibCrc32(data));
+  parts.push(Buffer.from(`0\r\nx-amz-checksum-crc32:${crc.toString('base64')}\r\n\r\n`));
+  return {
+    body: Buffer.concat(parts),
+    headers: {
+      'content-encoding': 'aws-chunked',
+      'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      'x-amz-decoded-content-length': String(data.length),
+      'x-amz-trailer': 'x-amz-checksum-crc32',
+    },
+  };
 }
 
 /**
@@ -363,7 +393,7 @@ interface CellDeps {
  * rounds, its peak RSS over the cell.
  */
 async function measureCell(
-  op: 'GET' | 'PUT',
+  op: 'GET' | 'PUT' | 'PUT-CHUNKED',
   size: number,
   concurrency: number,
   deps: CellDeps,
@@ -371,13 +401,14 @@ async function measureCell(
   const proxy = await deps.startProxy();
   const big = size >= 64 << 20;
   const getPath = `/bench/obj-${size}`;
-  const run = async (origin: string, sign: LoadSpec['headers']): Promise<LoadResult> => {
+  const chunked = op === 'PUT-CHUNKED' ? awsChunked(deps.bodies.get(size)!) : undefined;
+  const run = async (origin: string, sign: Sign): Promise<LoadResult> => {
     if (op === 'GET') {
       // wrk counts completed requests only: give large objects time for several per connection.
       // Signed once per round (a signature holds for 15 minutes): MinIO verifies a signature on
       // every direct request too, as for any app that holds keys (`--anonymous-gets`: unsigned,
       // the bucket allowing anonymous reads — MinIO's cheaper path, the method until session 4).
-      const headers = ANONYMOUS_GETS ? {} : await sign('GET', getPath);
+      const headers = ANONYMOUS_GETS ? {} : sign('GET', getPath);
       const r = await wrkAsync(`${origin}${getPath}`, big ? 10 : SECONDS, concurrency, headers);
       return { ...r, bytesPerSec: r.reqPerSec * size };
     }
@@ -386,9 +417,9 @@ async function measureCell(
       path: (w) => `/bench/put-${size}-${w}`,
       concurrency,
       seconds: big ? 0 : SECONDS,
-      body: deps.bodies.get(size)!,
+      body: chunked?.body ?? deps.bodies.get(size)!,
       origin,
-      headers: sign,
+      headers: chunked ? (method, path) => sign(method, path, chunked.headers) : sign,
     });
   };
   // A fresh proxy runs cold (JIT, connections): warm it up on small GETs.
@@ -462,7 +493,7 @@ function medianResult(rs: LoadResult[]): LoadResult {
 async function addedLatency(
   direct: string,
   proxy: { url: string; adminUrl: string },
-  signDirect: LoadSpec['headers'],
+  signDirect: Sign,
   signProxy: LoadSpec['headers'],
 ): Promise<{ rate: number; direct: LoadResult[]; proxy: LoadResult[] }> {
   const base = {
