@@ -5,6 +5,7 @@
  * timeout is a success; anything else (status, refused, timeout) a failure.
  */
 import { UpstreamPool } from '../http1/pool.ts';
+import type { UpstreamController } from '../http1/types.ts';
 import type { BackendNode } from './backend.ts';
 import type { BalancerOptions } from './config.ts';
 import type { ProbeResult } from './health.ts';
@@ -48,9 +49,10 @@ export class HttpProber {
       let status = 0;
       let bodyBytes = 0;
       let cutOff = false;
+      const exchange: { controller?: UpstreamController } = {};
       // Connect, first byte and body each have their own timeout; this bounds the whole probe.
       const timer = setTimeout(
-        () => controller.abort(new ProbeTimeout(`no complete answer within ${timeoutMs} ms`)),
+        () => exchange.controller?.abort(new ProbeTimeout(`no complete answer within ${timeoutMs} ms`)),
         timeoutMs,
       );
       const finish = (error: unknown): void => {
@@ -60,28 +62,32 @@ export class HttpProber {
         else if (status >= 200 && status < 400) resolve({ ok: true, status, at });
         else resolve({ ok: false, status, error: `status ${status}`, at });
       };
-      const controller = this.#client(backend).dispatch(
-        {
-          method: 'GET',
-          path: this.#opts.path,
-          headers: ['host', backend.hostHeader, 'user-agent', 'sluice-health-check'],
-          body: null,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        },
-        {
-          onResponseStart: (_c, statusCode) => (status = statusCode),
-          onResponseData: (c, chunk) => {
-            bodyBytes += chunk.length;
-            if (bodyBytes > PROBE_BODY_LIMIT && !cutOff) {
-              cutOff = true;
-              c.abort(new Error('health check answer too long; judged by its status'));
-            }
+      try {
+        exchange.controller = this.#client(backend).dispatch(
+          {
+            method: 'GET',
+            path: this.#opts.path,
+            headers: ['host', backend.hostHeader, 'user-agent', 'sluice-health-check'],
+            body: null,
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
           },
-          onResponseEnd: () => finish(undefined),
-          onResponseError: (_c, err) => finish(cutOff ? undefined : err),
-        },
-      );
+          {
+            onResponseStart: (_c, statusCode) => (status = statusCode),
+            onResponseData: (c, chunk) => {
+              bodyBytes += chunk.length;
+              if (bodyBytes > PROBE_BODY_LIMIT && !cutOff) {
+                cutOff = true;
+                c.abort(new Error('health check answer too long; judged by its status'));
+              }
+            },
+            onResponseEnd: () => finish(undefined),
+            onResponseError: (_c, err) => finish(cutOff ? undefined : err),
+          },
+        );
+      } catch (err) {
+        finish(err); // an origin the client cannot dial: a failed probe, never a stray timer
+      }
     });
 
   /** Closes the probe connection of a removed backend. */
@@ -106,6 +112,8 @@ export class HttpProber {
         maxConnectionAgeMs: 0,
         connectTimeoutMs: this.#connectTimeoutMs,
         servername: backend.servername,
+        // A probe answer is small: leave the large read buffers to traffic.
+        smallReads: true,
       });
       this.#clients.set(backend, c);
     }

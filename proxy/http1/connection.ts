@@ -52,7 +52,16 @@ export interface ConnectTarget {
   /** TLS SNI (the endpoint's hostname when the address is an IP). */
   servername: string | undefined;
   connectTimeoutMs: number;
+  /**
+   * Read into a small buffer of its own, outside the {@link LARGE_READ_BUFFERS} budget: for
+   * connections that only ever see small answers (health checks), which would otherwise take
+   * the large buffers' places for their whole lives.
+   */
+  smallReads?: boolean | undefined;
 }
+
+/** Bytes per read for {@link ConnectTarget.smallReads} connections. */
+export const SMALL_ANSWER_READ_BYTES = 16 * 1024;
 
 /** What a connection tells its pool. */
 export interface ConnectionOwner {
@@ -91,9 +100,13 @@ export class UpstreamConnection {
         if (!this.onRead(chunk.length, chunk)) this.socket.pause();
       });
     } else {
-      this.largeReadBuffer = largeReadBuffersInUse < LARGE_READ_BUFFERS;
+      this.largeReadBuffer = !target.smallReads && largeReadBuffersInUse < LARGE_READ_BUFFERS;
       if (this.largeReadBuffer) largeReadBuffersInUse++;
-      const size = this.largeReadBuffer ? READ_BUFFER_BYTES : SMALL_READ_BUFFER_BYTES;
+      const size = target.smallReads
+        ? SMALL_ANSWER_READ_BYTES
+        : this.largeReadBuffer
+          ? READ_BUFFER_BYTES
+          : SMALL_READ_BUFFER_BYTES;
       const onread = { buffer: Buffer.allocUnsafeSlow(size), callback: this.onRead };
       this.socket = netConnect({ host: target.host, port: target.port, onread });
     }

@@ -30,6 +30,8 @@ export interface UpstreamPoolOptions {
   connectTimeoutMs: number;
   /** TLS SNI for an https origin given by IP. */
   servername?: string | undefined;
+  /** Small read buffers outside the process's large-buffer budget (./connection.ts). */
+  smallReads?: boolean | undefined;
 }
 
 export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
@@ -58,6 +60,7 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
       tls,
       servername: opts.servername,
       connectTimeoutMs: opts.connectTimeoutMs,
+      smallReads: opts.smallReads,
     };
   }
 

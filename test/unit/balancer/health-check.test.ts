@@ -7,6 +7,7 @@ import { resolveBalancerOptions } from '../../../proxy/balancer/config.ts';
 import { lookupResolver, parseEndpoint } from '../../../proxy/balancer/discovery.ts';
 import { HttpProber } from '../../../proxy/balancer/health-check.ts';
 import { systemClock } from '../../../proxy/balancer/random.ts';
+import { largeReadBuffers } from '../../../proxy/http1/connection.ts';
 
 // Active health checks against a real node:http server on port 0.
 
@@ -62,6 +63,14 @@ void describe('HTTP health probe', () => {
     assert.equal(r.ok, true);
     assert.equal(r.status, 200);
     assert.equal(seen.at(-1)!.host, `localhost:${port}`);
+  });
+
+  void test('probe connections leave the large read buffers to traffic', async () => {
+    const b = backendAt(`http://127.0.0.1:${port}`);
+    backends.push(b);
+    status = 200;
+    assert.equal((await prober.probe(b)).ok, true);
+    assert.equal(largeReadBuffers(), 0, 'a probe connection took a large read buffer');
   });
 
   void test('5xx is a failure with its status', async () => {
