@@ -124,6 +124,7 @@ export class Exchange implements UpstreamController {
     body.on('end', this.onBodyEnd);
     body.on('error', this.onBodyError);
     body.on('close', this.onBodyClose);
+    body.resume(); // 'data' alone does not restart a body an earlier attempt paused
   }
 
   private readonly onBodyData = (chunk: Buffer): void => {
@@ -201,6 +202,9 @@ export class Exchange implements UpstreamController {
     const body = this.body;
     if (!body) return;
     this.body = null;
+    // Paused, so what arrives next waits for whoever reads it next (a retry) instead of being
+    // emitted to no listener and lost.
+    body.pause();
     body.off('data', this.onBodyData);
     body.off('end', this.onBodyEnd);
     body.off('error', this.onBodyError);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { until } from '../../testbed/until.ts';
@@ -209,5 +210,35 @@ void describe('UpstreamPool: request bodies', () => {
     await fed;
     // (The paused server cannot see the close: the pool's side shows it.)
     await until(() => pool.size === 0, 'the connection is closed', POLL);
+  });
+
+  void test('a body a failed exchange let go keeps its bytes for the next one (a retry)', async (t) => {
+    // The first backend hangs up 50 ms after it accepted (the exchange has started and reads the
+    // body by then, though no byte has come); the body is written only afterwards, then handed
+    // to a second exchange: every byte must reach the second backend.
+    const bad = createNetServer((s) => setTimeout(() => s.destroy(), 50));
+    await new Promise<void>((r) => bad.listen(0, '127.0.0.1', r));
+    t.after(() => new Promise((r) => bad.close(r)));
+    const badOrigin = `http://127.0.0.1:${(bad.address() as AddressInfo).port}`;
+    const good = await startRawServer(t, (c) => c.socket.write(response('stored')));
+    const data = randomBytes(256 * 1024);
+    const body = bodyStream();
+    const headers = ['host', 'backend', 'content-length', String(data.length)];
+    const results: (Error | 'end')[] = [];
+    const handler = {
+      onResponseStart() {},
+      onResponseData() {},
+      onResponseEnd: () => results.push('end'),
+      onResponseError: (_c: unknown, err: Error) => results.push(err),
+    };
+    makePool(t, badOrigin).dispatch(request({ method: 'PUT', headers, body }), handler);
+    await until(() => results.length === 1, 'the first exchange failed', POLL);
+    assert.ok(results[0] instanceof Error);
+    body.write(data.subarray(0, 100_000)); // while no exchange reads the body
+    makePool(t, good.origin).dispatch(request({ method: 'PUT', headers, body }), handler);
+    await feed(body, data.subarray(100_000), 10_000);
+    await until(() => results.length === 2, 'the second exchange ended', POLL);
+    assert.equal(results[1], 'end');
+    assert.ok(good.conns[0]!.requests[0]!.body.equals(data), 'the second backend got every byte');
   });
 });
