@@ -59,5 +59,6 @@ export async function applyPolicyFollowUps(ctx: RequestContext, sendContinue: ()
       throw denialError(verdict);
     }
     up.body = body.length > 0 ? Readable.from([body], { objectMode: false }) : undefined;
+    up.releaseBody = false; // a buffer of ours now, not the client's chunks
   }
 }
