@@ -3,8 +3,8 @@
  * traffic: false while starting and draining) and a route table other parts extend, e.g. the
  * balancer's `/debug/backends`. Never on the S3 port, so no S3 path can shadow these.
  */
-import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from './node-builtins.ts';
 import type { Registry } from 'prom-client';
 
 /** One admin route handler (GET/HEAD only). */
@@ -40,7 +40,7 @@ export function defaultAdminRoutes(registry: Registry, ready: () => boolean): Ad
 
 /** An admin server over `routes` (not yet listening). */
 export function createAdminServer(routes: AdminRoutes): Server {
-  return createServer((req, res) => {
+  return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const h = routes.get(path);
     if (!h) return sendText(res, 404, 'not found\n');

@@ -3,8 +3,8 @@
  * listener, backend pools, signers with credential reload, and the lifecycle (readiness, drain
  * on shutdown, keep-alive bounds).
  */
-import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from './node-builtins.ts';
 import type { AddressInfo, Socket } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { Balancer } from './balancer/index.ts';
@@ -165,7 +165,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     handler(req, res, expectContinue);
   };
 
-  const server = createServer({
+  const server = http.createServer({
     maxHeaderSize: config.limits.maxHeaderBytes,
     headersTimeout: config.timeouts.requestHeaderTimeoutMs || undefined,
     requestTimeout: 0,

@@ -9,7 +9,7 @@
  * paused or not, so a chunk still being written to the client would be overwritten.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { loadTls } from '../node-builtins.ts';
 import { UpstreamError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
 
@@ -91,7 +91,7 @@ export class UpstreamConnection {
     this.owner = owner;
     this.exchange = first;
     if (target.tls) {
-      this.socket = tlsConnect({
+      this.socket = loadTls().connect({
         host: target.host,
         port: target.port,
         ...(target.servername === undefined ? {} : { servername: target.servername }),

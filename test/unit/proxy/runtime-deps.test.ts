@@ -30,6 +30,18 @@ void test('the sidecar loads no undici: the server, balancer and health checks u
   assert.deepEqual(JSON.parse(out), { undici: 0 });
 });
 
+void test('the sidecar loads neither tls, http2 nor zlib until an https backend needs tls (proxy/node-builtins.ts)', () => {
+  const out = run(`
+    const loaded = () => process.moduleLoadList.filter((n) => /^NativeModule (tls|http2|zlib)$/.test(n)).map((n) => n.slice(13));
+    await import('./proxy/cli.ts');
+    await import('./proxy/server.ts');
+    const atStart = loaded();
+    (await import('./proxy/node-builtins.ts')).loadTls();
+    console.log(JSON.stringify({ atStart, afterTls: loaded() }));
+  `);
+  assert.deepEqual(JSON.parse(out), { atStart: [], afterTls: ['tls'] });
+});
+
 void test('they are the classes the packages export', async () => {
   const deps = await import('../../../proxy/runtime-deps.ts');
   const prom = await import('prom-client');
