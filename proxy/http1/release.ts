@@ -10,14 +10,7 @@
 /** Frees `chunk`'s memory now if it is the whole of its ArrayBuffer; otherwise does nothing. */
 export function freeWholeBuffer(chunk: Buffer): void {
   const memory = chunk.buffer;
-  if (
-    memory instanceof ArrayBuffer &&
-    !memory.detached &&
-    chunk.byteOffset === 0 &&
-    memory.byteLength === chunk.byteLength
-  ) {
-    memory.transfer(0);
-  }
+  if (memory instanceof ArrayBuffer && !memory.detached && ownsItsMemory(chunk)) memory.transfer(0);
 }
 
 /** True when `chunk` spans its whole ArrayBuffer: a buffer of its own, not a slice of a pool. */
