@@ -15,10 +15,11 @@
  * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
  * form is bench/proxy/ceiling.ts); `--plain-node` runs the proxy without the sidecar's runtime env
  * (operator/contract.ts); `--pin` puts MinIO on CPU 0 and the load generator and proxy on CPU 1
- * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE); `--memory-limit MiB` (default:
- * the sidecar's, 256) runs each proxy in a memory cgroup, as in a pod. The proxy runs as its own process (`sluice proxy`), as in a pod. Results:
- * bench/results/. The machine is shared (2 cores): read ratios, not absolutes, and expect noise of
- * ±10–20 % between runs.
+ * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own
+ * process (`sluice proxy`) in a memory cgroup with the sidecar's limit, as in a pod
+ * (`--memory-limit MiB`, default 256; 0 = none). `--ops PUT-CHUNKED` adds SDK-style aws-chunked
+ * uploads; `--anonymous-gets` drops the GET signatures. Results: bench/results/. The machine is
+ * shared (2 cores): read ratios, not absolutes, and expect noise of ±10–20 % between runs.
  */
 import { PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync, spawn } from 'node:child_process';

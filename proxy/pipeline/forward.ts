@@ -3,19 +3,20 @@
  * backpressure, via the backend's HTTP/1.1 pool (proxy/http1/; no per-request Readable on the
  * response side).
  *
- * - Request body: the backend client reads the body stream only as fast as the backend takes it; the client
- *   socket idles meanwhile (TCP backpressure). A client that stops sending for clientIdleMs
- *   fails the request (RequestTimeout) and the backend request is aborted.
+ * - Request body: the backend client reads the body stream only as fast as the backend takes
+ *   it; the client socket idles meanwhile (TCP backpressure). A client that stops sending for
+ *   clientIdleMs fails the request (RequestTimeout) and the backend request is aborted.
  * - Response body: when the client's socket buffer is full we pause the exchange (which stops
- *   reading the backend socket); a client that does not drain for clientIdleMs loses its connection and
- *   the backend request is aborted, so a stalled client never pins a backend connection.
+ *   reading the backend socket); a client that does not drain for clientIdleMs loses its
+ *   connection and the backend request is aborted, so a stalled client never pins a backend
+ *   connection.
  * - Failure before response headers resolves with `responded: false` so the caller may retry
  *   (bodiless requests) or answer with an S3 error; failure after headers aborts the client
  *   connection — never a silently truncated 200.
  *
- * One {@link ForwardAttempt} object is the backend client's handler for the attempt: its methods live on the
- * prototype, so an attempt allocates that object, its promise and one 'close' listener, and the
- * drain/stall listeners only when the client actually pushes back.
+ * One {@link ForwardAttempt} object is the backend client's handler for the attempt: its methods
+ * live on the prototype, so an attempt allocates that object, its promise and one 'close'
+ * listener, and the drain/stall listeners only when the client actually pushes back.
  *
  * `forward(ctx, backend, attempt)` may be called again for another backend by a retry wrapper.
  */
