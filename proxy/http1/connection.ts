@@ -40,7 +40,7 @@ export const SMALL_READ_BUFFER_BYTES = 128 * 1024;
 export const LARGE_READ_BUFFERS = 16;
 let largeReadBuffersInUse = 0;
 
-/** Connections holding a large read buffer now (for tests and the benchmark). */
+/** Connections holding a large read buffer now (for tests). */
 export function largeReadBuffers(): number {
   return largeReadBuffersInUse;
 }
