@@ -52,7 +52,11 @@ void test('two replicas: exactly one leads and only it writes; the other takes o
 
   await createPod(env.admin, { ns: 'default', name: 'p1', identity: 'le-1' });
   await eventually('Secret for p1', () => readSecret(env.admin, 'default', podSecretName('le-1')));
-  assert.ok((await writes(leader.metrics)) >= 1);
+  // The Secret is visible on the API server a moment before the writer's create call returns
+  // and counts it, so wait for the count rather than read it once.
+  await eventually('the leader counts its write', async () =>
+    (await writes(leader.metrics)) >= 1 ? true : undefined,
+  );
   assert.equal(await writes(follower.metrics), 0, 'the follower wrote');
   assert.equal(follower.elector.isLeader, false);
 
@@ -65,5 +69,7 @@ void test('two replicas: exactly one leads and only it writes; the other takes o
   await eventually('the follower leads', () => (follower.elector.isLeader ? true : undefined));
   await createPod(env.admin, { ns: 'default', name: 'p2', identity: 'le-2' });
   await eventually('Secret for p2', () => readSecret(env.admin, 'default', podSecretName('le-2')));
-  assert.ok((await writes(follower.metrics)) >= 1);
+  await eventually('the new leader counts its write', async () =>
+    (await writes(follower.metrics)) >= 1 ? true : undefined,
+  );
 });
