@@ -342,10 +342,14 @@ void describe('per-pod Secrets', () => {
       );
       return b.status?.conditions?.[0]?.reason === 'CredentialsMissing' ? b : undefined;
     });
-    const store = await env.admin.get<{ status?: { conditions?: { reason: string }[] } }>(
-      '/apis/sluice.dev/v1alpha1/objectstores/nokeys',
-    );
-    assert.equal(store.status?.conditions?.[0]?.reason, 'CredentialsMissing');
+    // The store's status is its own key (`store:nokeys`), reconciled by another worker than the
+    // BucketAccess's: it may be written a moment after the BucketAccess's, so wait for it too.
+    await eventually('ObjectStore CredentialsMissing', async () => {
+      const store = await env.admin.get<{ status?: { conditions?: { reason: string }[] } }>(
+        '/apis/sluice.dev/v1alpha1/objectstores/nokeys',
+      );
+      return store.status?.conditions?.[0]?.reason === 'CredentialsMissing' ? true : undefined;
+    });
     // The pods in team-c get no grant on a store without credentials.
     const d = await policyOf('team-c', 'id-shared');
     assert.ok(!d?.grants.some((g) => g.store === 'nokeys'));
