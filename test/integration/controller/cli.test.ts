@@ -45,8 +45,13 @@ void test('the operator process serves /readyz, reconciles as leader, and export
   await eventually('pod Secret written by the leader', () =>
     readSecret(env.admin, 'default', podSecretName('cli-1')),
   );
-  const metrics = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
-  assert.match(metrics, /sluice_operator_reconciles_total\{kind="pod",result="success"\} [1-9]/);
+  // The Secret is visible a moment before the reconcile that wrote it returns and is counted.
+  const metrics = await eventually('a successful pod reconcile counted', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${op.metricsPort}/metrics`)).text();
+    return /sluice_operator_reconciles_total\{kind="pod",result="success"\} [1-9]/.test(text)
+      ? text
+      : undefined;
+  });
   assert.match(metrics, /sluice_operator_is_leader 1/);
   assert.match(metrics, /sluice_operator_reconcile_duration_seconds_bucket/);
   const lease = await env.admin.get<{ spec: { holderIdentity: string } }>(
