@@ -23,8 +23,12 @@ void before(async () => {
       namespace: 'sluice-system',
       name: 'sluice-operator-leader',
       identity: name,
-      leaseDurationMs: 3000,
-      renewDeadlineMs: 2000,
+      // Generous: the leader first renews only after controller.start() (informer syncs) has
+      // returned, and the follower takes over a Lease it has seen unchanged for leaseDuration —
+      // 3 s was within reach of a slow start on 2 busy cores. Hand-over stays immediate: stop()
+      // releases the Lease.
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
       retryPeriodMs: 300,
       onStartedLeading: () => controller.start(),
       onStoppedLeading: () => controller.stop(),
