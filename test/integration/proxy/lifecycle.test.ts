@@ -15,6 +15,7 @@ import { startStack } from './stack.ts';
 import type { Stack } from './stack.ts';
 import { startMinioCluster } from '../../testbed/minio.ts';
 import type { MinioCluster } from '../../testbed/minio.ts';
+import { until } from '../../testbed/until.ts';
 
 const B = 'lifecycle';
 let minio: MinioCluster;
@@ -108,7 +109,12 @@ void test('shutdown: readiness flips, in-flight request finishes with Connection
     headers: { 'content-length': '4' },
   });
   body.write('dr');
-  await new Promise((r) => setTimeout(r, 100));
+  // In flight = the proxy's handler has it. A fixed pause could end before the connection was
+  // even accepted on busy cores, and the drain then closes it as idle (or refuses it).
+  await until(
+    async () => ((await s.proxy.metrics.inFlight.get()).values[0]?.value ?? 0) >= 1,
+    'the PUT in flight at the proxy',
+  );
   const stopping = s.proxy.shutdown(30_000);
   let ready = 200;
   for (let i = 0; i < 100 && ready === 200; i++) {
