@@ -85,6 +85,22 @@ async function createPod(namespace: string, pod: V1Pod): Promise<V1Pod> {
   return core.readNamespacedPod({ namespace, name: created.metadata!.name! });
 }
 
+/**
+ * createPod, retried (bounded) while the API server fails to call the webhook: its admission
+ * plugin reads webhook configurations from an informer, so a caBundle just seen in the stored
+ * configuration may not be the one it verifies the webhook with yet.
+ */
+async function createAdmittedPod(namespace: string, pod: V1Pod): Promise<V1Pod> {
+  for (let i = 0; ; i++) {
+    try {
+      return await createPod(namespace, pod);
+    } catch (err) {
+      if (i >= 100 || !/failed calling webhook/.test(apiMessage(err))) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 async function refusal(namespace: string, pod: V1Pod): Promise<string> {
   try {
     await core.createNamespacedPod({ namespace, body: pod });
@@ -198,7 +214,8 @@ void describe('webhook on the real API server', () => {
   });
 
   void test('an annotated pod is stored with a native sidecar, its identity and the app env', async () => {
-    const pod = await createPod('team-a', app('reader', { 'sluice.dev/inject': 'true' }));
+    // The first admission right after the caBundle sync (previous test).
+    const pod = await createAdmittedPod('team-a', app('reader', { 'sluice.dev/inject': 'true' }));
     const id = pod.metadata?.labels?.[IDENTITY_LABEL];
     assert.ok(id && isIdentity(id), `identity ${id}`);
     assert.equal(pod.metadata?.annotations?.['sluice.dev/status'], 'injected');
@@ -411,7 +428,7 @@ void describe('webhook on the real API server', () => {
     }
     assert.equal(served, rotated.cert);
     assert.match(caBundle, /BEGIN CERTIFICATE[\s\S]+BEGIN CERTIFICATE/, 'new CA and the previous one');
-    const pod = await createPod('team-a', app('after-rotation', { 'sluice.dev/inject': 'true' }));
+    const pod = await createAdmittedPod('team-a', app('after-rotation', { 'sluice.dev/inject': 'true' }));
     assert.equal(pod.spec?.initContainers?.[0]?.name, SIDECAR_CONTAINER_NAME);
   });
 
