@@ -22,11 +22,17 @@ export function proxyEnv(): NodeJS.ProcessEnv {
 
 const TICK = 100; // USER_HZ on Linux
 
-/** CPU seconds (user + system) used so far by `pid`. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds used so far by `pid`, in user space and in the kernel (system). */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICK;
+  return { user: Number(fields[11]) / TICK, system: Number(fields[12]) / TICK };
+}
+
+/** CPU seconds (user + system) used so far by `pid`. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** Resident set size of `pid`, bytes. */

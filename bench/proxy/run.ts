@@ -33,7 +33,7 @@ import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
 import { runLoad, runOpenLoop } from './load.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
-import { cpuSeconds, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
+import { cpuSeconds, cpuTimes, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
 import { wrkAsync } from './wrk.ts';
 import { memoryCgroup } from './cgroup.ts';
 import { defaultInjectorConfig } from '../../operator/webhook/config.ts';
@@ -151,6 +151,8 @@ interface Cell {
   /** Each round's results (direct and proxy alternate). */
   rounds: { direct: LoadResult[]; proxy: LoadResult[] };
   proxyCpuMsPerReq: number;
+  /** The part of the proxy's CPU spent in the kernel (system time): socket reads and writes. */
+  proxyCpuKernelShare: number;
   proxyPeakRssMiB: number;
   /** Peak RSS without file-backed pages (the node binary's text, shared by the page cache). */
   proxyPeakAnonRssMiB: number;
@@ -438,11 +440,14 @@ async function measureCell(
   const viaProxy: LoadResult[] = [];
   const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
   let cpu = 0;
+  let systemCpu = 0;
   for (let round = 0; round < ROUNDS; round++) {
     direct.push(await run(deps.direct, deps.signDirect));
-    const cpu0 = cpuSeconds(proxy.pid);
+    const cpu0 = cpuTimes(proxy.pid);
     viaProxy.push(await run(proxy.url, proxy.sign));
-    cpu += cpuSeconds(proxy.pid) - cpu0;
+    const cpu1 = cpuTimes(proxy.pid);
+    cpu += cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+    systemCpu += cpu1.system - cpu0.system;
   }
   const peak = await rss.stop();
   process.kill(proxy.pid, 'SIGTERM');
@@ -456,6 +461,7 @@ async function measureCell(
     proxy: p,
     rounds: { direct, proxy: viaProxy },
     proxyCpuMsPerReq: (cpu * 1000) / viaProxy.reduce((a, r) => a + r.requests, 0),
+    proxyCpuKernelShare: cpu > 0 ? systemCpu / cpu : 0,
     proxyPeakRssMiB: peak.rss / (1 << 20),
     proxyPeakAnonRssMiB: peak.anon / (1 << 20),
     proxyMemoryAtPeak: peak.atPeak,
@@ -465,7 +471,7 @@ async function measureCell(
   process.stdout.write(
     `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ` +
       `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios}) ` +
-      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${errors(direct)}/${errors(viaProxy)}\n`,
+      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${errors(direct)}/${errors(viaProxy)}\n`,
   );
   return cell;
 }
