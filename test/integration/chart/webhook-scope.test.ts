@@ -28,6 +28,12 @@ before(async () => {
   await ensureNamespace(cp.kubeConfig, 'apps');
   await ensureNamespace(cp.kubeConfig, 'enabled', { 'sluice.dev/injection': 'enabled' });
   await ensureNamespace(cp.kubeConfig, 'kube-system');
+  // The API server's admission reads webhook configurations from an informer: wait (bounded)
+  // until it applies this one, or a case expecting a call could see its pod created.
+  for (let i = 0; (await create('apps', { 'sluice.dev/inject': 'true' })) !== 'inject.sluice.dev'; i++) {
+    if (i >= 100) throw new Error('the MutatingWebhookConfiguration never took effect');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 after(async () => {
   await cp?.stop();
