@@ -127,7 +127,7 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
     assert.equal(await back.Body?.transformToString(), 'written via sluice');
   });
 
-  void test('a MinIO node killed under load costs the client no errors', async () => {
+  void test('a MinIO node cut off under load costs the client no errors', async () => {
     let failures = 0;
     let done = 0;
     const reader = async (): Promise<void> => {
@@ -142,24 +142,27 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
       }
     };
     const load = Promise.all([reader(), reader(), reader(), reader()]);
-    await eventually('some traffic before the kill', () => Promise.resolve(done >= 20 ? true : undefined));
-    // Kill the node carrying the traffic right now, so the test cannot pass by luck of routing.
+    await eventually('some traffic before the cut', () => Promise.resolve(done >= 20 ? true : undefined));
+    // Cut off the node carrying the traffic right now, so the test cannot pass by luck of routing.
+    // Cut (its relay refuses and resets connections, what a kill shows the sidecar), not killed:
+    // while the other nodes notice a killed one, MinIO itself answers NoSuchKey for existing
+    // objects (test/testbed/minio.ts), which the sidecar rightly relays and `failures` would count.
     const busiest = await busiestNode(j);
-    await j.minio.killNode(busiest);
+    await j.minio.cutNode(busiest);
     await load;
     assert.equal(failures, 0);
     assert.equal(done, 240);
 
-    // The killed node itself, marked down by the sidecar's health checks (every 500 ms, down
+    // The cut-off node itself, marked down by the sidecar's health checks (every 500 ms, down
     // after 3 failures) on their own schedule, not when the load ends: wait for it, bounded.
     // (Matching /unhealthy|ejected/ on the whole JSON could not fail: every backend has an
     // `ejectedForMs` field.)
-    const killed = j.minio.endpoints[busiest];
-    await eventually('the killed node marked down in /debug/backends', async () => {
+    const cut = j.minio.endpoints[busiest];
+    await eventually('the cut-off node marked down in /debug/backends', async () => {
       const view = (await (await fetch(`http://127.0.0.1:${j.pod?.adminPort}/debug/backends`)).json()) as {
         stores: { backends: { origin: string; state: string }[] }[];
       };
-      const state = view.stores[0]?.backends.find((b) => b.origin === killed)?.state;
+      const state = view.stores[0]?.backends.find((b) => b.origin === cut)?.state;
       return state === 'unhealthy' || state === 'ejected' ? true : undefined;
     });
     const metrics = await (await fetch(`http://127.0.0.1:${j.pod?.adminPort}/metrics`)).text();
