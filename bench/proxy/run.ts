@@ -10,7 +10,8 @@
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
  * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct vs proxy alternating
- *    (skipped when --sizes, --concurrency or --ops narrow the run; `--added-only` runs it alone).
+ *    (`--added-only` runs it alone). Parts 2 and 3 are skipped when --sizes, --concurrency or
+ *    --ops narrow the run.
  * `--quick` drops concurrency 64 and runs one round; `--ceiling-only` runs part 2 alone;
  * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
  * form is bench/proxy/ceiling.ts); `--plain-node` runs the proxy without the sidecar's runtime env
@@ -57,6 +58,8 @@ const SIZES = listFlag('--sizes')?.map(
 const CONCS = listFlag('--concurrency')?.map(Number);
 // `--ops PUT`: only these operations.
 const OPS = (listFlag('--ops') ?? ['GET', 'PUT']).map((o) => o.toUpperCase());
+// A narrowed run measures part 1's chosen cells only: parts 2 and 3 are skipped.
+const NARROWED = SIZES !== undefined || CONCS !== undefined || args.includes('--ops');
 // Part 3, added latency: 4 KiB GETs in an open loop at `--added-rate` req/s (default 300, well
 // below what this machine serves), ≤ 16 in flight, alternating direct and proxy rounds.
 const ADDED_RATE = Number(args[args.indexOf('--added-rate') + 1]) || 300;
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
           }
         }
       }
-      if (!SIZES && !CONCS && !args.includes('--ops')) {
+      if (!NARROWED) {
         out.addedLatency = await addedLatency(node, proxy, sign(signer, host), sign(clientSigner, proxyHost));
       }
     } finally {
@@ -285,7 +288,7 @@ async function main(): Promise<void> {
     }
 
   // The ceiling: a backend that is not the bottleneck.
-  if (!ADDED_ONLY && existsSync('/usr/sbin/nginx')) {
+  if (!ADDED_ONLY && (!NARROWED || CEILING_ONLY) && existsSync('/usr/sbin/nginx')) {
     const [backendPort, nginxProxyPort] = [await freePort(), await freePort()];
     const prefix = join(dir, 'nginx');
     mkdirSync(join(prefix, 'logs'), { recursive: true });
