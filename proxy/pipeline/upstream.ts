@@ -4,8 +4,9 @@
  * X-Amz-Security-Token, the client's x-amz-content-sha256), hop-by-hop headers too, and the body
  * becomes a stream in the payload mode the backend gets (see sigv4/payload.ts).
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import { BodyChunkLedger } from '../http1/release.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
@@ -57,6 +58,20 @@ function guard(req: IncomingMessage, through: Duplex): Duplex {
   return through;
 }
 
+/** A Content-Encoding without its aws-chunked coding, the only one undone here: any other describes the object. */
+function withoutAwsChunked(encoding: string | undefined): string {
+  return (encoding ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s && s.toLowerCase() !== 'aws-chunked')
+    .join(',');
+}
+
+/** True for the headers SigV4 signs here: x-amz-* and Content-MD5. */
+function isSigned(lowerName: string): boolean {
+  return lowerName.startsWith('x-amz-') || lowerName === 'content-md5';
+}
+
 /** Builds the upstream request; throws ProxyError on unusable framing headers. */
 export function buildUpstream(req: IncomingMessage, target: S3Target, payload: PayloadMode): UpstreamRequest {
   const raw = req.rawHeaders;
@@ -68,7 +83,7 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     const lower = name.toLowerCase();
     if (DROP.has(lower)) continue;
     if (connTokens && connTokens.includes(lower) && connTokens.split(/\s*,\s*/).includes(lower)) continue;
-    if (lower.startsWith('x-amz-') || lower === 'content-md5') {
+    if (isSigned(lower)) {
       const prev = signed[lower];
       signed[lower] = prev === undefined ? raw[i + 1]! : `${prev},${raw[i + 1]!}`;
     } else {
@@ -101,12 +116,8 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     } else {
       signed['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
       headers.push('content-length', String(decodedLength));
-      // Only the aws-chunked coding is undone here; any other coding describes the object.
-      const rest = (encoding ?? '')
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s && s.toLowerCase() !== 'aws-chunked');
-      if (rest.length > 0) headers.push('content-encoding', rest.join(','));
+      const rest = withoutAwsChunked(encoding);
+      if (rest) headers.push('content-encoding', rest);
     }
   } else {
     signed['x-amz-content-sha256'] = payload.kind === 'sha256' ? payload.hash : UNSIGNED_PAYLOAD;
@@ -137,5 +148,53 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
     headers,
     body,
     releaseBody,
+  };
+}
+
+/** Headers of a re-framed aws-chunked request that describe the framing, not the payload. */
+const FRAMING = new Set([
+  'content-length',
+  'x-amz-decoded-content-length',
+  'x-amz-trailer',
+  'x-amz-content-sha256',
+]);
+
+/**
+ * The upstream request `up`, whose body was re-framed aws-chunked with trailers, with the whole
+ * decoded `payload` as a plain body instead: checksum trailers become headers and the payload's
+ * SHA-256 is signed, so the backend still verifies every byte. For small bodies a backend needs
+ * whole: MinIO parses a DeleteObjects body as XML without undoing aws-chunked.
+ */
+export function withPlainBody(
+  up: UpstreamRequest,
+  payload: Buffer,
+  trailers: readonly (readonly [string, string])[],
+): UpstreamRequest {
+  const headers: string[] = [];
+  for (let i = 0; i < up.headers.length; i += 2) {
+    const name = up.headers[i]!;
+    const lower = name.toLowerCase();
+    if (FRAMING.has(lower)) continue;
+    if (lower === 'content-encoding') {
+      const rest = withoutAwsChunked(up.headers[i + 1]);
+      if (rest) headers.push(name, rest);
+    } else {
+      headers.push(name, up.headers[i + 1]!);
+    }
+  }
+  for (const [name, value] of trailers) if (name.startsWith('x-amz-checksum-')) headers.push(name, value);
+  const payloadHash = createHash('sha256').update(payload).digest('hex');
+  headers.push('x-amz-content-sha256', payloadHash, 'content-length', String(payload.length));
+  const signed: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i]!.toLowerCase();
+    if (isSigned(lower)) signed[lower] = headers[i + 1]!;
+  }
+  return {
+    ...up,
+    canonical: { ...up.canonical, ...sortSignedHeaders(signed), payloadHash },
+    headers,
+    body: payload.length > 0 ? Readable.from([payload], { objectMode: false }) : undefined,
+    releaseBody: false, // a buffer of ours, not the client's chunks
   };
 }

@@ -201,7 +201,10 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
         index.byBucket.get(bucket ?? '')?.filter((e) => e.grant.access.includes('delete')) ?? [];
       if (deleters.length === 0)
         return { ok: false, reason: 'no-grant', message: `no grant allows delete on bucket ${bucket}` };
-      const declared = Number(req.headers['content-length'] ?? '0');
+      // An aws-chunked body declares its payload's length apart from the framed Content-Length.
+      const declared = Number(
+        req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? '0',
+      );
       if (declared > MAX_DELETE_BODY_BYTES) {
         return {
           ok: false,

@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { awsChunked } from '../proxy/raw.ts';
 import { startStack } from '../proxy/stack.ts';
 import type { Stack } from '../proxy/stack.ts';
 
@@ -91,7 +92,7 @@ function raw(
   method: string,
   path: string,
   headers: Record<string, string> = {},
-  data?: string,
+  data?: string | Buffer,
 ): Promise<Raw> {
   const u = new URL(stack.proxy.url);
   return new Promise((resolve, reject) => {
@@ -184,6 +185,39 @@ void describe('policy enforcement through the proxy', () => {
     );
     assert.equal(r.Deleted?.[0]?.Key, 'team/d1.txt');
     assert.equal(await exists(DATA, 'team/d1.txt'), false);
+  });
+
+  void test('DeleteObjects in aws-chunked framing with a checksum trailer is checked too', async () => {
+    await direct.send(new PutObjectCommand({ Bucket: DATA, Key: 'team/d2.txt', Body: '2' }));
+    // What an SDK streaming its body over plain http sends: STREAMING-UNSIGNED-PAYLOAD-TRAILER,
+    // small chunks (the keys straddle them), a CRC32 trailer. MinIO reads a DeleteObjects body
+    // as plain XML and wants a checksum with it: the proxy forwards the decoded body with the
+    // trailer's checksum as a header.
+    const send = (keys: string[]): Promise<Raw> => {
+      const xml = `<Delete>${keys.map((k) => `<Object><Key>${k}</Key></Object>`).join('')}</Delete>`;
+      const { body: framed } = awsChunked(Buffer.from(xml), { chunkSize: 20, signed: false, trailer: true });
+      return raw(
+        'POST',
+        `/${DATA}?delete`,
+        {
+          'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+          'content-encoding': 'aws-chunked',
+          'x-amz-decoded-content-length': String(Buffer.byteLength(xml)),
+          'x-amz-trailer': 'x-amz-checksum-crc32',
+          'content-length': String(framed.length),
+        },
+        framed,
+      );
+    };
+    const denied = await send(['team/d2.txt', 'other/keep.txt']);
+    assert.equal(denied.status, 403, denied.text);
+    assert.match(denied.text, /<Code>AccessDenied<\/Code>/);
+    assert.equal(await exists(DATA, 'team/d2.txt'), true);
+    assert.equal(await body(DATA, 'other/keep.txt'), 'keep');
+    const ok = await send(['team/d2.txt']);
+    assert.equal(ok.status, 200, ok.text);
+    assert.match(ok.text, /<Deleted><Key>team\/d2\.txt<\/Key>/);
+    assert.equal(await exists(DATA, 'team/d2.txt'), false);
   });
 
   void test('list outside the prefix, or without one', async () => {

@@ -7,10 +7,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Backend } from '../../../proxy/balancer/types.ts';
-import { buildUpstream } from '../../../proxy/pipeline/upstream.ts';
+import { buildUpstream, withPlainBody } from '../../../proxy/pipeline/upstream.ts';
 import { signAttempt } from '../../../proxy/pipeline/sign.ts';
 import { parseTarget } from '../../../proxy/s3/target.ts';
 import { canonicalHeaderValue, sortSignedHeaders } from '../../../proxy/sigv4/canonical-request.ts';
@@ -188,6 +189,42 @@ function incoming(method: string, url: string, raw: string[]): IncomingMessage {
   return req;
 }
 
+/**
+ * Asserts that `sent` carries the Authorization @smithy/signature-v4 computes for exactly what
+ * goes on the wire (every x-amz-* and Content-MD5 header sent, and host); returns the wire headers.
+ */
+async function assertSignedLikeSmithy(
+  method: string,
+  sent: ReturnType<typeof signAttempt>,
+  c: StoreCredentials,
+  t0: number,
+): Promise<Record<string, string>> {
+  const wire: Record<string, string> = {};
+  for (let i = 0; i < sent.headers.length; i += 2)
+    wire[sent.headers[i]!.toLowerCase()] = sent.headers[i + 1]!;
+  const toSign: Record<string, string> = {};
+  for (const k in wire)
+    if (k === 'host' || k === 'content-md5' || k.startsWith('x-amz-')) toSign[k] = wire[k]!;
+  delete toSign['x-amz-date'];
+  delete toSign['x-amz-security-token'];
+  const qi = sent.path.indexOf('?');
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(qi === -1 ? '' : sent.path.slice(qi + 1))) {
+    const prev = query[k];
+    query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  const date = new Date(
+    wire['x-amz-date']!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
+  );
+  assert.ok(Math.abs(date.getTime() - t0) < 60_000, 'x-amz-date is the current time');
+  const ref = await new SmithySigner('us-east-1', c).sign(
+    { method, path: qi === -1 ? sent.path : sent.path.slice(0, qi), query, headers: toSign },
+    date,
+  );
+  assert.equal(wire.authorization, ref.authorization);
+  return wire;
+}
+
 void describe('hot path: buildUpstream → signAttempt', () => {
   const backend = { hostHeader: '10.0.0.1:9000' } as Backend;
   const cases: [string, string, string, string[]][] = [
@@ -239,30 +276,7 @@ void describe('hot path: buildUpstream → signAttempt', () => {
         const signer = new StoreSigner('us-east-1', c);
         const t0 = Date.now();
         const sent = signAttempt(up, target.bucket, virtualBucket !== '', backend, signer);
-        // @smithy signs exactly what goes on the wire: every x-amz-*/content-md5 header sent, host.
-        const wire: Record<string, string> = {};
-        for (let i = 0; i < sent.headers.length; i += 2)
-          wire[sent.headers[i]!.toLowerCase()] = sent.headers[i + 1]!;
-        const toSign: Record<string, string> = {};
-        for (const k in wire)
-          if (k === 'host' || k === 'content-md5' || k.startsWith('x-amz-')) toSign[k] = wire[k]!;
-        delete toSign['x-amz-date'];
-        delete toSign['x-amz-security-token'];
-        const qi = sent.path.indexOf('?');
-        const query: Record<string, string | string[]> = {};
-        for (const [k, v] of new URLSearchParams(qi === -1 ? '' : sent.path.slice(qi + 1))) {
-          const prev = query[k];
-          query[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-        }
-        const date = new Date(
-          wire['x-amz-date']!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
-        );
-        assert.ok(Math.abs(date.getTime() - t0) < 60_000, 'x-amz-date is the current time');
-        const ref = await new SmithySigner('us-east-1', c).sign(
-          { method, path: qi === -1 ? sent.path : sent.path.slice(0, qi), query, headers: toSign },
-          date,
-        );
-        assert.equal(wire.authorization, ref.authorization);
+        const wire = await assertSignedLikeSmithy(method, sent, c, t0);
         assert.equal(wire['x-amz-security-token'], c.sessionToken);
         // The client's own auth is gone, its metadata bytes are kept as sent.
         assert.ok(!sent.headers.includes('client-token'));
@@ -270,5 +284,47 @@ void describe('hot path: buildUpstream → signAttempt', () => {
         if (raw.includes('x-amz-meta-multi')) assert.equal(wire['x-amz-meta-multi'], 'one,two');
       });
     }
+  }
+});
+
+void describe('withPlainBody: a re-framed aws-chunked request with its whole payload instead', () => {
+  const backend = { hostHeader: '10.0.0.1:9000' } as Backend;
+  const payload = Buffer.from('<Delete><Object><Key>k</Key></Object></Delete>');
+  const raw = [
+    'Host',
+    'proxy:7480',
+    'x-amz-content-sha256',
+    'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+    'Content-Encoding',
+    'aws-chunked,gzip',
+    'x-amz-decoded-content-length',
+    String(payload.length),
+    'x-amz-trailer',
+    'x-amz-checksum-crc32',
+    'Content-Length',
+    '99',
+    'Transfer-Encoding',
+    'chunked',
+  ];
+  for (const c of [creds, withToken]) {
+    void test(`framing headers out, checksum trailer and payload hash in, signed${c.sessionToken ? ' (session token)' : ''}`, async () => {
+      const req = incoming('POST', '/bkt?delete', raw);
+      const target = parseTarget('/bkt?delete', req.headers.host, []);
+      const up = buildUpstream(req, target, payloadMode('STREAMING-UNSIGNED-PAYLOAD-TRAILER'));
+      const plain = withPlainBody(up, payload, [['x-amz-checksum-crc32', 'AAAAAA==']]);
+      const t0 = Date.now();
+      const sent = signAttempt(plain, target.bucket, false, backend, new StoreSigner('us-east-1', c));
+      const wire = await assertSignedLikeSmithy('POST', sent, c, t0);
+      assert.equal(wire['x-amz-content-sha256'], createHash('sha256').update(payload).digest('hex'));
+      assert.equal(wire['x-amz-checksum-crc32'], 'AAAAAA==');
+      assert.equal(wire['content-length'], String(payload.length));
+      assert.equal(wire['content-encoding'], 'gzip');
+      for (const framing of ['x-amz-decoded-content-length', 'x-amz-trailer', 'transfer-encoding'])
+        assert.equal(wire[framing], undefined, framing);
+      assert.equal(plain.releaseBody, false);
+      const chunks: Buffer[] = [];
+      for await (const chunk of plain.body! as AsyncIterable<Buffer>) chunks.push(chunk);
+      assert.deepEqual(Buffer.concat(chunks), payload);
+    });
   }
 });
