@@ -75,6 +75,8 @@ export class UpstreamConnection {
   readonly socket: Socket;
   readonly createdAt = performance.now();
   idleSince = 0;
+  /** The backend's `Keep-Alive: timeout` on its last response, ms (./pool.ts idleLimitMs). */
+  keepAliveHintMs: number | undefined = undefined;
   destroyed = false;
   private exchange: Exchange | undefined;
   private connected = false;

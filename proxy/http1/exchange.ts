@@ -373,6 +373,7 @@ export class Exchange implements UpstreamController {
     const requestDone = this.requestSent;
     if (!requestDone) this.detachBody();
     const reusable = this.head!.keepAlive && requestDone && !trailingBytes;
+    conn.keepAliveHintMs = this.head!.keepAliveTimeoutMs;
     try {
       this.handler.onResponseEnd(this);
     } catch (err) {

@@ -7,7 +7,9 @@
  *
  * One request per connection at a time (no pipelining: S3 backends do not pipeline well, and a
  * failed pipelined request takes its neighbours down). Idle connections are reused newest first
- * and closed after `keepAliveTimeoutMs`; connections older than `maxConnectionAgeMs` are retired
+ * and closed after `keepAliveTimeoutMs` — or sooner when the backend's `Keep-Alive: timeout=N`
+ * says it closes them sooner (less a margin, as undici does: a request must not go out on a
+ * connection the backend is closing); connections older than `maxConnectionAgeMs` are retired
  * after their current exchange, so traffic re-spreads when nodes join; at most `connections`
  * at once, further exchanges wait in FIFO order.
  */
@@ -33,6 +35,9 @@ export interface UpstreamPoolOptions {
   /** Small read buffers outside the process's large-buffer budget (./connection.ts). */
   smallReads?: boolean | undefined;
 }
+
+/** Taken off a backend's `Keep-Alive: timeout` hint for the time a request takes to reach it. */
+export const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
 
 export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
   readonly origin: string;
@@ -98,13 +103,20 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     const now = performance.now();
     for (let conn = this.idle.pop(); conn !== undefined; conn = this.idle.pop()) {
       if (conn.destroyed) continue;
-      if (now - conn.idleSince >= this.opts.keepAliveTimeoutMs || this.expired(conn, now)) {
+      if (now - conn.idleSince >= this.idleLimitMs(conn) || this.expired(conn, now)) {
         conn.destroy();
         continue;
       }
       return conn;
     }
     return undefined;
+  }
+
+  /** How long `conn` may stay idle: ours, or less when the backend closes idle connections sooner. */
+  private idleLimitMs(conn: UpstreamConnection): number {
+    const hint = conn.keepAliveHintMs;
+    const limit = this.opts.keepAliveTimeoutMs;
+    return hint === undefined ? limit : Math.min(limit, hint - KEEP_ALIVE_HINT_MARGIN_MS);
   }
 
   private expired(conn: UpstreamConnection, now: number): boolean {
@@ -121,7 +133,7 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
 
   release(conn: UpstreamConnection): void {
     if (conn.destroyed) return;
-    if (this.expired(conn, performance.now())) {
+    if (this.expired(conn, performance.now()) || this.idleLimitMs(conn) <= 0) {
       conn.destroy();
       return;
     }
@@ -149,14 +161,14 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     this.checkClosed();
   }
 
-  /** Closes connections idle for keepAliveTimeoutMs; runs only while some are idle. */
+  /** Closes connections idle past their limit (idleLimitMs); runs only while some are idle. */
   private armSweep(): void {
     if (this.sweepTimer !== undefined) return;
     this.sweepTimer = setTimeout(() => {
       this.sweepTimer = undefined;
       const now = performance.now();
       for (const conn of this.idle.slice()) {
-        if (now - conn.idleSince >= this.opts.keepAliveTimeoutMs) conn.destroy();
+        if (now - conn.idleSince >= this.idleLimitMs(conn)) conn.destroy();
       }
       if (this.idle.length > 0) this.armSweep();
     }, this.opts.keepAliveTimeoutMs);

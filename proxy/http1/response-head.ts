@@ -26,6 +26,8 @@ export interface ResponseHead {
   framing: BodyFraming;
   /** False when the connection cannot carry another request after this response. */
   keepAlive: boolean;
+  /** `Keep-Alive: timeout=N` (RFC 2068 §19.7.1.1), ms: the backend closes an idle connection then. */
+  keepAliveTimeoutMs: number | undefined;
 }
 
 // The reason phrase: HTAB, SP, VCHAR, obs-text (RFC 9112 §4) — what Node will write back out.
@@ -35,6 +37,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex -- matching control bytes is the point
 const BAD_VALUE = /[\0-\x08\n-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*(\d{1,9})(?![\d])/i;
 
 function protocolError(message: string): UpstreamError {
   return new UpstreamError('PROTOCOL', `Invalid response from the backend: ${message}.`);
@@ -90,7 +93,10 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     framing = { kind: 'close' };
     keepAlive = false;
   }
-  return { minor, status, statusMessage: m[3] ?? '', raw, headers, framing, keepAlive };
+  const hint =
+    keepAlive && headers['keep-alive'] !== undefined ? KEEP_ALIVE_TIMEOUT.exec(headers['keep-alive']) : null;
+  const keepAliveTimeoutMs = hint ? Number(hint[1]) * 1000 : undefined;
+  return { minor, status, statusMessage: m[3] ?? '', raw, headers, framing, keepAlive, keepAliveTimeoutMs };
 }
 
 /** One Content-Length; repeated identical values ("5, 5") are one, differing ones an error. */

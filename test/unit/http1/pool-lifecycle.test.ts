@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { upstreamRequest } from '../../testbed/upstream.ts';
 import { until } from '../../testbed/until.ts';
+import { KEEP_ALIVE_HINT_MARGIN_MS } from '../../../proxy/http1/pool.ts';
 import { makePool, record, request, response, sleep, startRawServer, type RawConn } from './raw-server.ts';
 
 // Connection lifetimes (idle timeout, maximum age) and the pool's close() and destroy().
@@ -61,6 +62,29 @@ void describe('UpstreamPool: connection lifetimes', () => {
     await until(() => pool.size === 0, 'the pool forgot it', POLL);
     await upstreamRequest(pool, { path: '/2' });
     assert.equal(srv.conns.length, 2);
+  });
+
+  void test('Keep-Alive: timeout=N from the backend shortens the idle limit (less a margin)', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin, { keepAliveTimeoutMs: 60_000 });
+    // A long hint: the connection is reused.
+    srv.respond = (c) => c.socket.write(response('ok', ['Keep-Alive: timeout=60']));
+    await upstreamRequest(pool, { path: '/1' });
+    await upstreamRequest(pool, { path: '/2' });
+    assert.equal(srv.conns.length, 1);
+    // timeout=2: idle for longer than 2 s - KEEP_ALIVE_HINT_MARGIN_MS, the next request gets a new connection.
+    srv.respond = (c) => c.socket.write(response('ok', ['Keep-Alive: timeout=2']));
+    await upstreamRequest(pool, { path: '/3' });
+    await sleep(2000 - KEEP_ALIVE_HINT_MARGIN_MS + 100); // past the limit (a wait, not an assertion)
+    // timeout=1 leaves nothing after the margin: such a connection is not kept at all.
+    srv.respond = (c) => c.socket.write(response('ok', ['Keep-Alive: timeout=1']));
+    await upstreamRequest(pool, { path: '/4' });
+    await upstreamRequest(pool, { path: '/5' });
+    assert.deepEqual(
+      srv.conns.map((c) => c.requests.map((r) => r.path)),
+      [['/1', '/2', '/3'], ['/4'], ['/5']],
+    );
+    await until(() => srv.conns.every((c) => c.closed), 'the stale and unkept connections are closed', POLL);
   });
 
   void test('the backend closes an idle connection: the pool drops it, the next request gets a new one', async (t) => {

@@ -274,3 +274,22 @@ void describe('body framing and keep-alive', () => {
     assert.equal(noLength.keepAlive, false);
   });
 });
+
+void describe('Keep-Alive: timeout hint', () => {
+  const hint = (...lines: string[]): number | undefined =>
+    parseResponseHead(head('HTTP/1.1 200 OK', 'Content-Length: 0', ...lines), 'GET').keepAliveTimeoutMs;
+  void test('timeout=N in seconds, with other parameters, any case and spacing', () => {
+    assert.equal(hint('Keep-Alive: timeout=5'), 5000);
+    assert.equal(hint('Keep-Alive: timeout=5, max=1000'), 5000);
+    assert.equal(hint('keep-alive: max=100, Timeout = 75'), 75_000);
+  });
+  void test('no header, no timeout parameter, or not a number: no hint', () => {
+    assert.equal(hint(), undefined);
+    assert.equal(hint('Keep-Alive: max=100'), undefined);
+    assert.equal(hint('Keep-Alive: timeout=abc'), undefined);
+    assert.equal(hint('Keep-Alive: idletimeout=5'), undefined);
+  });
+  void test('a connection that closes after this response takes no hint', () => {
+    assert.equal(hint('Connection: close', 'Keep-Alive: timeout=5'), undefined);
+  });
+});
