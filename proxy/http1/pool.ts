@@ -7,9 +7,9 @@
  *
  * One request per connection at a time (no pipelining: S3 backends do not pipeline well, and a
  * failed pipelined request takes its neighbours down). Idle connections are reused newest first
- * and closed after `keepAliveTimeoutMs` — or sooner when the backend's `Keep-Alive: timeout=N`
- * says it closes them sooner (less a margin, as undici does: a request must not go out on a
- * connection the backend is closing); connections older than `maxConnectionAgeMs` are retired
+ * and closed after `keepAliveTimeoutMs`, or sooner when the backend's `Keep-Alive: timeout=N`
+ * says it closes them sooner (less a margin, undici's keepAliveTimeoutThreshold: a request must
+ * not go out on a connection the backend is closing); connections older than `maxConnectionAgeMs` are retired
  * after their current exchange, so traffic re-spreads when nodes join; at most `connections`
  * at once, further exchanges wait in FIFO order.
  */
@@ -37,7 +37,7 @@ export interface UpstreamPoolOptions {
 }
 
 /** Taken off a backend's `Keep-Alive: timeout` hint for the time a request takes to reach it. */
-export const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
+export const KEEP_ALIVE_HINT_MARGIN_MS = 2000;
 
 export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
   readonly origin: string;

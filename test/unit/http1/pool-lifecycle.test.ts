@@ -72,12 +72,13 @@ void describe('UpstreamPool: connection lifetimes', () => {
     await upstreamRequest(pool, { path: '/1' });
     await upstreamRequest(pool, { path: '/2' });
     assert.equal(srv.conns.length, 1);
-    // timeout=2: idle for longer than 2 s - KEEP_ALIVE_HINT_MARGIN_MS, the next request gets a new connection.
-    srv.respond = (c) => c.socket.write(response('ok', ['Keep-Alive: timeout=2']));
+    // A hint 1 s over the margin: idle for longer than 1 s, the next request gets a new connection.
+    const marginS = KEEP_ALIVE_HINT_MARGIN_MS / 1000;
+    srv.respond = (c) => c.socket.write(response('ok', [`Keep-Alive: timeout=${marginS + 1}`]));
     await upstreamRequest(pool, { path: '/3' });
-    await sleep(2000 - KEEP_ALIVE_HINT_MARGIN_MS + 100); // past the limit (a wait, not an assertion)
-    // timeout=1 leaves nothing after the margin: such a connection is not kept at all.
-    srv.respond = (c) => c.socket.write(response('ok', ['Keep-Alive: timeout=1']));
+    await sleep(1100); // past the limit (a wait, not an assertion)
+    // A hint of the margin itself leaves nothing: such a connection is not kept at all.
+    srv.respond = (c) => c.socket.write(response('ok', [`Keep-Alive: timeout=${marginS}`]));
     await upstreamRequest(pool, { path: '/4' });
     await upstreamRequest(pool, { path: '/5' });
     assert.deepEqual(
