@@ -9,9 +9,9 @@
  * failed pipelined request takes its neighbours down). Idle connections are reused newest first
  * and closed after `keepAliveTimeoutMs`, or sooner when the backend's `Keep-Alive: timeout=N`
  * says it closes them sooner (less a margin, undici's keepAliveTimeoutThreshold: a request must
- * not go out on a connection the backend is closing); connections older than `maxConnectionAgeMs` are retired
- * after their current exchange, so traffic re-spreads when nodes join; at most `connections`
- * at once, further exchanges wait in FIFO order.
+ * not go out on a connection the backend is closing). Connections older than
+ * `maxConnectionAgeMs` are retired after their current exchange, so traffic re-spreads when
+ * nodes join; at most `connections` at once, further exchanges wait in FIFO order.
  */
 import { UpstreamConnection, type ConnectTarget, type ConnectionOwner } from './connection.ts';
 import { UpstreamError } from './errors.ts';
