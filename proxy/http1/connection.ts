@@ -69,6 +69,8 @@ export interface ConnectionOwner {
   release(conn: UpstreamConnection): void;
   /** The connection is gone (destroyed or closed); called once. */
   removed(conn: UpstreamConnection): void;
+  /** `ex` lost this connection before any answer and may be sent again (Exchange.replayable). */
+  replay(ex: Exchange, err: Error): void;
 }
 
 export class UpstreamConnection {
@@ -136,13 +138,13 @@ export class UpstreamConnection {
       this.owner.release(this);
       return;
     }
-    first.start(this);
+    first.start(this, false);
   };
 
   /** Runs `ex` on this (connected, idle) connection. */
   run(ex: Exchange): void {
     this.exchange = ex;
-    ex.start(this);
+    ex.start(this, true);
   }
 
   private readonly onRead = (n: number, buf: Uint8Array): boolean => {
@@ -196,27 +198,38 @@ export class UpstreamConnection {
     this.reusable = false;
   }
 
-  private readonly onError = (err: Error): void => {
-    const ex = this.exchange;
-    if (ex !== undefined && !ex.done) {
-      this.exchange = undefined;
+  /** The socket failed under `ex`: replayed elsewhere by the owner when it may be, else failed. */
+  private lose(ex: Exchange, err: Error): void {
+    this.exchange = undefined;
+    if (ex.replayable()) {
+      ex.detachForReplay();
+      this.owner.replay(ex, err);
+    } else {
       ex.fail(err);
     }
+  }
+
+  private readonly onError = (err: Error): void => {
+    const ex = this.exchange;
+    if (ex !== undefined && !ex.done) this.lose(ex, err);
     this.destroy();
   };
 
   private readonly onEnd = (): void => {
     const ex = this.exchange;
     this.reusable = false;
-    if (ex !== undefined && !ex.done) ex.onSocketEnd();
+    if (ex !== undefined && !ex.done) {
+      if (ex.replayable())
+        this.lose(ex, new UpstreamError('SOCKET_CLOSED', 'The backend closed the connection.'));
+      else ex.onSocketEnd();
+    }
     this.destroy();
   };
 
   private readonly onClose = (): void => {
     const ex = this.exchange;
     if (ex !== undefined && !ex.done) {
-      this.exchange = undefined;
-      ex.fail(new UpstreamError('SOCKET_CLOSED', 'The backend closed the connection.'));
+      this.lose(ex, new UpstreamError('SOCKET_CLOSED', 'The backend closed the connection.'));
     }
     this.destroy();
   };

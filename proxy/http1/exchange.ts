@@ -22,6 +22,9 @@ const LAST_CHUNK = '0\r\n\r\n';
 // CR, LF or NUL in a header name or value would split or end the head: never sent.
 const UNSAFE = /[\r\n\0]/;
 const NO_HEADERS: readonly string[] = [];
+// Methods a request may be sent twice with (Go's isReplayable): the safe ones. Not POST (an S3
+// CreateMultipartUpload has no body) nor DELETE (a versioned bucket would get two delete markers).
+const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export class Exchange implements UpstreamController {
   readonly options: UpstreamRequestOptions;
@@ -48,6 +51,9 @@ export class Exchange implements UpstreamController {
   private declaredLength = -1;
   private sentBytes = 0;
   private corked = false;
+  /** Started on a connection that had carried an exchange before (see replayable()). */
+  private onReusedConnection = false;
+  private replayed = false;
 
   constructor(options: UpstreamRequestOptions, handler: UpstreamHandler) {
     this.options = options;
@@ -75,9 +81,14 @@ export class Exchange implements UpstreamController {
 
   // --- driven by the connection ---
 
-  /** Starts the exchange on a connected socket: the handler's start, then the request. */
-  start(conn: UpstreamConnection): void {
+  /**
+   * Starts the exchange on a connected socket: the handler's start, then the request. `reused`:
+   * the connection carried an exchange before. A replayed exchange starts again (its handler's
+   * onRequestStart and onRequestSent are called again).
+   */
+  start(conn: UpstreamConnection, reused: boolean): void {
     this.conn = conn;
+    this.onReusedConnection = reused;
     this.handler.onRequestStart?.(this);
     if (this.done) return;
     const { method, path, headers, body } = this.options;
@@ -382,6 +393,33 @@ export class Exchange implements UpstreamController {
       throw err;
     }
     conn.exchangeEnded(this, reusable);
+  }
+
+  /**
+   * True when the loss of its connection may be answered by sending the request again on a new
+   * one, as Go's http.Transport does: the connection had carried a request before (a backend
+   * closing a kept-alive connection races the next request on it), the request is safe to send
+   * twice (the backend may have got the first) and has no body, no response byte arrived, and it
+   * was not replayed already.
+   */
+  replayable(): boolean {
+    return (
+      this.onReusedConnection &&
+      !this.replayed &&
+      !this.done &&
+      this.options.body === null &&
+      REPLAYABLE_METHODS.has(this.options.method) &&
+      this.head === undefined &&
+      this.partialHead === undefined
+    );
+  }
+
+  /** Leaves the lost connection for a replay: timers cleared, the handler not told. */
+  detachForReplay(): void {
+    this.replayed = true;
+    this.clearTimers();
+    this.conn = undefined;
+    this.requestSent = false;
   }
 
   /** Ends the exchange with `err` (once); the connection is not reused. */

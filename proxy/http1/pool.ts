@@ -11,7 +11,9 @@
  * says it closes them sooner (less a margin, undici's keepAliveTimeoutThreshold: a request must
  * not go out on a connection the backend is closing). Connections older than
  * `maxConnectionAgeMs` are retired after their current exchange, so traffic re-spreads when
- * nodes join; at most `connections` at once, further exchanges wait in FIFO order.
+ * nodes join; at most `connections` at once, further exchanges wait in FIFO order. A bodiless
+ * request whose kept-alive connection is lost before any answer is sent once more, on a new
+ * connection (Exchange.replayable): the backend most likely closed it as the request went out.
  */
 import { UpstreamConnection, type ConnectTarget, type ConnectionOwner } from './connection.ts';
 import { UpstreamError } from './errors.ts';
@@ -149,6 +151,19 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     conn.idleSince = performance.now();
     this.idle.push(conn);
     this.armSweep();
+  }
+
+  /** Exchanges sent again after their reused connection was lost before any answer. */
+  replays = 0;
+
+  replay(ex: Exchange, err: Error): void {
+    if (this.isClosed) {
+      ex.fail(err);
+      return;
+    }
+    this.replays++;
+    // First in line: the lost connection's removal (which follows) opens a new one for it.
+    this.queue.unshift(ex);
   }
 
   removed(conn: UpstreamConnection): void {
