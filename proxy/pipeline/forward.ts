@@ -5,7 +5,9 @@
  *
  * - Request body: the backend client reads the body stream only as fast as the backend takes
  *   it; the client socket idles meanwhile (TCP backpressure). A client that stops sending for
- *   clientIdleMs fails the request (RequestTimeout) and the backend request is aborted.
+ *   clientIdleMs fails the request (RequestTimeout) and the backend request is aborted; when
+ *   the client was idle only because the backend stopped taking the body, the backend is the
+ *   one that timed out (ServiceUnavailable, counted against it).
  * - Response body: when the client's socket buffer is full we pause the exchange (which stops
  *   reading the backend socket); a client that does not drain for clientIdleMs loses its
  *   connection and the backend request is aborted, so a stalled client never pins a backend
@@ -22,6 +24,7 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AttemptOutcome, Backend } from '../balancer/types.ts';
+import { UpstreamError } from '../http1/errors.ts';
 import type { UpstreamController, UpstreamHandler } from '../http1/types.ts';
 import { Errors, ProxyError } from '../errors.ts';
 import type { ProxyTimeouts } from '../config/types.ts';
@@ -145,6 +148,14 @@ class ForwardAttempt implements UpstreamHandler {
     const { req, ctx } = this;
     req.socket.setTimeout(this.timeouts.clientIdleMs);
     req.on('timeout', () => {
+      // We are not reading the client: the backend stopped taking the body (backpressure), or
+      // the request still waits for a backend connection.
+      if (req.readableFlowing !== true) {
+        this.controller?.abort(
+          new UpstreamError('BODY_TIMEOUT', 'The backend stopped reading the request body.'),
+        );
+        return;
+      }
       ctx.outcome = 'timeout';
       this.controller?.abort(
         new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'),

@@ -153,3 +153,28 @@ void test('connect refused → 503 ServiceUnavailable', async () => {
     await dead.stop();
   }
 });
+
+void test('a backend that stops reading an upload → 503 ServiceUnavailable, not the client blamed', async () => {
+  f.handle((req) => req.pause()); // takes the head, never the body, never answers
+  const sock = await open(f.proxy.url);
+  const size = 64 * 1024 * 1024; // more than loopback socket buffers hold: backpressure reaches the client
+  sock.write(`PUT /fake-bucket/stalled-upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+  const chunk = Buffer.alloc(1024 * 1024, 1);
+  let sent = 0;
+  const pump = (): void => {
+    while (sent < size && !sock.destroyed) {
+      sent += chunk.length;
+      if (!sock.write(chunk)) {
+        sock.once('drain', pump);
+        return;
+      }
+    }
+  };
+  sock.on('error', () => undefined); // the proxy closes the connection after answering
+  pump();
+  const r = parseResponse(await readAll(sock, 30_000, '</Error>'));
+  sock.destroy();
+  assert.equal(r.status, 503, r.body);
+  assert.match(r.body, /<Code>ServiceUnavailable<\/Code>/);
+  assert.ok(sent < size, 'the client was held back, not drained into memory');
+});
