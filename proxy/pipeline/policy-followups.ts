@@ -2,9 +2,8 @@
  * The two decisions whose enforcement needs bytes (see proxy/policy/index.ts):
  * - DeleteObjects: its keys are in the body. After 100 Continue the (small, bounded) body is
  *   read whole, checked, and forwarded unchanged — with its Content-MD5/checksum intact. A body
- *   in aws-chunked framing with a checksum trailer reaches this point already re-framed for the
- *   backend: its payload is decoded once more, checked, and forwarded as a plain body with the
- *   trailer's checksum as a header (upstream.ts withPlainBody).
+ *   in aws-chunked framing with a checksum trailer arrives decoded, not re-framed (handler.ts):
+ *   it is forwarded as a plain body with the trailer's checksum as a header (withPlainBody).
  * - ListBuckets: the 200 response is buffered (bounded) and filtered to the granted buckets.
  */
 import { Readable } from 'node:stream';
@@ -29,22 +28,6 @@ async function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-/** Room for aws-chunked framing around a payload of `maxBytes`: chunk lines and trailers. */
-function framedLimit(maxBytes: number): number {
-  return 2 * maxBytes + 64 * 1024;
-}
-
-/** Payload and trailers of a re-framed (unsigned, well-formed: our decoder wrote it) aws-chunked body. */
-async function decodeFramed(
-  framed: Buffer,
-  maxBytes: number,
-): Promise<{ payload: Buffer; trailers: [string, string][] }> {
-  const decoder = new AwsChunkedDecoder({ reframe: false, decodedLength: undefined });
-  decoder.end(framed);
-  const payload = await readBounded(decoder, maxBytes);
-  return { payload, trailers: decoder.trailers };
-}
-
 /** True when the decision has a follow-up below (most have none: no promise, no await then). */
 export function hasPolicyFollowUps(ctx: RequestContext): boolean {
   const d = ctx.decision!;
@@ -67,19 +50,21 @@ export async function applyPolicyFollowUps(ctx: RequestContext, sendContinue: ()
   if (d.deleteObjects) {
     const up = ctx.upstream!;
     const { maxBytes } = d.deleteObjects;
-    const framed = ctx.payload?.kind === 'chunked' && ctx.payload.trailer;
     sendContinue();
-    const body = up.body
-      ? await readBounded(up.body, framed ? framedLimit(maxBytes) : maxBytes)
-      : Buffer.alloc(0);
-    const decoded = framed ? await decodeFramed(body, maxBytes) : undefined;
-    const verdict = d.deleteObjects.check(decoded?.payload ?? body);
+    const body = up.body ? await readBounded(up.body, maxBytes) : Buffer.alloc(0);
+    // An aws-chunked body with trailers was decoded, not re-framed (handler.ts): its checksum
+    // trailer goes on as a header.
+    const trailers =
+      up.body instanceof AwsChunkedDecoder && ctx.payload?.kind === 'chunked' && ctx.payload.trailer
+        ? up.body.trailers
+        : undefined;
+    const verdict = d.deleteObjects.check(body);
     if (!verdict.allow) {
       ctx.policy = `deny:${verdict.reason}`;
       throw denialError(verdict);
     }
-    if (decoded) {
-      ctx.upstream = withPlainBody(up, decoded.payload, decoded.trailers);
+    if (trailers) {
+      ctx.upstream = withPlainBody(up, body, trailers);
       return;
     }
     up.body = body.length > 0 ? Readable.from([body], { objectMode: false }) : undefined;

@@ -72,8 +72,17 @@ function isSigned(lowerName: string): boolean {
   return lowerName.startsWith('x-amz-') || lowerName === 'content-md5';
 }
 
-/** Builds the upstream request; throws ProxyError on unusable framing headers. */
-export function buildUpstream(req: IncomingMessage, target: S3Target, payload: PayloadMode): UpstreamRequest {
+/**
+ * Builds the upstream request; throws ProxyError on unusable framing headers. `reframeTrailers`
+ * false: an aws-chunked body with trailers is decoded to its payload (for a body read whole and
+ * sent on with withPlainBody), not re-framed.
+ */
+export function buildUpstream(
+  req: IncomingMessage,
+  target: S3Target,
+  payload: PayloadMode,
+  reframeTrailers = true,
+): UpstreamRequest {
   const raw = req.rawHeaders;
   const headers: string[] = [];
   const signed: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -103,13 +112,13 @@ export function buildUpstream(req: IncomingMessage, target: S3Target, payload: P
       req.headers['x-amz-decoded-content-length'] as string | undefined,
       'x-amz-decoded-content-length',
     );
-    const reframe = payload.trailer;
-    if (!reframe && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
+    if (!payload.trailer && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
+    const reframe = payload.trailer && reframeTrailers;
     // The decoder's data views are of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
     body = guard(req, new AwsChunkedDecoder({ reframe, decodedLength, ledger }));
     releaseBody = ledger;
-    if (reframe) {
+    if (payload.trailer) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
       if (decodedLength !== undefined) signed['x-amz-decoded-content-length'] = String(decodedLength);
       headers.push('content-encoding', encoding ?? 'aws-chunked');
@@ -160,8 +169,8 @@ const FRAMING = new Set([
 ]);
 
 /**
- * The upstream request `up`, whose body was re-framed aws-chunked with trailers, with the whole
- * decoded `payload` as a plain body instead: checksum trailers become headers and the payload's
+ * The upstream request `up`, whose body was aws-chunked with trailers, with the whole decoded
+ * `payload` as a plain body instead: checksum trailers become headers and the payload's
  * SHA-256 is signed, so the backend still verifies every byte. For small bodies a backend needs
  * whole: MinIO parses a DeleteObjects body as XML without undoing aws-chunked.
  */
@@ -171,10 +180,13 @@ export function withPlainBody(
   trailers: readonly (readonly [string, string])[],
 ): UpstreamRequest {
   const headers: string[] = [];
+  // A checksum sent both as a header and as a trailer: the trailer's, which covers the body.
+  const fromTrailers = new Set<string>();
+  for (const [name] of trailers) if (name.startsWith('x-amz-checksum-')) fromTrailers.add(name);
   for (let i = 0; i < up.headers.length; i += 2) {
     const name = up.headers[i]!;
     const lower = name.toLowerCase();
-    if (FRAMING.has(lower)) continue;
+    if (FRAMING.has(lower) || fromTrailers.has(lower)) continue;
     if (lower === 'content-encoding') {
       const rest = withoutAwsChunked(up.headers[i + 1]);
       if (rest) headers.push(name, rest);
@@ -182,7 +194,7 @@ export function withPlainBody(
       headers.push(name, up.headers[i + 1]!);
     }
   }
-  for (const [name, value] of trailers) if (name.startsWith('x-amz-checksum-')) headers.push(name, value);
+  for (const [name, value] of trailers) if (fromTrailers.has(name)) headers.push(name, value);
   const payloadHash = createHash('sha256').update(payload).digest('hex');
   headers.push('x-amz-content-sha256', payloadHash, 'content-length', String(payload.length));
   const signed: Record<string, string> = Object.create(null) as Record<string, string>;

@@ -202,10 +202,13 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
       if (deleters.length === 0)
         return { ok: false, reason: 'no-grant', message: `no grant allows delete on bucket ${bucket}` };
       // An aws-chunked body declares its payload's length apart from the framed Content-Length.
+      const chunked = req.headers['x-amz-content-sha256']?.startsWith('STREAMING-') === true;
       const declared = Number(
-        req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length'] ?? '0',
+        (chunked ? req.headers['x-amz-decoded-content-length'] : undefined) ??
+          req.headers['content-length'] ??
+          '0',
       );
-      if (declared > MAX_DELETE_BODY_BYTES) {
+      if (!(declared <= MAX_DELETE_BODY_BYTES)) {
         return {
           ok: false,
           reason: 'delete-too-large',

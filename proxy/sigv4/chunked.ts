@@ -42,6 +42,12 @@ const TRAILER = 4;
 const DONE = 5;
 const MAX_LINE = 4096;
 const SIZE_RE = /^([0-9a-fA-F]{1,15})(;.*)?$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Trailer values become header values (DeleteObjects) or are framed again: no control bytes.
+// eslint-disable-next-line no-control-regex -- matching control bytes is the point
+const BAD_VALUE = /[\0-\x08\n-\x1f\x7f]/;
+/** Trailers kept per body (each line at most MAX_LINE): the SDKs send one checksum. */
+const MAX_TRAILERS = 16;
 const CRLF = Buffer.from('\r\n');
 
 /** A Transform from aws-chunked to raw (or re-framed unsigned) bytes; see the module doc. */
@@ -108,7 +114,11 @@ export class AwsChunkedDecoder extends Transform {
     const colon = line.indexOf(':');
     if (colon <= 0) return this.fail('bad trailer line');
     const name = line.slice(0, colon).trim().toLowerCase();
-    if (name !== 'x-amz-trailer-signature') this.trailers.push([name, line.slice(colon + 1).trim()]);
+    const value = line.slice(colon + 1).trim();
+    if (!TOKEN.test(name) || BAD_VALUE.test(value)) return this.fail('bad trailer line');
+    if (name === 'x-amz-trailer-signature') return undefined;
+    if (this.trailers.length === MAX_TRAILERS) return this.fail('too many trailers');
+    this.trailers.push([name, value]);
     return undefined;
   }
 

@@ -117,8 +117,10 @@ void describe('DeleteObjects', () => {
     ));
   void test('an aws-chunked body is bounded by its declared payload length, not its framing', () => {
     const big = 2 * 1024 * 1024;
+    const streaming = { 'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' };
     denied(
       run(authz, 'POST', '/data?delete', {
+        ...streaming,
         'content-length': String(1024),
         'x-amz-decoded-content-length': String(big),
       }),
@@ -126,10 +128,19 @@ void describe('DeleteObjects', () => {
     );
     // Framing over the bound around a payload under it is fine.
     const d = run(authz, 'POST', '/data?delete', {
+      ...streaming,
       'content-length': String(big),
       'x-amz-decoded-content-length': String(1024),
     });
     assert.ok(d.allow && d.deleteObjects);
+    // A plain body cannot hide its Content-Length behind a decoded length.
+    denied(
+      run(authz, 'POST', '/data?delete', {
+        'content-length': String(big),
+        'x-amz-decoded-content-length': '0',
+      }),
+      'delete-too-large',
+    );
   });
   void test('no delete grant on the bucket: refused before reading the body', () =>
     denied(run(authz, 'POST', '/public?delete'), 'no-grant'));

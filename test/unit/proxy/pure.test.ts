@@ -10,7 +10,7 @@ import { getCanonicalQuery } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ConfigError, parseProxyConfig } from '../../../proxy/config/parse.ts';
-import { ProxyError } from '../../../proxy/errors.ts';
+import { Errors, ProxyError } from '../../../proxy/errors.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../../../proxy/s3/canonical.ts';
 import { parseTarget } from '../../../proxy/s3/target.ts';
 import { AwsChunkedDecoder } from '../../../proxy/sigv4/chunked.ts';
@@ -172,6 +172,40 @@ void describe('AwsChunkedDecoder', () => {
       );
     }
   });
+});
+
+void describe('AwsChunkedDecoder: trailers', () => {
+  const data = Buffer.from('trailer test data');
+  const withTrailers = (lines: string[]): Buffer =>
+    Buffer.from(
+      `${data.length.toString(16)}\r\n${data.toString('latin1')}\r\n0\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`,
+      'latin1',
+    );
+  void test('a well-formed trailer is kept, the trailer signature dropped', async () => {
+    const decoder = new AwsChunkedDecoder({ reframe: false, decodedLength: data.length });
+    const out = await text(
+      Readable.from([
+        withTrailers(['x-amz-checksum-crc32:AAAAAA==', 'x-amz-trailer-signature:' + 'ab'.repeat(32)]),
+      ]).pipe(decoder),
+    );
+    assert.equal(out, data.toString());
+    assert.deepEqual(decoder.trailers, [['x-amz-checksum-crc32', 'AAAAAA==']]);
+  });
+  const bad: [string, string[]][] = [
+    ['a bare CR in a value', ['x-amz-checksum-crc32:AAAA\rInjected: 1']],
+    ['a NUL in a value', ['x-amz-checksum-crc32:AAAA\0']],
+    ['a space in a name', ['x-amz-checksum-a b:AAAA']],
+    ['more trailers than kept', Array.from({ length: 17 }, (_, i) => `x-amz-meta-t${i}:v`)],
+  ];
+  for (const [what, lines] of bad) {
+    void test(`refused: ${what}`, async () => {
+      await assert.rejects(decode(withTrailers(lines), false, data.length), (err: unknown) => {
+        assert.ok(err instanceof ProxyError);
+        assert.equal(err.spec, Errors.MalformedChunkedEncoding);
+        return true;
+      });
+    });
+  }
 });
 
 void describe('config', () => {

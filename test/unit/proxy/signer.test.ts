@@ -301,6 +301,8 @@ void describe('withPlainBody: a re-framed aws-chunked request with its whole pay
     String(payload.length),
     'x-amz-trailer',
     'x-amz-checksum-crc32',
+    'X-Amz-Checksum-Crc32',
+    'HEADERVAL', // also sent as a header: the trailer's value (which covers the body) wins
     'Content-Length',
     '99',
     'Transfer-Encoding',
@@ -317,6 +319,8 @@ void describe('withPlainBody: a re-framed aws-chunked request with its whole pay
       const wire = await assertSignedLikeSmithy('POST', sent, c, t0);
       assert.equal(wire['x-amz-content-sha256'], createHash('sha256').update(payload).digest('hex'));
       assert.equal(wire['x-amz-checksum-crc32'], 'AAAAAA==');
+      const names = sent.headers.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+      assert.equal(names.filter((n) => n === 'x-amz-checksum-crc32').length, 1);
       assert.equal(wire['content-length'], String(payload.length));
       assert.equal(wire['content-encoding'], 'gzip');
       for (const framing of ['x-amz-decoded-content-length', 'x-amz-trailer', 'transfer-encoding'])
