@@ -37,7 +37,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // eslint-disable-next-line no-control-regex -- matching control bytes is the point
 const BAD_VALUE = /[\0-\x08\n-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
-const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*(\d{1,9})(?![\d])/i;
+const KEEP_ALIVE_TIMEOUT = /(?:^|[\s,;])timeout\s*=\s*(\d{1,9})(?![\d])/gi;
 
 function protocolError(message: string): UpstreamError {
   return new UpstreamError('PROTOCOL', `Invalid response from the backend: ${message}.`);
@@ -93,10 +93,19 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     framing = { kind: 'close' };
     keepAlive = false;
   }
-  const hint =
-    keepAlive && headers['keep-alive'] !== undefined ? KEEP_ALIVE_TIMEOUT.exec(headers['keep-alive']) : null;
-  const keepAliveTimeoutMs = hint ? Number(hint[1]) * 1000 : undefined;
+  const keepAliveTimeoutMs = keepAlive ? keepAliveHintMs(headers['keep-alive']) : undefined;
   return { minor, status, statusMessage: m[3] ?? '', raw, headers, framing, keepAlive, keepAliveTimeoutMs };
+}
+
+/** The smallest `timeout=N` of a Keep-Alive header (repeated ones are joined), ms. */
+function keepAliveHintMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  let least: number | undefined;
+  for (const m of value.matchAll(KEEP_ALIVE_TIMEOUT)) {
+    const ms = Number(m[1]) * 1000;
+    if (least === undefined || ms < least) least = ms;
+  }
+  return least;
 }
 
 /** One Content-Length; repeated identical values ("5, 5") are one, differing ones an error. */

@@ -283,6 +283,9 @@ void describe('Keep-Alive: timeout hint', () => {
     assert.equal(hint('Keep-Alive: timeout=5, max=1000'), 5000);
     assert.equal(hint('keep-alive: max=100, Timeout = 75'), 75_000);
   });
+  void test('repeated headers: the smallest timeout', () => {
+    assert.equal(hint('Keep-Alive: timeout=30', 'Keep-Alive: timeout=1'), 1000);
+  });
   void test('no header, no timeout parameter, or not a number: no hint', () => {
     assert.equal(hint(), undefined);
     assert.equal(hint('Keep-Alive: max=100'), undefined);
