@@ -64,6 +64,17 @@ export class BalancerMetrics implements PoolObserver {
       registers,
       collect: perBackend((g, p, b) => g.set(labels(p, b), b.inFlight)),
     });
+    new Counter({
+      name: 'sluice_balancer_backend_replays_total',
+      help: 'GETs and HEADs sent once more on a new connection after their kept-alive connection was lost before any answer, per backend.',
+      labelNames: ['store', 'backend', 'zone'] as const,
+      registers,
+      // The pools count; this reads them (a pool replaced on a reload starts again from 0).
+      collect() {
+        this.reset();
+        for (const p of pools()) for (const b of p.backends()) this.inc(labels(p, b), b.dispatcher.replays);
+      },
+    });
     this.ejections = new Counter({
       name: 'sluice_balancer_ejections_total',
       help: 'Passive outlier ejections, per backend.',

@@ -85,4 +85,6 @@ export interface UpstreamDispatcher {
   /** Fails queued and running exchanges and closes every socket now. */
   destroy(): Promise<void>;
   readonly closed: boolean;
+  /** Exchanges sent once more after their kept-alive connection was lost before any answer. */
+  readonly replays: number;
 }

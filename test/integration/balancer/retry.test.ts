@@ -14,7 +14,7 @@ import { parseProxyConfig } from '../../../proxy/config/parse.ts';
 import { startProxy } from '../../../proxy/server.ts';
 import type { ProxyHandle } from '../../../proxy/server.ts';
 
-type Mode = 'slow-down' | 'cut' | 'ok';
+type Mode = 'slow-down' | 'cut' | 'ok' | 'drop-reused';
 interface Backend {
   server: Server;
   url: string;
@@ -30,11 +30,19 @@ let proxy: ProxyHandle;
 
 async function backend(mode: Mode): Promise<Backend> {
   const b: Backend = { server: createServer(), url: '', mode, hits: [] };
+  const served = new WeakMap<object, number>();
   b.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     req.on('end', () => {
       if (req.url === '/minio/health/live') return void res.end();
       b.hits.push({ method: req.method!, path: req.url! });
+      const n = (served.get(req.socket) ?? 0) + 1;
+      served.set(req.socket, n);
+      if (b.mode === 'drop-reused' && n > 1) {
+        // A kept-alive connection closed just as the next request came in, unanswered.
+        req.socket.destroy();
+        return;
+      }
       if (b.mode === 'slow-down') {
         res.writeHead(503, { 'content-type': 'application/xml' });
         return void res.end(
@@ -114,6 +122,15 @@ async function retries(reason: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
+async function replays(b: Backend): Promise<number> {
+  const text = await (await request(`${proxy.adminUrl}/metrics`)).body.text();
+  const id = new URL(b.url).host;
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('sluice_balancer_backend_replays_total{') && l.includes(`backend="s/${id}"`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
 void describe('retries through the proxy', () => {
   void test('a 503 SlowDown on a GET is retried on the other backend; the client sees only 200s', async () => {
     bad.mode = 'slow-down';
@@ -134,6 +151,18 @@ void describe('retries through the proxy', () => {
     assert.ok(bad.hits.length >= 5, `bad backend saw ${bad.hits.length} requests`);
     for (const r of results) assert.deepEqual(r, { status: 200, body: BODY });
     assert.ok((await retries('reset')) >= bad.hits.length);
+  });
+
+  void test('a GET on a kept-alive connection the backend drops unanswered is sent again on a new one, not retried elsewhere', async () => {
+    bad.mode = 'drop-reused';
+    bad.hits.length = 0;
+    const resetsBefore = await retries('reset');
+    const results = await get(20);
+    for (const r of results) assert.deepEqual(r, { status: 200, body: BODY });
+    const dropped = bad.hits.length - new Set(bad.hits.map((h) => h.path)).size;
+    assert.ok(dropped >= 1, `no request reached the bad backend twice (${bad.hits.length} hits)`);
+    assert.equal(await replays(bad), dropped);
+    assert.equal(await retries('reset'), resetsBefore, 'a replay is not a retry elsewhere');
   });
 
   void test('a PUT whose body went to the backend is not retried', async () => {
