@@ -12,7 +12,7 @@ import { BodyChunkLedger } from '../http1/release.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
 import { sortSignedHeaders } from '../sigv4/canonical-request.ts';
 import type { S3Target } from '../s3/target.ts';
-import { AwsChunkedDecoder } from '../sigv4/chunked.ts';
+import { AwsChunkedDecoder, type AwsChunkedDecoderOptions } from '../sigv4/chunked.ts';
 import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD } from '../sigv4/payload.ts';
 import type { PayloadMode } from '../sigv4/payload.ts';
 import type { UpstreamRequest } from './context.ts';
@@ -113,15 +113,23 @@ export function buildUpstream(
       'x-amz-decoded-content-length',
     );
     if (!payload.trailer && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
-    const reframe = payload.trailer && reframeTrailers;
-    // The decoder's data views are of the client request's own chunks: freed once written.
+    // With trailers the backend gets aws-chunked too (it checks the checksum trailer): a client
+    // body that is unsigned already goes on verbatim with its own length, a signed one is
+    // re-framed without its signatures (length unknown up front: sent chunked).
+    const output: AwsChunkedDecoderOptions['output'] = !(payload.trailer && reframeTrailers)
+      ? 'payload'
+      : !payload.signed && contentLength !== undefined
+        ? 'verbatim'
+        : 'reframe';
+    // The decoder's output is of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
-    body = guard(req, new AwsChunkedDecoder({ reframe, decodedLength, ledger }));
+    body = guard(req, new AwsChunkedDecoder({ output, decodedLength, ledger }));
     releaseBody = ledger;
     if (payload.trailer) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
       if (decodedLength !== undefined) signed['x-amz-decoded-content-length'] = String(decodedLength);
       headers.push('content-encoding', encoding ?? 'aws-chunked');
+      if (output === 'verbatim') headers.push('content-length', String(contentLength));
     } else {
       signed['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
       headers.push('content-length', String(decodedLength));

@@ -6,10 +6,15 @@
  *   hex-size[;chunk-signature=sig]\r\n <size bytes>\r\n ... 0[;chunk-signature=sig]\r\n
  *   [trailer-name:value\r\n ...] \r\n
  *
- * Data passes through as views of the input buffers (no copies). With `reframe`, the output is
- * the same framing without chunk signatures and without x-amz-trailer-signature: a valid
- * STREAMING-UNSIGNED-PAYLOAD-TRAILER body the backend checks against its checksum trailer.
- * Without it, the output is the raw object bytes.
+ * Output, by `output`:
+ * - 'payload': the raw object bytes, as views of the input buffers (no copies);
+ * - 'reframe': the same framing without chunk signatures and without x-amz-trailer-signature: a
+ *   valid STREAMING-UNSIGNED-PAYLOAD-TRAILER body the backend checks against its checksum
+ *   trailer;
+ * - 'verbatim': the input itself, each input buffer passed on whole once its bytes are checked —
+ *   for a client body that is unsigned already (STREAMING-UNSIGNED-PAYLOAD-TRAILER), which the
+ *   backend can take as it is, with the client's Content-Length. Chunk extensions are refused
+ *   there (the spec has none, and they would be forwarded).
  *
  * Any framing error, or a decoded length that differs from x-amz-decoded-content-length, fails
  * the stream *before* the last byte is passed on — so the backend never receives a complete
@@ -22,8 +27,8 @@ import type { BodyChunkLedger } from '../http1/release.ts';
 
 /** Options for {@link AwsChunkedDecoder}. */
 export interface AwsChunkedDecoderOptions {
-  /** Re-emit as unsigned aws-chunked with trailers (true) or raw bytes (false). */
-  reframe: boolean;
+  /** What to emit: see the module doc. */
+  output: 'payload' | 'reframe' | 'verbatim';
   /** x-amz-decoded-content-length, when the client sent it. */
   decodedLength: number | undefined;
   /**
@@ -60,6 +65,7 @@ export class AwsChunkedDecoder extends Transform {
   private remaining = 0;
   private line = '';
   private readonly reframe: boolean;
+  private readonly verbatim: boolean;
   private readonly decodedLength: number | undefined;
   private readonly ledger: BodyChunkLedger | undefined;
 
@@ -68,7 +74,8 @@ export class AwsChunkedDecoder extends Transform {
     // (64 concurrent 64 MiB aws-chunked PUTs: peak RSS 103 vs 110 MiB, same throughput, two
     // runs of three rounds each; bench/proxy/PERFORMANCE.md).
     super({ readableHighWaterMark: 0, writableHighWaterMark: 0 });
-    this.reframe = opts.reframe;
+    this.reframe = opts.output === 'reframe';
+    this.verbatim = opts.output === 'verbatim';
     this.decodedLength = opts.decodedLength;
     this.ledger = opts.ledger;
   }
@@ -82,6 +89,7 @@ export class AwsChunkedDecoder extends Transform {
     if (this.state === HEADER) {
       const m = SIZE_RE.exec(line);
       if (!m) return this.fail('bad chunk header');
+      if (this.verbatim && m[2] !== undefined) return this.fail('chunk extension in an unsigned body');
       const size = parseInt(m[1]!, 16);
       if (this.decodedLength !== undefined && this.decoded + size > this.decodedLength) {
         return new ProxyError(Errors.IncompleteBody, 'The body is longer than x-amz-decoded-content-length.');
@@ -129,9 +137,11 @@ export class AwsChunkedDecoder extends Transform {
       const s = this.state;
       if (s === DATA) {
         const n = Math.min(this.remaining, len - i);
-        const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
-        this.ledger?.hold(view, chunk);
-        this.push(view);
+        if (!this.verbatim) {
+          const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
+          this.ledger?.hold(view, chunk);
+          this.push(view);
+        }
         this.remaining -= n;
         this.decoded += n;
         i += n;
@@ -159,6 +169,11 @@ export class AwsChunkedDecoder extends Transform {
       } else {
         return cb(new ProxyError(Errors.IncompleteBody, 'Bytes after the end of the aws-chunked body.'));
       }
+    }
+    // Verbatim: the whole buffer, every byte of it checked (an error above kept it back).
+    if (this.verbatim) {
+      this.ledger?.hold(chunk, chunk);
+      this.push(chunk);
     }
     cb();
   }

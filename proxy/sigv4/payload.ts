@@ -8,9 +8,11 @@
  * - aws-chunked (STREAMING-…): always decoded by the proxy (chunk signatures made with the
  *   client's keys are meaningless to the backend). Without trailers the raw bytes go on as
  *   UNSIGNED-PAYLOAD with Content-Length = x-amz-decoded-content-length; with trailers the
- *   body is re-framed as STREAMING-UNSIGNED-PAYLOAD-TRAILER so the x-amz-checksum-* trailer
- *   still reaches the backend, which verifies it. Re-signing every chunk instead would cost
- *   a SHA-256 over every body byte for no integrity the checksum trailer does not already give.
+ *   backend gets STREAMING-UNSIGNED-PAYLOAD-TRAILER so the x-amz-checksum-* trailer still
+ *   reaches it, and it verifies it: a client body in that mode already (the AWS SDKs' default
+ *   over http) goes on verbatim, its framing checked on the way; a signed one is re-framed
+ *   without its signatures. Re-signing every chunk instead would cost a SHA-256 over every
+ *   body byte for no integrity the checksum trailer does not already give.
  */
 import { Errors, ProxyError } from '../errors.ts';
 

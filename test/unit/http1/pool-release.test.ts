@@ -116,7 +116,7 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
       chunks.push(own);
     }
     const ledger = new BodyChunkLedger();
-    const decoder = new AwsChunkedDecoder({ reframe: false, decodedLength: object.length, ledger });
+    const decoder = new AwsChunkedDecoder({ output: 'payload', decodedLength: object.length, ledger });
     decoder.on('error', () => undefined);
     const { result, received } = await upload(t, chunks, ledger, { body: decoder, total: object.length });
     assert.equal(result, 'end');

@@ -129,13 +129,14 @@ void describe('presign and payload', () => {
 
 async function decode(
   body: Buffer,
-  reframe: boolean,
+  reframe: boolean | 'verbatim',
   decodedLength: number | undefined,
   split = 7,
 ): Promise<string> {
   const parts: Buffer[] = [];
   for (let i = 0; i < body.length; i += split) parts.push(body.subarray(i, i + split));
-  return text(Readable.from(parts).pipe(new AwsChunkedDecoder({ reframe, decodedLength })));
+  const output = reframe === 'verbatim' ? 'verbatim' : reframe ? 'reframe' : 'payload';
+  return text(Readable.from(parts).pipe(new AwsChunkedDecoder({ output, decodedLength })));
 }
 
 void describe('AwsChunkedDecoder', () => {
@@ -154,6 +155,15 @@ void describe('AwsChunkedDecoder', () => {
     assert.ok(out.includes(`x-amz-checksum-crc32:${checksum}`));
     assert.ok(!out.includes('trailer-signature'));
   });
+  void test('verbatim: an unsigned trailer body passes through byte for byte, across any input split', async () => {
+    const { body } = awsChunked(data, { chunkSize: 8, signed: false, trailer: true });
+    for (const split of [1, 5, 7, 1000])
+      assert.equal(await decode(body, 'verbatim', data.length, split), body.toString());
+  });
+  void test('verbatim: a chunk extension is refused (it would be forwarded)', async () => {
+    const { body } = awsChunked(data, { chunkSize: 8, signed: true, trailer: true });
+    await assert.rejects(decode(body, 'verbatim', data.length), ProxyError);
+  });
   void test('errors: bad size, missing CRLF, short, long, trailing bytes, truncated', async () => {
     const ok = awsChunked(data, { chunkSize: 8, signed: false, trailer: true }).body.toString('latin1');
     const cases: [string, number | undefined][] = [
@@ -165,11 +175,13 @@ void describe('AwsChunkedDecoder', () => {
       [ok.slice(0, 20), data.length],
     ];
     for (const [body, len] of cases) {
-      await assert.rejects(
-        decode(Buffer.from(body, 'latin1'), true, len),
-        ProxyError,
-        JSON.stringify(body.slice(0, 30)),
-      );
+      for (const output of [true, 'verbatim'] as const) {
+        await assert.rejects(
+          decode(Buffer.from(body, 'latin1'), output, len),
+          ProxyError,
+          `${String(output)} ${JSON.stringify(body.slice(0, 30))}`,
+        );
+      }
     }
   });
 });
@@ -182,7 +194,7 @@ void describe('AwsChunkedDecoder: trailers', () => {
       'latin1',
     );
   void test('a well-formed trailer is kept, the trailer signature dropped', async () => {
-    const decoder = new AwsChunkedDecoder({ reframe: false, decodedLength: data.length });
+    const decoder = new AwsChunkedDecoder({ output: 'payload', decodedLength: data.length });
     const out = await text(
       Readable.from([
         withTrailers(['x-amz-checksum-crc32:AAAAAA==', 'x-amz-trailer-signature:' + 'ab'.repeat(32)]),

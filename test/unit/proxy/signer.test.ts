@@ -332,3 +332,34 @@ void describe('withPlainBody: a re-framed aws-chunked request with its whole pay
     });
   }
 });
+
+void describe('buildUpstream: aws-chunked bodies with trailers', () => {
+  const raw = (mode: string): string[] => [
+    'Host',
+    'proxy:7480',
+    'x-amz-content-sha256',
+    mode,
+    'Content-Encoding',
+    'aws-chunked',
+    'x-amz-decoded-content-length',
+    '5',
+    'x-amz-trailer',
+    'x-amz-checksum-crc32',
+    'Content-Length',
+    '99',
+  ];
+  const contentLength = (mode: string): string | undefined => {
+    const req = incoming('PUT', '/bkt/k', raw(mode));
+    const up = buildUpstream(req, parseTarget('/bkt/k', req.headers.host, []), payloadMode(mode));
+    req.destroy();
+    const i = up.headers.findIndex((h, j) => j % 2 === 0 && h.toLowerCase() === 'content-length');
+    assert.equal(up.canonical.payloadHash, 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
+    return i < 0 ? undefined : up.headers[i + 1];
+  };
+  void test('an unsigned client body goes on verbatim, with its own Content-Length', () => {
+    assert.equal(contentLength('STREAMING-UNSIGNED-PAYLOAD-TRAILER'), '99');
+  });
+  void test('a signed one is re-framed without its signatures: no length up front (sent chunked)', () => {
+    assert.equal(contentLength('STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER'), undefined);
+  });
+});
