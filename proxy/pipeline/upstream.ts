@@ -123,7 +123,7 @@ export function buildUpstream(
         : 'reframe';
     // The decoder's output is of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
-    body = guard(req, new AwsChunkedDecoder({ output, decodedLength, ledger }));
+    body = guard(req, new AwsChunkedDecoder({ output, decodedLength, ledger, inputLength: contentLength }));
     releaseBody = ledger;
     if (payload.trailer) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;

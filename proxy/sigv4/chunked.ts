@@ -29,6 +29,11 @@ import type { BodyChunkLedger } from '../http1/release.ts';
 export interface AwsChunkedDecoderOptions {
   /** What to emit: see the module doc. */
   output: 'payload' | 'reframe' | 'verbatim';
+  /**
+   * 'verbatim': the input's length (the client's Content-Length), so a body that ends before its
+   * framing does fails before its last buffer goes on (the backend would have it all otherwise).
+   */
+  inputLength?: number | undefined;
   /** x-amz-decoded-content-length, when the client sent it. */
   decodedLength: number | undefined;
   /**
@@ -66,6 +71,8 @@ export class AwsChunkedDecoder extends Transform {
   private line = '';
   private readonly reframe: boolean;
   private readonly verbatim: boolean;
+  private readonly inputLength: number | undefined;
+  private received = 0;
   private readonly decodedLength: number | undefined;
   private readonly ledger: BodyChunkLedger | undefined;
 
@@ -76,6 +83,7 @@ export class AwsChunkedDecoder extends Transform {
     super({ readableHighWaterMark: 0, writableHighWaterMark: 0 });
     this.reframe = opts.output === 'reframe';
     this.verbatim = opts.output === 'verbatim';
+    this.inputLength = opts.inputLength;
     this.decodedLength = opts.decodedLength;
     this.ledger = opts.ledger;
   }
@@ -172,6 +180,10 @@ export class AwsChunkedDecoder extends Transform {
     }
     // Verbatim: the whole buffer, every byte of it checked (an error above kept it back).
     if (this.verbatim) {
+      this.received += len;
+      if (this.received === this.inputLength && this.state !== DONE) {
+        return cb(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
+      }
       this.ledger?.hold(chunk, chunk);
       this.push(chunk);
     }

@@ -160,6 +160,21 @@ void describe('AwsChunkedDecoder', () => {
     for (const split of [1, 5, 7, 1000])
       assert.equal(await decode(body, 'verbatim', data.length, split), body.toString());
   });
+  void test('verbatim: a body cut short at its Content-Length keeps its last buffer back', async () => {
+    const { body } = awsChunked(data, { chunkSize: 8, signed: false, trailer: true });
+    for (const cut of [body.length - 1, body.length - 3, 20]) {
+      const emitted: Buffer[] = [];
+      const decoder = new AwsChunkedDecoder({
+        output: 'verbatim',
+        decodedLength: data.length,
+        inputLength: cut,
+      });
+      decoder.on('data', (c: Buffer) => emitted.push(c));
+      const parts = [body.subarray(0, Math.floor(cut / 2)), body.subarray(Math.floor(cut / 2), cut)];
+      await assert.rejects(text(Readable.from(parts).pipe(decoder)), ProxyError);
+      assert.ok(Buffer.concat(emitted).length < cut, `cut at ${cut}: all of it went on`);
+    }
+  });
   void test('verbatim: a chunk extension is refused (it would be forwarded)', async () => {
     const { body } = awsChunked(data, { chunkSize: 8, signed: true, trailer: true });
     await assert.rejects(decode(body, 'verbatim', data.length), ProxyError);
