@@ -114,13 +114,13 @@ export function buildUpstream(
     );
     if (!payload.trailer && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
     // With trailers the backend gets aws-chunked too (it checks the checksum trailer): a client
-    // body that is unsigned already goes on verbatim with its own length, a signed one is
-    // re-framed without its signatures (length unknown up front: sent chunked).
+    // body that is unsigned already goes on verbatim (with the client's length, when it sent
+    // one), a signed one is re-framed without its signatures (length unknown: sent chunked).
     const output: AwsChunkedDecoderOptions['output'] = !(payload.trailer && reframeTrailers)
       ? 'payload'
-      : !payload.signed && contentLength !== undefined
-        ? 'verbatim'
-        : 'reframe';
+      : payload.signed
+        ? 'reframe'
+        : 'verbatim';
     // The decoder's output is of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
     body = guard(req, new AwsChunkedDecoder({ output, decodedLength, ledger, inputLength: contentLength }));
@@ -129,7 +129,8 @@ export function buildUpstream(
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
       if (decodedLength !== undefined) signed['x-amz-decoded-content-length'] = String(decodedLength);
       headers.push('content-encoding', encoding ?? 'aws-chunked');
-      if (output === 'verbatim') headers.push('content-length', String(contentLength));
+      if (output === 'verbatim' && contentLength !== undefined)
+        headers.push('content-length', String(contentLength));
     } else {
       signed['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
       headers.push('content-length', String(decodedLength));

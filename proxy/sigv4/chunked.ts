@@ -13,8 +13,8 @@
  *   trailer;
  * - 'verbatim': the input itself, each input buffer passed on whole once its bytes are checked —
  *   for a client body that is unsigned already (STREAMING-UNSIGNED-PAYLOAD-TRAILER), which the
- *   backend can take as it is, with the client's Content-Length. Chunk extensions are refused
- *   there (the spec has none, and they would be forwarded).
+ *   backend can take as it is. Chunk extensions are refused there (the spec has none, and they
+ *   would be forwarded).
  *
  * Any framing error, or a decoded length that differs from x-amz-decoded-content-length, fails
  * the stream *before* the last byte is passed on — so the backend never receives a complete

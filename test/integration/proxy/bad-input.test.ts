@@ -145,6 +145,26 @@ void describe('aws-chunked framing and lengths', () => {
     assert.equal(s3Code(r.body), 'IncompleteBody');
     assert.ok(await absent('c/shorter'));
   });
+  void test('sent chunked (as the JS SDK streams), aws-chunked framing that stops short → 400, nothing stored', async () => {
+    const { body } = awsChunked(data, { chunkSize: 30_000, signed: false, trailer: true });
+    // Every data chunk, but not the last chunk and its trailer: the HTTP body itself ends cleanly.
+    const cut = body.subarray(0, body.indexOf('\r\n0\r\n', 0, 'latin1') + 2);
+    const head =
+      `PUT /${B}/c/te-short HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n` +
+      `x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER\r\nContent-Encoding: aws-chunked\r\n` +
+      `x-amz-decoded-content-length: ${data.length}\r\nx-amz-trailer: x-amz-checksum-crc32\r\n\r\n`;
+    const http = Buffer.concat([
+      Buffer.from(head),
+      Buffer.from(`${cut.length.toString(16)}\r\n`),
+      cut,
+      Buffer.from('\r\n0\r\n\r\n'),
+    ]);
+    const r = await rawRequest(s.proxy.url, http);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(s3Code(r.body), 'IncompleteBody');
+    assert.ok(await absent('c/te-short'));
+    await stillServes();
+  });
   void test('plain body shorter than Content-Length, client stalls → 400 RequestTimeout, nothing stored', async () => {
     const r = await rawRequest(
       s.proxy.url,
