@@ -429,7 +429,9 @@ export class Exchange implements UpstreamController {
     this.clearTimers();
     // Stop reading the body; it is the caller's to end (UpstreamRequestOptions.body).
     this.detachBody();
-    if (this.corked) this.conn?.socket.uncork();
+    // A head still corked (waiting for the first body byte) is dropped with the connection,
+    // not sent: with `content-length: 0` it would be a complete request.
+    this.corked = false;
     this.conn?.exchangeEnded(this, false);
     this.handler.onResponseError(this, err);
   }

@@ -18,7 +18,10 @@
  *
  * Any framing error, or a decoded length that differs from x-amz-decoded-content-length, fails
  * the stream *before* the last byte is passed on — so the backend never receives a complete
- * body and never commits a partial object.
+ * body and never commits a partial object: what would complete the backend's body (the last
+ * payload bytes, the re-framed ending, the input buffer that ends the framing) is held back
+ * until the input has ended with nothing after the framing. A backend may act on a complete
+ * aws-chunked body before its HTTP body ends (MinIO stops reading at the trailer).
  */
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
@@ -73,6 +76,8 @@ export class AwsChunkedDecoder extends Transform {
   private readonly verbatim: boolean;
   private readonly inputLength: number | undefined;
   private received = 0;
+  /** Output held back until the input ended cleanly (see the module doc). */
+  private readonly held: (Buffer | string)[] = [];
   private readonly decodedLength: number | undefined;
   private readonly ledger: BodyChunkLedger | undefined;
 
@@ -122,7 +127,7 @@ export class AwsChunkedDecoder extends Transform {
       if (this.reframe) {
         let end = '0\r\n';
         for (const [k, v] of this.trailers) end += `${k}:${v}\r\n`;
-        this.push(end + '\r\n');
+        this.held.push(end + '\r\n');
       }
       this.state = DONE;
       return undefined;
@@ -145,13 +150,15 @@ export class AwsChunkedDecoder extends Transform {
       const s = this.state;
       if (s === DATA) {
         const n = Math.min(this.remaining, len - i);
-        if (!this.verbatim) {
-          const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
-          this.ledger?.hold(view, chunk);
-          this.push(view);
-        }
         this.remaining -= n;
         this.decoded += n;
+        if (!this.verbatim) {
+          const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
+          this.ledger?.hold(view, chunk); // counted now: its chunk must outlive it if held
+          // The payload's last bytes complete the backend's Content-Length: held back.
+          if (!this.reframe && this.decoded === this.decodedLength) this.held.push(view);
+          else this.push(view);
+        }
         i += n;
         if (this.remaining === 0) this.state = DATA_CR;
       } else if (s === DATA_CR || s === DATA_LF) {
@@ -178,14 +185,16 @@ export class AwsChunkedDecoder extends Transform {
         return cb(new ProxyError(Errors.IncompleteBody, 'Bytes after the end of the aws-chunked body.'));
       }
     }
-    // Verbatim: the whole buffer, every byte of it checked (an error above kept it back).
+    // Verbatim: the whole buffer, every byte of it checked (an error above kept it back); the
+    // one that ends the framing is held back.
     if (this.verbatim) {
       this.received += len;
       if (this.received === this.inputLength && this.state !== DONE) {
         return cb(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
       }
       this.ledger?.hold(chunk, chunk);
-      this.push(chunk);
+      if (this.state === DONE) this.held.push(chunk);
+      else this.push(chunk);
     }
     cb();
   }
@@ -193,6 +202,8 @@ export class AwsChunkedDecoder extends Transform {
   override _flush(cb: TransformCallback): void {
     if (this.state !== DONE)
       return cb(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
+    for (const out of this.held) this.push(out);
+    this.held.length = 0;
     cb();
   }
 }

@@ -166,6 +166,26 @@ void describe('UpstreamPool: request bodies', () => {
     assert.equal(srv.conns[0]!.requests.length, 0);
   });
 
+  void test('a body that fails before its first byte: the head (here Content-Length: 0, a complete request) is never sent', async (t) => {
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    await record(pool, request({ path: '/warm' })).done; // a warm connection: the exchange starts at once
+    const body = bodyStream();
+    const rec = record(
+      pool,
+      request({ method: 'PUT', path: '/empty', headers: ['host', 'backend', 'content-length', '0'], body }),
+    );
+    await sleep(10);
+    body.destroy(new Error('bad framing'));
+    await rec.done;
+    assert.equal(rec.error?.code, 'REQUEST_BODY');
+    await until(() => srv.conns[0]?.closed === true, 'the connection is closed', POLL);
+    assert.deepEqual(
+      srv.conns[0]!.requests.map((r) => r.path),
+      ['/warm'],
+    );
+  });
+
   void test('the server answers before the body is complete: response delivered, body no longer read, connection not reused', async (t) => {
     const srv = await startRawServer(t);
     srv.onHead = (c) => c.socket.write(response('denied', [], '403 Forbidden'));

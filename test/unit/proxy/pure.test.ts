@@ -175,6 +175,31 @@ void describe('AwsChunkedDecoder', () => {
       assert.ok(Buffer.concat(emitted).length < cut, `cut at ${cut}: all of it went on`);
     }
   });
+  void test('what would complete the backend body is held back until the input ends cleanly', async () => {
+    const { body } = awsChunked(data, { chunkSize: 8, signed: false, trailer: true });
+    const ok = body.toString('latin1');
+    const lastData = ok.lastIndexOf('\r\n0\r\n') + 2; // up to the data's last CRLF
+    const bad: [string, Buffer[]][] = [
+      ['bytes after the end, in a later buffer', [body, Buffer.from('x')]],
+      ['no last chunk after the data', [body.subarray(0, lastData)]],
+      ['a bad last chunk after the data', [body.subarray(0, lastData), Buffer.from('zz\r\n\r\n')]],
+    ];
+    for (const output of ['payload', 'reframe', 'verbatim'] as const) {
+      for (const [what, parts] of bad) {
+        const emitted: Buffer[] = [];
+        const decoder = new AwsChunkedDecoder({ output, decodedLength: data.length });
+        decoder.on('data', (c: Buffer | string) => emitted.push(Buffer.from(c)));
+        await assert.rejects(text(Readable.from(parts).pipe(decoder)), ProxyError, `${output}: ${what}`);
+        const out = Buffer.concat(emitted);
+        if (output === 'payload')
+          assert.ok(out.length < data.length, `${output}: ${what}: all payload went on`);
+        else if (output === 'verbatim')
+          assert.ok(out.length < body.length, `${output}: ${what}: all of it went on`);
+        else
+          assert.ok(!out.toString('latin1').includes('\r\n0\r\n'), `${output}: ${what}: the ending went on`);
+      }
+    }
+  });
   void test('verbatim: a chunk extension is refused (it would be forwarded)', async () => {
     const { body } = awsChunked(data, { chunkSize: 8, signed: true, trailer: true });
     await assert.rejects(decode(body, 'verbatim', data.length), ProxyError);
