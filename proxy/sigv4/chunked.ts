@@ -63,7 +63,7 @@ const BAD_VALUE = /[\0-\x08\n-\x1f\x7f]/;
 const MAX_TRAILERS = 16;
 const CRLF = Buffer.from('\r\n');
 
-/** A Transform from aws-chunked to raw (or re-framed unsigned) bytes; see the module doc. */
+/** A Transform from aws-chunked to raw, re-framed or checked verbatim bytes; see the module doc. */
 export class AwsChunkedDecoder extends Transform {
   /** Object bytes decoded so far. */
   decoded = 0;
