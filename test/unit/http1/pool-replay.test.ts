@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { UpstreamPool } from '../../../proxy/http1/pool.ts';
+import type { UpstreamRequestOptions } from '../../../proxy/http1/types.ts';
 import { upstreamRequest } from '../../testbed/upstream.ts';
 import {
   makePool,
@@ -8,6 +10,7 @@ import {
   response,
   startRawServer,
   type RawConn,
+  type RawServer,
   type SeenRequest,
 } from './raw-server.ts';
 import { Readable } from 'node:stream';
@@ -25,6 +28,20 @@ function loseLaterRequests(how: Loss) {
     else if (how === 'end') c.socket.end();
     else c.socket.resetAndDestroy();
   };
+}
+
+/** Sends `req`, which must fail with SOCKET_CLOSED; then the pool's replays and the server's connections. */
+async function failsWith(
+  pool: UpstreamPool,
+  srv: RawServer,
+  req: UpstreamRequestOptions,
+  expect: { replays: number; connections: number },
+): Promise<void> {
+  const rec = record(pool, req);
+  await rec.done;
+  assert.equal(rec.error?.code, 'SOCKET_CLOSED');
+  assert.equal(pool.replays, expect.replays);
+  assert.equal(srv.conns.length, expect.connections);
 }
 
 void describe('UpstreamPool: replay after a lost kept-alive connection', () => {
@@ -54,40 +71,26 @@ void describe('UpstreamPool: replay after a lost kept-alive connection', () => {
     await upstreamRequest(pool, { path: '/1' });
     // From now on every connection is closed on every request, the new one included.
     srv.respond = (c) => c.socket.end();
-    const second = record(pool, request({ path: '/2' }));
-    await second.done;
-    assert.equal(second.error?.code, 'SOCKET_CLOSED');
-    assert.equal(pool.replays, 1);
-    assert.equal(srv.conns.length, 2);
+    await failsWith(pool, srv, request({ path: '/2' }), { replays: 1, connections: 2 });
   });
 
   void test('a request on a new connection is not replayed', async (t) => {
     const srv = await startRawServer(t, (c) => c.socket.end());
     const pool = makePool(t, srv.origin);
-    const rec = record(pool, request({ path: '/1' }));
-    await rec.done;
-    assert.equal(rec.error?.code, 'SOCKET_CLOSED');
-    assert.equal(pool.replays, 0);
-    assert.equal(srv.conns.length, 1);
+    await failsWith(pool, srv, request({ path: '/1' }), { replays: 0, connections: 1 });
   });
 
   void test('a request with a body is not replayed (its bytes are gone)', async (t) => {
     const srv = await startRawServer(t, loseLaterRequests('end'));
     const pool = makePool(t, srv.origin);
     await upstreamRequest(pool, { path: '/1' });
-    const put = record(
-      pool,
-      request({
-        method: 'PUT',
-        path: '/2',
-        headers: ['host', 'backend', 'content-length', '4'],
-        body: Readable.from([Buffer.from('data')]),
-      }),
-    );
-    await put.done;
-    assert.equal(put.error?.code, 'SOCKET_CLOSED');
-    assert.equal(pool.replays, 0);
-    assert.equal(srv.conns.length, 1);
+    const put = request({
+      method: 'PUT',
+      path: '/2',
+      headers: ['host', 'backend', 'content-length', '4'],
+      body: Readable.from([Buffer.from('data')]),
+    });
+    await failsWith(pool, srv, put, { replays: 0, connections: 1 });
   });
 
   for (const method of ['POST', 'DELETE']) {
@@ -95,11 +98,7 @@ void describe('UpstreamPool: replay after a lost kept-alive connection', () => {
       const srv = await startRawServer(t, loseLaterRequests('end'));
       const pool = makePool(t, srv.origin);
       await upstreamRequest(pool, { path: '/1' });
-      const rec = record(pool, request({ method, path: '/2?uploads' }));
-      await rec.done;
-      assert.equal(rec.error?.code, 'SOCKET_CLOSED');
-      assert.equal(pool.replays, 0);
-      assert.equal(srv.conns.length, 1);
+      await failsWith(pool, srv, request({ method, path: '/2?uploads' }), { replays: 0, connections: 1 });
     });
   }
 
@@ -110,10 +109,6 @@ void describe('UpstreamPool: replay after a lost kept-alive connection', () => {
     });
     const pool = makePool(t, srv.origin);
     await upstreamRequest(pool, { path: '/1' });
-    const second = record(pool, request({ path: '/2' }));
-    await second.done;
-    assert.equal(second.error?.code, 'SOCKET_CLOSED');
-    assert.equal(pool.replays, 0);
-    assert.equal(srv.conns.length, 1);
+    await failsWith(pool, srv, request({ path: '/2' }), { replays: 0, connections: 1 });
   });
 });
