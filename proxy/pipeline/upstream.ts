@@ -169,7 +169,7 @@ export function buildUpstream(
   };
 }
 
-/** Headers of a re-framed aws-chunked request that describe the framing, not the payload. */
+/** Headers of an aws-chunked upstream request that describe the framing, not the payload. */
 const FRAMING = new Set([
   'content-length',
   'x-amz-decoded-content-length',
