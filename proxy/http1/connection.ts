@@ -12,6 +12,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { loadTls } from '../node-builtins.ts';
 import { UpstreamError } from './errors.ts';
 import type { Exchange } from './exchange.ts';
+import { freeWholeBuffer } from './release.ts';
 
 /**
  * Bytes per socket read for the first {@link LARGE_READ_BUFFERS} connections. Four times libuv's
@@ -39,10 +40,17 @@ export const SMALL_READ_BUFFER_BYTES = 128 * 1024;
  */
 export const LARGE_READ_BUFFERS = 16;
 let largeReadBuffersInUse = 0;
+/** Bytes of read buffers not yet freed, over all connections. */
+let readBufferBytesAllocated = 0;
 
 /** Connections holding a large read buffer now (for tests). */
 export function largeReadBuffers(): number {
   return largeReadBuffersInUse;
+}
+
+/** Bytes of read buffers allocated and not yet freed, over all connections (for tests). */
+export function readBufferBytes(): number {
+  return readBufferBytesAllocated;
 }
 
 export interface ConnectTarget {
@@ -89,6 +97,12 @@ export class UpstreamConnection {
   private readonly owner: ConnectionOwner;
   /** This connection counts toward {@link LARGE_READ_BUFFERS} until destroyed. */
   private largeReadBuffer = false;
+  /** The buffer every plain-TCP read goes into; freed once the connection is gone. */
+  private readBuffer: Buffer | undefined = undefined;
+  /** The last exchange given bytes of the read buffer: while paused, its handler holds views. */
+  private lastReader: Exchange | undefined = undefined;
+  /** Destroyed while this exchange's handler still held views of the read buffer. */
+  private readBufferHeldBy: Exchange | undefined = undefined;
 
   /** Connects and runs `first` once connected (a connect failure fails `first`). */
   constructor(owner: ConnectionOwner, target: ConnectTarget, first: Exchange) {
@@ -111,7 +125,9 @@ export class UpstreamConnection {
         : this.largeReadBuffer
           ? READ_BUFFER_BYTES
           : SMALL_READ_BUFFER_BYTES;
-      const onread = { buffer: Buffer.allocUnsafeSlow(size), callback: this.onRead };
+      this.readBuffer = Buffer.allocUnsafeSlow(size);
+      readBufferBytesAllocated += size;
+      const onread = { buffer: this.readBuffer, callback: this.onRead };
       this.socket = netConnect({ host: target.host, port: target.port, onread });
     }
     if (target.connectTimeoutMs > 0) {
@@ -154,6 +170,7 @@ export class UpstreamConnection {
       this.destroy();
       return false;
     }
+    this.lastReader = ex;
     ex.onBytes(buf as Buffer, n);
     // The exchange may have ended and the pool handed this connection to the next one.
     return !this.destroyed && !(this.exchange?.paused ?? false);
@@ -166,10 +183,16 @@ export class UpstreamConnection {
 
   /** The exchange's handler resumed: read on (or free the connection if its exchange ended). */
   resumeFor(ex: Exchange): void {
+    if (ex === this.readBufferHeldBy) {
+      this.readBufferHeldBy = undefined;
+      this.freeReadBuffer();
+      return;
+    }
     if (ex !== this.exchange || this.destroyed) return;
     if (this.releaseOnResume) {
       this.releaseOnResume = false;
       this.exchange = undefined;
+      this.lastReader = undefined; // resumed: it holds no views
       this.socket.resume();
       this.owner.release(this);
       return;
@@ -190,6 +213,7 @@ export class UpstreamConnection {
       return;
     }
     this.exchange = undefined;
+    this.lastReader = undefined; // not paused: it holds no views
     this.owner.release(this);
   }
 
@@ -247,7 +271,28 @@ export class UpstreamConnection {
       ex.fail(err ?? new UpstreamError('SOCKET_CLOSED', 'The connection to the backend was closed.'));
     }
     this.socket.destroy();
+    // A closed handle reads no more. A paused reader's handler may still be writing views of the
+    // buffer to its client (whether or not it is still this connection's exchange): freed when
+    // it resumes (never, if it never does: then the GC).
+    const reader = this.lastReader;
+    this.lastReader = undefined;
+    if (reader?.paused) this.readBufferHeldBy = reader;
+    else this.freeReadBuffer();
     this.owner.removed(this);
+  }
+
+  /**
+   * Frees the read buffer's memory now instead of at some later major GC: connections come and
+   * go with keep-alive limits and idle timeouts, and each left 128–256 KiB behind until then
+   * (two generations of 64 connections' buffers, ~20 MiB, at the peak of 64 concurrent 64 MiB
+   * GETs; bench/proxy/PERFORMANCE.md, session 6).
+   */
+  private freeReadBuffer(): void {
+    const buf = this.readBuffer;
+    if (buf === undefined) return;
+    this.readBuffer = undefined;
+    readBufferBytesAllocated -= buf.length;
+    freeWholeBuffer(buf);
   }
 
   get isConnected(): boolean {

@@ -6,8 +6,10 @@ import {
   READ_BUFFER_BYTES,
   SMALL_READ_BUFFER_BYTES,
   largeReadBuffers,
+  readBufferBytes,
 } from '../../../proxy/http1/connection.ts';
 import { until } from '../../testbed/until.ts';
+import type { UpstreamController } from '../../../proxy/http1/types.ts';
 import { makePool, request, response, startRawServer } from './raw-server.ts';
 
 // Read buffers: the first LARGE_READ_BUFFERS connections of the process read 256 KiB at a time,
@@ -51,5 +53,71 @@ void describe('UpstreamConnection: read buffer budget', () => {
     assert.ok(large <= LARGE_READ_BUFFERS, `${large} connections read more than the small buffer at once`);
     await pool.destroy();
     assert.equal(largeReadBuffers(), 0, 'destroyed connections give their places back');
+  });
+});
+
+// A connection's read buffer is freed when the connection is gone, not at some later major GC —
+// unless a paused handler still holds views of it (borrowed data, proxy/http1/types.ts): then
+// when that handler resumes.
+void describe('UpstreamConnection: read buffer memory', () => {
+  void test('a closed connection frees its read buffer at once', async (t) => {
+    const before = readBufferBytes();
+    const srv = await startRawServer(t);
+    const pool = makePool(t, srv.origin);
+    let ended = false;
+    pool.dispatch(request(), {
+      onResponseStart() {},
+      onResponseData() {},
+      onResponseEnd: () => (ended = true),
+      onResponseError: (_c, err) => assert.fail(err),
+    });
+    await until(() => ended, 'the response ended', POLL);
+    assert.ok(readBufferBytes() > before, 'the kept-alive connection holds a read buffer');
+    await pool.destroy();
+    assert.equal(readBufferBytes(), before);
+  });
+
+  void test('a buffer a paused handler still borrows is freed when it resumes, intact until then', async (t) => {
+    const before = readBufferBytes();
+    const largeBefore = largeReadBuffers();
+    const body = randomBytes(64 * 1024);
+    // The backend closes the connection right after its answer: the exchange ends and the
+    // connection is destroyed while the handler below still holds its last chunk.
+    const srv = await startRawServer(t, (c) => c.socket.end(response(body, ['connection: close'])));
+    const pool = makePool(t, srv.origin);
+    let controller: UpstreamController | undefined;
+    const borrowed: Buffer[] = [];
+    let ended = false;
+    pool.dispatch(request(), {
+      onResponseStart() {},
+      onResponseData(c, chunk) {
+        borrowed.push(chunk);
+        controller = c;
+        c.pause();
+      },
+      onResponseEnd: () => (ended = true),
+      onResponseError: (_c, err) => assert.fail(err),
+    });
+    // Resume every chunk but keep the last one: the response ends while it is borrowed.
+    await until(
+      () => {
+        if (ended) return true;
+        if (controller && borrowed.length > 0) {
+          const c = controller;
+          controller = undefined;
+          if (Buffer.concat(borrowed).length < body.length) c.resume();
+          else controller = c;
+        }
+        return false;
+      },
+      'the response ended with its last chunk borrowed',
+      POLL,
+    );
+    await until(() => largeReadBuffers() === largeBefore, 'the connection was destroyed', POLL);
+    assert.ok(readBufferBytes() > before, 'still borrowed: not freed');
+    assert.deepEqual(Buffer.concat(borrowed), body, 'the borrowed bytes are intact');
+    controller!.resume();
+    assert.equal(readBufferBytes(), before, 'freed on resume');
+    assert.equal(borrowed.at(-1)!.length, 0, 'the borrowed view is detached with its memory');
   });
 });
