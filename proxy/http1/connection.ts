@@ -103,6 +103,9 @@ export class UpstreamConnection {
   private lastReader: Exchange | undefined = undefined;
   /** Destroyed while this exchange's handler still held views of the read buffer. */
   private readBufferHeldBy: Exchange | undefined = undefined;
+  /** Inside onRead: the chunk being handed out stays valid until the handler returns. */
+  private inRead = false;
+  private freeAfterRead = false;
 
   /** Connects and runs `first` once connected (a connect failure fails `first`). */
   constructor(owner: ConnectionOwner, target: ConnectTarget, first: Exchange) {
@@ -171,7 +174,13 @@ export class UpstreamConnection {
       return false;
     }
     this.lastReader = ex;
+    this.inRead = true;
     ex.onBytes(buf as Buffer, n);
+    this.inRead = false;
+    if (this.freeAfterRead) {
+      this.freeAfterRead = false;
+      this.freeReadBuffer();
+    }
     // The exchange may have ended and the pool handed this connection to the next one.
     return !this.destroyed && !(this.exchange?.paused ?? false);
   };
@@ -185,7 +194,7 @@ export class UpstreamConnection {
   resumeFor(ex: Exchange): void {
     if (ex === this.readBufferHeldBy) {
       this.readBufferHeldBy = undefined;
-      this.freeReadBuffer();
+      this.releaseReadBuffer();
       return;
     }
     if (ex !== this.exchange || this.destroyed) return;
@@ -277,7 +286,7 @@ export class UpstreamConnection {
     const reader = this.lastReader;
     this.lastReader = undefined;
     if (reader?.paused) this.readBufferHeldBy = reader;
-    else this.freeReadBuffer();
+    else this.releaseReadBuffer();
     this.owner.removed(this);
   }
 
@@ -287,6 +296,12 @@ export class UpstreamConnection {
    * (two generations of 64 connections' buffers, ~20 MiB, at the peak of 64 concurrent 64 MiB
    * GETs; bench/proxy/PERFORMANCE.md, session 6).
    */
+  private releaseReadBuffer(): void {
+    // Destroyed from inside a handler (an abort in onResponseData): its chunk is still in use.
+    if (this.inRead) this.freeAfterRead = true;
+    else this.freeReadBuffer();
+  }
+
   private freeReadBuffer(): void {
     const buf = this.readBuffer;
     if (buf === undefined) return;

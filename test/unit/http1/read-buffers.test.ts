@@ -86,38 +86,67 @@ void describe('UpstreamConnection: read buffer memory', () => {
     const srv = await startRawServer(t, (c) => c.socket.end(response(body, ['connection: close'])));
     const pool = makePool(t, srv.origin);
     let controller: UpstreamController | undefined;
-    const borrowed: Buffer[] = [];
+    // Copies of every chunk (a later read may overwrite an earlier view), and the last view.
+    const copies: Buffer[] = [];
+    let last: Buffer = Buffer.alloc(0);
     let ended = false;
     pool.dispatch(request(), {
       onResponseStart() {},
       onResponseData(c, chunk) {
-        borrowed.push(chunk);
+        copies.push(Buffer.from(chunk));
+        last = chunk;
         controller = c;
         c.pause();
       },
       onResponseEnd: () => (ended = true),
       onResponseError: (_c, err) => assert.fail(err),
     });
-    // Resume every chunk but keep the last one: the response ends while it is borrowed.
+    // Resume every chunk but the last one: the response ends while it is borrowed.
+    const received = (): number => copies.reduce((a, b) => a + b.length, 0);
     await until(
       () => {
-        if (ended) return true;
-        if (controller && borrowed.length > 0) {
+        if (controller && received() < body.length) {
           const c = controller;
           controller = undefined;
-          if (Buffer.concat(borrowed).length < body.length) c.resume();
-          else controller = c;
+          c.resume();
         }
-        return false;
+        return ended;
       },
       'the response ended with its last chunk borrowed',
       POLL,
     );
     await until(() => largeReadBuffers() === largeBefore, 'the connection was destroyed', POLL);
+    assert.deepEqual(Buffer.concat(copies), body);
     assert.ok(readBufferBytes() > before, 'still borrowed: not freed');
-    assert.deepEqual(Buffer.concat(borrowed), body, 'the borrowed bytes are intact');
+    assert.ok(last.length > 0);
+    assert.deepEqual(last, body.subarray(body.length - last.length), 'the borrowed view is intact');
     controller!.resume();
     assert.equal(readBufferBytes(), before, 'freed on resume');
-    assert.equal(borrowed.at(-1)!.length, 0, 'the borrowed view is detached with its memory');
+    assert.equal(last.length, 0, 'the borrowed view is detached with its memory');
+  });
+
+  void test('a handler that aborts inside onResponseData keeps its chunk until it returns', async (t) => {
+    const before = readBufferBytes();
+    const body = randomBytes(16 * 1024);
+    const srv = await startRawServer(t, (c) => c.socket.write(response(body)));
+    const pool = makePool(t, srv.origin);
+    let afterAbort: Buffer | undefined;
+    let failed = false;
+    pool.dispatch(request(), {
+      onResponseStart() {},
+      onResponseData(c, chunk) {
+        if (afterAbort) return;
+        const length = chunk.length;
+        c.abort(new Error('enough'));
+        afterAbort = Buffer.from(chunk); // still the connection's bytes: the call has not returned
+        assert.equal(afterAbort.length, length);
+      },
+      onResponseEnd: () => assert.fail('aborted'),
+      onResponseError: () => (failed = true),
+    });
+    await until(() => failed, 'the exchange failed', POLL);
+    assert.ok(afterAbort !== undefined && afterAbort.length > 0);
+    assert.deepEqual(afterAbort, body.subarray(0, afterAbort.length));
+    assert.equal(readBufferBytes(), before, 'freed once the handler returned');
   });
 });
