@@ -57,17 +57,25 @@ function parseLength(v: string | undefined, name: string): number | undefined {
  * the request reads on only while the decoder is neither full nor paused.
  */
 function guard(req: IncomingMessage, through: Duplex): Duplex {
+  // Paused by a 'data' consumer (the backend client, its socket full). Not isPaused(): that is
+  // also true while a 'readable' consumer pulls (DeleteObjects reads the decoder whole with
+  // `for await`), which never resumes it; pause() emits 'pause' only for a flowing stream.
+  let heldBack = false;
   const readOn = (): void => {
-    if (!through.isPaused() && !through.writableNeedDrain && !through.destroyed) req.resume();
+    if (!heldBack && !through.writableNeedDrain && !through.destroyed) req.resume();
   };
   const onData = (chunk: Buffer): void => {
-    if (!through.write(chunk) || through.isPaused()) req.pause();
+    if (!through.write(chunk) || heldBack) req.pause();
   };
   const onEnd = (): void => void through.end();
   req.on('data', onData);
   req.on('end', onEnd);
+  through.on('pause', () => (heldBack = true));
+  through.on('resume', () => {
+    heldBack = false;
+    readOn();
+  });
   through.on('drain', readOn);
-  through.on('resume', readOn);
   // Gone (failed or destroyed): stop feeding it, and stop reading the request, as unpipe does.
   through.once('close', () => {
     req.off('data', onData);
