@@ -51,7 +51,7 @@ async function run(ctx: RequestContext, deps: PipelineDeps): Promise<void> {
       continued = true;
       ctx.res.writeContinue();
     };
-    if (hasPolicyFollowUps(ctx)) await applyPolicyFollowUps(ctx, sendContinue);
+    if (hasPolicyFollowUps(ctx)) await applyPolicyFollowUps(ctx, sendContinue, deps.timeouts.clientIdleMs);
     const err = await routeAndForward(ctx, deps, sendContinue);
     if (err) respondError(ctx, err);
   } catch (err) {

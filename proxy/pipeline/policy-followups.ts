@@ -14,7 +14,7 @@ import { withPlainBody } from './upstream.ts';
 import { denialError } from './authorize.ts';
 import type { RequestContext } from './context.ts';
 
-async function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
+async function readAll(body: Readable, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -28,6 +28,46 @@ async function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
+/**
+ * Reads the DeleteObjects body whole (at most `maxBytes`). A client that sends nothing for
+ * `idleMs` (timeouts.clientIdleMs; 0 = never) fails it with RequestTimeout, as an upload does in
+ * the forward phase — this read comes before that phase and would otherwise wait for ever. The
+ * request is left unread: the error answer closes the connection (respond.ts), which ends the
+ * abandoned read too.
+ */
+function readBounded(ctx: RequestContext, body: Readable, maxBytes: number, idleMs: number): Promise<Buffer> {
+  const read = readAll(body, maxBytes);
+  if (idleMs <= 0) return read;
+  const { req } = ctx;
+  const socket = req.socket;
+  return new Promise<Buffer>((resolve, reject) => {
+    // On the request, not the socket: a socket timeout nobody handles on the request, response
+    // or server makes Node's http server destroy the socket (no answer at all).
+    const stopWatching = (): void => {
+      req.off('timeout', onIdle);
+      if (!socket.destroyed) socket.setTimeout(0);
+    };
+    const onIdle = (): void => {
+      stopWatching();
+      read.catch(() => undefined); // settles when the connection closes; nobody waits for it
+      ctx.outcome = 'timeout';
+      reject(new ProxyError(Errors.RequestTimeout, 'The client stopped sending the request body.'));
+    };
+    socket.setTimeout(idleMs);
+    req.on('timeout', onIdle);
+    read.then(
+      (buf) => {
+        stopWatching();
+        resolve(buf);
+      },
+      (err: Error) => {
+        stopWatching();
+        reject(err);
+      },
+    );
+  });
+}
+
 /** True when the decision has a follow-up below (most have none: no promise, no await then). */
 export function hasPolicyFollowUps(ctx: RequestContext): boolean {
   const d = ctx.decision!;
@@ -35,10 +75,15 @@ export function hasPolicyFollowUps(ctx: RequestContext): boolean {
 }
 
 /**
- * Applies the decision's follow-ups to ctx. `sendContinue` is called before reading a body.
- * Throws the policy's denial when the DeleteObjects body names a key outside the grants.
+ * Applies the decision's follow-ups to ctx. `sendContinue` is called before reading a body;
+ * `clientIdleMs` bounds the wait for its bytes. Throws the policy's denial when the
+ * DeleteObjects body names a key outside the grants.
  */
-export async function applyPolicyFollowUps(ctx: RequestContext, sendContinue: () => void): Promise<void> {
+export async function applyPolicyFollowUps(
+  ctx: RequestContext,
+  sendContinue: () => void,
+  clientIdleMs: number,
+): Promise<void> {
   const d = ctx.decision!;
   if (d.listBuckets) {
     const allowed = d.listBuckets;
@@ -51,7 +96,7 @@ export async function applyPolicyFollowUps(ctx: RequestContext, sendContinue: ()
     const up = ctx.upstream!;
     const { maxBytes } = d.deleteObjects;
     sendContinue();
-    const body = up.body ? await readBounded(up.body, maxBytes) : Buffer.alloc(0);
+    const body = up.body ? await readBounded(ctx, up.body, maxBytes, clientIdleMs) : Buffer.alloc(0);
     // An aws-chunked body with trailers was decoded, not re-framed (handler.ts): its checksum
     // trailer goes on as a header.
     const trailers =

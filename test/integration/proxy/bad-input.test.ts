@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { awsChunked, open, parseResponse, rawRequest, readAll, s3Code } from './raw.ts';
 import { startStack } from './stack.ts';
 import type { Stack } from './stack.ts';
@@ -174,6 +174,31 @@ void describe('aws-chunked framing and lengths', () => {
     assert.equal(s3Code(r.body), 'RequestTimeout');
     assert.ok(await absent('c/stalled'));
   });
+  // DeleteObjects bodies are read whole before the forward phase (to check their keys against
+  // the policy): a client stalling there gets the same RequestTimeout as a stalled upload.
+  for (const framing of ['plain', 'aws-chunked'] as const) {
+    void test(`DeleteObjects, ${framing} body cut short, client stalls → 400 RequestTimeout, nothing deleted`, async () => {
+      await s.direct().send(new PutObjectCommand({ Bucket: B, Key: `c/keep-${framing}`, Body: 'x' }));
+      const xml = `<Delete><Object><Key>c/keep-${framing}</Key></Object></Delete>`;
+      const head =
+        framing === 'plain'
+          ? `Content-Length: ${xml.length}\r\n`
+          : `Content-Length: 500\r\nx-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER\r\n` +
+            `Content-Encoding: aws-chunked\r\nx-amz-decoded-content-length: ${xml.length}\r\n` +
+            `x-amz-trailer: x-amz-checksum-crc32\r\n`;
+      const partial =
+        framing === 'plain' ? xml.slice(0, 20) : `${xml.length.toString(16)}\r\n${xml.slice(0, 20)}`;
+      const r = await rawRequest(
+        s.proxy.url,
+        `POST /${B}?delete HTTP/1.1\r\nHost: x\r\n${head}\r\n${partial}`,
+      );
+      assert.equal(r.status, 400, r.text);
+      assert.equal(s3Code(r.body), 'RequestTimeout');
+      assert.match(r.head, /^connection: close\r?$/im);
+      assert.equal(await absent(`c/keep-${framing}`), false, 'the object is still there');
+      await stillServes();
+    });
+  }
   void test('plain body shorter than Content-Length, client hangs up → nothing stored', async () => {
     const sock = await open(s.proxy.url);
     sock.write(`PUT /${B}/c/hungup HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n${'a'.repeat(5000)}`);
