@@ -54,9 +54,9 @@ export interface UpstreamController {
  * **Borrowed data**: a chunk passed to onResponseData is a view of the connection's read buffer,
  * which the next socket read overwrites and which is freed (detached) once the connection is
  * gone. It stays valid until the call returns — or, if the handler called pause(), until it
- * calls resume(). A handler that keeps bytes longer (or cannot
- * tell when a write it started is done) must copy them. A connection whose exchange ended while
- * paused is reused only after resume().
+ * calls resume(). A handler that keeps bytes longer (or cannot tell when a write it started is
+ * done) must copy them. A connection whose exchange ended while paused is reused only after
+ * resume().
  */
 export interface UpstreamHandler {
   onRequestStart?(controller: UpstreamController): void;
