@@ -414,6 +414,15 @@ async function measureCell(
   const big = size >= 64 << 20;
   const getPath = `/bench/obj-${size}`;
   const chunked = op === 'PUT-CHUNKED' ? awsChunked(deps.bodies.get(size)!) : undefined;
+  // What every PUT of this cell is (rounds and warm-up alike): its path, body and headers.
+  const put = (origin: string, sign: Sign) =>
+    ({
+      method: 'PUT',
+      path: (w: number) => `/bench/put-${size}-${w}`,
+      body: chunked?.body ?? deps.bodies.get(size)!,
+      origin,
+      headers: chunked ? (method: string, path: string) => sign(method, path, chunked.headers) : sign,
+    }) as const;
   const run = async (origin: string, sign: Sign): Promise<LoadResult> => {
     if (op === 'GET') {
       // wrk counts completed requests only: give large objects time for several per connection.
@@ -425,15 +434,11 @@ async function measureCell(
       return { ...r, bytesPerSec: r.reqPerSec * size };
     }
     return runLoad({
-      method: 'PUT',
-      path: (w) => `/bench/put-${size}-${w}`,
+      ...put(origin, sign),
       concurrency,
       // 64 MiB PUTs: at least BIG_PUT_SECONDS per round, so c=1 sends several (one request per
       // round was the rule until session 6: a round's ratio was one upload's luck).
       seconds: big ? Math.max(SECONDS, BIG_PUT_SECONDS) : SECONDS,
-      body: chunked?.body ?? deps.bodies.get(size)!,
-      origin,
-      headers: chunked ? (method, path) => sign(method, path, chunked.headers) : sign,
     });
   };
   // A fresh proxy runs cold (JIT, connections), a sidecar does not: warm it up on small GETs,
@@ -448,13 +453,11 @@ async function measureCell(
     headers: proxy.sign,
   });
   await runLoad({
-    method: op === 'GET' ? 'GET' : 'PUT',
-    path: (w) => (op === 'GET' ? getPath : `/bench/put-${size}-${w}`),
+    ...(op === 'GET'
+      ? { method: 'GET', path: () => getPath, origin: proxy.url, headers: proxy.sign }
+      : put(proxy.url, proxy.sign)),
     concurrency: Math.min(concurrency, 4),
     seconds: WARMUP_SECONDS,
-    ...(op === 'GET' ? {} : { body: chunked?.body ?? deps.bodies.get(size)! }),
-    origin: proxy.url,
-    headers: chunked ? (method, path) => proxy.sign(method, path, chunked.headers) : proxy.sign,
   });
   const direct: LoadResult[] = [];
   const viaProxy: LoadResult[] = [];
