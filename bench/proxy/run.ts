@@ -6,10 +6,13 @@
  *    proxy's CPU per request and peak RSS per cell. GETs are driven by wrk (cheap per byte; the
  *    bucket allows anonymous reads), PUTs by the Node generator (./load.ts). Each cell starts a
  *    fresh proxy, warms it up, then alternates direct and proxy `--rounds` times (medians).
+ *    A peer runs in the same rounds: nginx as a plain reverse proxy in front of the same node
+ *    (./nginx-peer.ts; `--no-peer` leaves it out), so each ratio of ours sits next to what a
+ *    relaying hop written in C gets on the same machine at the same moment.
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
- * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct vs proxy alternating
+ * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct, peer and proxy alternating
  *    (`--added-only` runs it alone). Parts 2 and 3 are skipped when --sizes, --concurrency or
  *    --ops narrow the run.
  * `--quick` drops concurrency 64 and runs one round; `--ceiling-only` runs part 2 alone;
@@ -33,10 +36,11 @@ import { StoreSigner } from '../../proxy/sigv4/signer.ts';
 import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
 import { runLoad, runOpenLoop } from './load.ts';
-import type { LoadResult, LoadSpec } from './load.ts';
+import type { LoadResult } from './load.ts';
 import { cpuSeconds, cpuTimes, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
 import { wrkAsync } from './wrk.ts';
 import { memoryCgroup } from './cgroup.ts';
+import { NGINX, startNginxPeer } from './nginx-peer.ts';
 import { defaultInjectorConfig } from '../../operator/webhook/config.ts';
 import { buildDist } from '../../scripts/build.ts';
 
@@ -77,6 +81,8 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 // CPU request of its own: what it adds is its own work and the extra hop, not contention.
 const OWN_CORE = args.includes('--own-core');
 const ANONYMOUS_GETS = args.includes('--anonymous-gets');
+// The nginx peer in part 1's and part 3's rounds, unless `--no-peer` (or nginx is missing).
+const PEER = !args.includes('--no-peer') && existsSync(NGINX);
 const PIN = OWN_CORE || args.includes('--pin');
 // `--memory-limit MiB`: each proxy runs in a memory cgroup with this limit, as in a pod (default:
 // the limit the webhook gives every sidecar; 0 = none). Node sizes V8's heap from it (cgroup.ts).
@@ -149,14 +155,27 @@ async function startProxyProcess(
   return { url: `http://127.0.0.1:${port}`, pid: child.pid!, adminUrl: `http://127.0.0.1:${admin}` };
 }
 
+/** Starts the nginx peer in front of `node`, on the proxy's CPU when pinned; returns its url. */
+async function startPeer(node: string): Promise<string> {
+  const peer = await startNginxPeer(join(dir, 'nginx-peer'), node);
+  children.push(peer.process);
+  if (PIN) {
+    const workers = execFileSync('pgrep', ['-P', String(peer.process.pid)], { encoding: 'utf8' });
+    for (const pid of [peer.process.pid!, ...workers.trim().split('\n').map(Number)]) pinTo(pid, 1);
+  }
+  return peer.url;
+}
+
 interface Cell {
   op: string;
   size: number;
   concurrency: number;
   direct: LoadResult;
   proxy: LoadResult;
-  /** Each round's results (direct and proxy alternate). */
-  rounds: { direct: LoadResult[]; proxy: LoadResult[] };
+  /** nginx relaying to the same node (absent with --no-peer). */
+  peer?: LoadResult;
+  /** Each round's results (direct, peer and proxy in turn). */
+  rounds: { direct: LoadResult[]; proxy: LoadResult[]; peer?: LoadResult[] };
   proxyCpuMsPerReq: number;
   /** The part of the proxy's CPU spent in the kernel (system time): socket reads and writes. */
   proxyCpuKernelShare: number;
@@ -175,7 +194,7 @@ async function main(): Promise<void> {
     seconds: number;
     cells: Cell[];
     ceiling: Record<string, LoadResult>;
-    addedLatency?: { rate: number; direct: LoadResult[]; proxy: LoadResult[] };
+    addedLatency?: AddedLatency;
   } = {
     date: new Date().toISOString(),
     layout: OWN_CORE ? 'own-core' : PIN ? 'pinned' : 'shared',
@@ -220,6 +239,8 @@ async function main(): Promise<void> {
           const headers = { host: h, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra };
           return { ...headers, ...s.sign({ method, path, query: {}, headers }) };
         };
+      const peer = PEER ? await startPeer(node) : undefined;
+      const signPeer = peer && sign(signer, new URL(peer).host);
       const mk = await fetch(`${node}/bench`, {
         method: 'PUT',
         headers: sign(signer, host)('PUT', '/bench'),
@@ -270,6 +291,7 @@ async function main(): Promise<void> {
                 direct: node,
                 bodies,
                 signDirect: sign(signer, host),
+                peer: peer && signPeer ? { url: peer, sign: signPeer } : undefined,
                 startProxy: async () => {
                   const p = await startProxyProcess(
                     `minio-${op.toLowerCase()}-${size}-${concurrency}`,
@@ -285,7 +307,11 @@ async function main(): Promise<void> {
         }
       }
       if (!NARROWED) {
-        out.addedLatency = await addedLatency(node, proxy, sign(signer, host), sign(clientSigner, proxyHost));
+        out.addedLatency = await addedLatency(
+          { url: node, sign: sign(signer, host) },
+          peer && signPeer ? { url: peer, sign: signPeer } : undefined,
+          { ...proxy, sign: sign(clientSigner, proxyHost) },
+        );
       }
     } finally {
       await minio.stop();
@@ -372,6 +398,7 @@ interface CellDeps {
   direct: string;
   bodies: Map<number, Buffer>;
   signDirect: Sign;
+  peer: { url: string; sign: Sign } | undefined;
   startProxy: () => Promise<{ url: string; pid: number; adminUrl: string; sign: Sign }>;
 }
 
@@ -461,11 +488,13 @@ async function measureCell(
   });
   const direct: LoadResult[] = [];
   const viaProxy: LoadResult[] = [];
+  const viaPeer: LoadResult[] = [];
   const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
   let cpu = 0;
   let systemCpu = 0;
   for (let round = 0; round < ROUNDS; round++) {
     direct.push(await run(deps.direct, deps.signDirect));
+    if (deps.peer) viaPeer.push(await run(deps.peer.url, deps.peer.sign));
     const cpu0 = cpuTimes(proxy.pid);
     viaProxy.push(await run(proxy.url, proxy.sign));
     const cpu1 = cpuTimes(proxy.pid);
@@ -476,13 +505,15 @@ async function measureCell(
   process.kill(proxy.pid, 'SIGTERM');
   const d = medianResult(direct);
   const p = medianResult(viaProxy);
+  const g = deps.peer ? medianResult(viaPeer) : undefined;
   const cell: Cell = {
     op,
     size,
     concurrency,
     direct: d,
     proxy: p,
-    rounds: { direct, proxy: viaProxy },
+    peer: g,
+    rounds: { direct, proxy: viaProxy, ...(g && { peer: viaPeer }) },
     proxyCpuMsPerReq: (cpu * 1000) / viaProxy.reduce((a, r) => a + r.requests, 0),
     proxyCpuKernelShare: cpu > 0 ? systemCpu / cpu : 0,
     proxyPeakRssMiB: peak.rss / (1 << 20),
@@ -490,10 +521,14 @@ async function measureCell(
     proxyMemoryAtPeak: peak.atPeak,
   };
   const errors = (rs: LoadResult[]): number => rs.reduce((a, r) => a + r.errors, 0);
-  const ratios = viaProxy.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/');
+  const ratios = (rs: LoadResult[]): string =>
+    rs.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/');
+  const peerPart = g
+    ? `nginx ${g.reqPerSec.toFixed(0)}/s p99 ${g.p99Ms.toFixed(1)}ms ratio ${(g.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaPeer)}) | `
+    : '';
   process.stdout.write(
-    `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ` +
-      `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios}) ` +
+    `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ${peerPart}` +
+      `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaProxy)}) ` +
       `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${errors(direct)}/${errors(viaProxy)}\n`,
   );
   return cell;
@@ -517,17 +552,24 @@ function medianResult(rs: LoadResult[]): LoadResult {
   };
 }
 
+/** Part 3's rounds: each one's open-loop result, per target. */
+interface AddedLatency {
+  rate: number;
+  direct: LoadResult[];
+  proxy: LoadResult[];
+  peer?: LoadResult[];
+}
+
 /**
  * The latency the proxy adds to a 4 KiB GET below saturation (issue 3's "≤ 1 ms added p99 at
- * concurrency 16"): open-loop rounds, direct and proxy alternating so both see the same machine;
- * reports each round and the median p50/p99 difference.
+ * concurrency 16"): open-loop rounds, direct, the nginx peer and the proxy in turn so all see the
+ * same machine; reports each round and the median p50/p99 differences.
  */
 async function addedLatency(
-  direct: string,
-  proxy: { url: string; adminUrl: string },
-  signDirect: Sign,
-  signProxy: LoadSpec['headers'],
-): Promise<{ rate: number; direct: LoadResult[]; proxy: LoadResult[] }> {
+  direct: { url: string; sign: Sign },
+  peer: { url: string; sign: Sign } | undefined,
+  proxy: { url: string; adminUrl: string; sign: Sign },
+): Promise<AddedLatency> {
   const base = {
     method: 'GET' as const,
     path: () => `/bench/obj-${4 * 1024}`,
@@ -535,7 +577,7 @@ async function addedLatency(
     seconds: 5,
     rate: ADDED_RATE,
   };
-  const res = { rate: ADDED_RATE, direct: [] as LoadResult[], proxy: [] as LoadResult[] };
+  const res: AddedLatency = { rate: ADDED_RATE, direct: [], proxy: [], ...(peer && { peer: [] }) };
   // The proxy's own event-loop delay and GC pauses during its rounds (prom-client's default
   // metrics; a scrape resets the lag histogram): is its tail its own or the machine's?
   const scrape = async (): Promise<string> => (await fetch(`${proxy.adminUrl}/metrics`)).text();
@@ -545,9 +587,10 @@ async function addedLatency(
   const SAMPLING_MS = 10;
   let lagMaxMs = 0;
   for (let round = 0; round < ADDED_ROUNDS; round++) {
-    res.direct.push(await runOpenLoop({ ...base, origin: direct, headers: signDirect }));
+    res.direct.push(await runOpenLoop({ ...base, origin: direct.url, headers: direct.sign }));
+    if (peer) res.peer!.push(await runOpenLoop({ ...base, origin: peer.url, headers: peer.sign }));
     await scrape();
-    res.proxy.push(await runOpenLoop({ ...base, origin: proxy.url, headers: signProxy }));
+    res.proxy.push(await runOpenLoop({ ...base, origin: proxy.url, headers: proxy.sign }));
     const max = metricValue(await scrape(), 'nodejs_eventloop_lag_max_seconds') * 1000;
     lagMaxMs = Math.max(lagMaxMs, max - SAMPLING_MS);
   }
@@ -556,14 +599,15 @@ async function addedLatency(
   const fmt = (rs: LoadResult[], k: 'p50Ms' | 'p99Ms') => rs.map((r) => r[k].toFixed(2)).join('/');
   const d50 = median(res.direct.map((r) => r.p50Ms));
   const d99 = median(res.direct.map((r) => r.p99Ms));
-  const p50 = median(res.proxy.map((r) => r.p50Ms));
-  const p99 = median(res.proxy.map((r) => r.p99Ms));
-  const errors = [...res.direct, ...res.proxy].reduce((a, r) => a + r.errors, 0);
+  const added = (name: string, rs: LoadResult[]): string =>
+    `${name} p50 ${fmt(rs, 'p50Ms')} p99 ${fmt(rs, 'p99Ms')} ms, median added p50 ` +
+    `${(median(rs.map((r) => r.p50Ms)) - d50).toFixed(2)} ms, p99 ${(median(rs.map((r) => r.p99Ms)) - d99).toFixed(2)} ms`;
+  const all = [...res.direct, ...res.proxy, ...(res.peer ?? [])];
   process.stdout.write(
     `added latency, GET 4 KiB open loop ${ADDED_RATE}/s ≤16 in flight, ${ADDED_ROUNDS} rounds: ` +
       `direct p50 ${fmt(res.direct, 'p50Ms')} p99 ${fmt(res.direct, 'p99Ms')} ms | ` +
-      `proxy p50 ${fmt(res.proxy, 'p50Ms')} p99 ${fmt(res.proxy, 'p99Ms')} ms | ` +
-      `median added p50 ${(p50 - d50).toFixed(2)} ms, p99 ${(p99 - d99).toFixed(2)} ms | errors ${errors}\n` +
+      (res.peer ? `${added('nginx', res.peer)} | ` : '') +
+      `${added('proxy', res.proxy)} | errors ${all.reduce((a, r) => a + r.errors, 0)}\n` +
       `  proxy during its rounds: longest event-loop delay ${lagMaxMs.toFixed(1)} ms; ` +
       `GC ${gcAfter.count - gcBefore.count} pauses, ${(gcAfter.sumMs - gcBefore.sumMs).toFixed(1)} ms in all\n`,
   );

@@ -1,0 +1,47 @@
+/**
+ * nginx as a plain reverse proxy in front of one S3 node: the peer the proxy is compared with in
+ * the same run. Configured as MinIO's documentation configures nginx in front of MinIO — the
+ * client's Host passed on (so a signature made for the peer's address verifies at the store),
+ * request and response bodies streamed, not buffered — with one worker process, as the sidecar
+ * is one Node process. It neither re-signs nor checks a policy: it is what a hop costs when it
+ * only relays, written in C.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../test/testbed/ports.ts';
+import { waitHttp } from './proc.ts';
+
+export const NGINX = '/usr/sbin/nginx';
+
+/** Starts the peer under `prefix` (a fresh directory) in front of `upstream` (http://host:port). */
+export async function startNginxPeer(
+  prefix: string,
+  upstream: string,
+): Promise<{ url: string; process: ChildProcess }> {
+  const port = await freePort();
+  const { host } = new URL(upstream);
+  mkdirSync(join(prefix, 'logs'), { recursive: true });
+  // Workers run as `nobody` when started as root: they must reach their temp directories.
+  chmodSync(prefix, 0o755);
+  writeFileSync(
+    join(prefix, 'nginx.conf'),
+    `worker_processes 1; error_log ${prefix}/logs/error.log warn; pid ${prefix}/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 100000; client_max_body_size 0;
+  upstream store { server ${host}; keepalive 128; keepalive_requests 100000; }
+  server { listen 127.0.0.1:${port};
+    location / { proxy_pass http://store; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host $http_host; proxy_buffering off; proxy_request_buffering off; }
+  }
+}`,
+  );
+  const child = spawn(NGINX, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  // Any answer will do (MinIO answers / with an S3 error): the peer is up.
+  await waitHttp(`${url}/`);
+  return { url, process: child };
+}
