@@ -49,8 +49,14 @@ const SLUICE = buildDist();
 
 const args = process.argv.slice(2);
 const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
-/** Each cell's warm-up on its own operation, before its rounds (discarded). */
-const WARMUP_SECONDS = 1;
+/**
+ * Each cell's warm-up, before its rounds (discarded; `--warmup S`): S/2 s of 4 KiB GETs, then S s
+ * of the cell's own operation. A sidecar in a pod has served for hours; at 1 s the request path
+ * of a c=1 cell still ran in V8's baseline tier (`perf`): 1 MiB c=1 used 1.9–2.3 ms of CPU per GET
+ * and 3.8–5.6 per PUT after 1 s, 1.1–1.7 and 2.7–2.8 after 8 s. A warm proxy also holds more:
+ * +3 MiB malloc heap, +3 MiB V8 pages at the 64 × 64 MiB peak.
+ */
+const WARMUP_SECONDS = Number(args[args.indexOf('--warmup') + 1]) || 8;
 /** Shortest round of 64 MiB PUTs (each worker also sends at least one). */
 const BIG_PUT_SECONDS = 4;
 const QUICK = args.includes('--quick');
@@ -475,7 +481,7 @@ async function measureCell(
     method: 'GET',
     path: () => `/bench/obj-${4 * 1024}`,
     concurrency: 4,
-    seconds: 0.5,
+    seconds: WARMUP_SECONDS / 2,
     origin: proxy.url,
     headers: proxy.sign,
   });
@@ -581,6 +587,8 @@ async function addedLatency(
   // The proxy's own event-loop delay and GC pauses during its rounds (prom-client's default
   // metrics; a scrape resets the lag histogram): is its tail its own or the machine's?
   const scrape = async (): Promise<string> => (await fetch(`${proxy.adminUrl}/metrics`)).text();
+  // Warm, as every cell's proxy is (see WARMUP_SECONDS): this one has idled since the start.
+  await runLoad({ ...base, origin: proxy.url, headers: proxy.sign, concurrency: 4, seconds: WARMUP_SECONDS });
   const gcBefore = gcPauses(await scrape());
   // prom-client samples the loop with a 10 ms timer and records each interval whole (its p50
   // reads ~10.0 ms on an idle loop), so the delay is the maximum minus those 10 ms.
