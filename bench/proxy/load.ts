@@ -96,17 +96,19 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 }
 
 /**
- * Open loop (../open-loop.ts): requests scheduled `rate` per second for `seconds`, at most
- * `concurrency` in flight, each latency counted from the request's due time. Below saturation
- * this measures the latency a hop adds, which a closed loop at full speed cannot: there p99 is
- * the 2 shared cores' queue.
+ * Open loop (../open-loop.ts): requests scheduled `rate` per second for `seconds` from `start`
+ * (performance.now() ms; default now), at most `concurrency` in flight, each latency counted from
+ * the request's due time. Below saturation this measures the latency a hop adds, which a closed
+ * loop at full speed cannot: there p99 is the 2 shared cores' queue.
  */
-export async function runOpenLoop(spec: LoadSpec & { rate: number }): Promise<LoadResult> {
+export async function runOpenLoop(
+  spec: LoadSpec & { rate: number },
+  start = performance.now(),
+): Promise<LoadResult> {
   const pool = new Pool(spec.origin, { connections: spec.concurrency, keepAliveTimeout: 10_000 });
   const lat: number[] = [];
   let errors = 0;
   let bytes = 0;
-  const start = performance.now();
   const total = Math.max(1, Math.floor(spec.seconds * spec.rate));
   await openLoop(start, total, spec.rate, spec.concurrency, async (n, due) => {
     const r = await exchange(pool, spec, spec.path(n));
@@ -117,4 +119,20 @@ export async function runOpenLoop(spec: LoadSpec & { rate: number }): Promise<Lo
   const seconds = (performance.now() - start) / 1000;
   await pool.close();
   return summarize(lat, errors, bytes, seconds);
+}
+
+/**
+ * Several open loops at once, one per spec, their schedules offset so requests alternate between
+ * them (spec k's n-th request is due at (n + k/specs) / rate s): every target samples the same
+ * moments of the machine, so a stall of the store or the cores lands in all of their tails alike
+ * and the difference between them is the hop's own. Back-to-back rounds of runOpenLoop compare
+ * p99s taken seconds apart, on a machine whose p99 moves by tens of ms from one round to the next.
+ * Each spec keeps its own pool and its own `concurrency` cap, so one slow target does not hold
+ * back the others' requests.
+ */
+export function runInterleavedOpenLoops(specs: (LoadSpec & { rate: number })[]): Promise<LoadResult[]> {
+  const start = performance.now() + 10;
+  return Promise.all(
+    specs.map((spec, k) => runOpenLoop(spec, start + (k * 1000) / spec.rate / specs.length)),
+  );
 }

@@ -12,7 +12,7 @@
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
- * 3. Added latency: 4 KiB GETs in an open loop below saturation, direct, peer and proxy alternating
+ * 3. Added latency: 4 KiB GETs in open loops below saturation, direct, peer and proxy interleaved
  *    (`--added-only` runs it alone). Parts 2 and 3 are skipped when --sizes, --concurrency or
  *    --ops narrow the run.
  * `--quick` drops concurrency 64 and runs one round; `--ceiling-only` runs part 2 alone;
@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { StoreSigner } from '../../proxy/sigv4/signer.ts';
 import { startMinioCluster } from '../../test/testbed/minio.ts';
 import { freePort } from '../../test/testbed/ports.ts';
-import { runLoad, runOpenLoop } from './load.ts';
+import { runInterleavedOpenLoops, runLoad } from './load.ts';
 import type { LoadResult } from './load.ts';
 import { cpuSeconds, cpuTimes, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
 import { wrkAsync } from './wrk.ts';
@@ -74,8 +74,9 @@ const CONCS = listFlag('--concurrency')?.map(Number);
 const OPS = (listFlag('--ops') ?? ['GET', 'PUT']).map((o) => o.toUpperCase());
 // A narrowed run measures part 1's chosen cells only: parts 2 and 3 are skipped.
 const NARROWED = SIZES !== undefined || CONCS !== undefined || args.includes('--ops');
-// Part 3, added latency: 4 KiB GETs in an open loop at `--added-rate` req/s (default 300, well
-// below what this machine serves), ≤ 16 in flight, alternating direct and proxy rounds.
+// Part 3, added latency: 4 KiB GETs in open loops at `--added-rate` req/s in all (default 300, well
+// below what this machine serves), shared by direct, peer and proxy, their requests interleaved
+// (load.ts, runInterleavedOpenLoops), ≤ 16 in flight each.
 const ADDED_RATE = Number(args[args.indexOf('--added-rate') + 1]) || 300;
 const ADDED_ROUNDS = QUICK ? 2 : 3;
 // `--rounds N`: part 1's direct/proxy alternations per cell (medians reported).
@@ -568,20 +569,22 @@ interface AddedLatency {
 
 /**
  * The latency the proxy adds to a 4 KiB GET below saturation (issue 3's "≤ 1 ms added p99 at
- * concurrency 16"): open-loop rounds, direct, the nginx peer and the proxy in turn so all see the
- * same machine; reports each round and the median p50/p99 differences.
+ * concurrency 16"): rounds of interleaved open loops to direct, the nginx peer and the proxy, so
+ * all sample the same moments of the machine; reports each round and the median over rounds of
+ * each round's p50/p99 difference to direct.
  */
 async function addedLatency(
   direct: { url: string; sign: Sign },
   peer: { url: string; sign: Sign } | undefined,
   proxy: { url: string; adminUrl: string; sign: Sign },
 ): Promise<AddedLatency> {
+  const targets = peer ? 3 : 2;
   const base = {
     method: 'GET' as const,
     path: () => `/bench/obj-${4 * 1024}`,
     concurrency: 16,
-    seconds: 5,
-    rate: ADDED_RATE,
+    seconds: 10,
+    rate: ADDED_RATE / targets,
   };
   const res: AddedLatency = { rate: ADDED_RATE, direct: [], proxy: [], ...(peer && { peer: [] }) };
   // The proxy's own event-loop delay and GC pauses during its rounds (prom-client's default
@@ -595,24 +598,31 @@ async function addedLatency(
   const SAMPLING_MS = 10;
   let lagMaxMs = 0;
   for (let round = 0; round < ADDED_ROUNDS; round++) {
-    res.direct.push(await runOpenLoop({ ...base, origin: direct.url, headers: direct.sign }));
-    if (peer) res.peer!.push(await runOpenLoop({ ...base, origin: peer.url, headers: peer.sign }));
     await scrape();
-    res.proxy.push(await runOpenLoop({ ...base, origin: proxy.url, headers: proxy.sign }));
+    const [d, p, g] = await runInterleavedOpenLoops([
+      { ...base, origin: direct.url, headers: direct.sign },
+      { ...base, origin: proxy.url, headers: proxy.sign },
+      ...(peer ? [{ ...base, origin: peer.url, headers: peer.sign }] : []),
+    ]);
+    res.direct.push(d!);
+    res.proxy.push(p!);
+    if (g) res.peer!.push(g);
     const max = metricValue(await scrape(), 'nodejs_eventloop_lag_max_seconds') * 1000;
     lagMaxMs = Math.max(lagMaxMs, max - SAMPLING_MS);
   }
   const gcAfter = gcPauses(await scrape());
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
   const fmt = (rs: LoadResult[], k: 'p50Ms' | 'p99Ms') => rs.map((r) => r[k].toFixed(2)).join('/');
-  const d50 = median(res.direct.map((r) => r.p50Ms));
-  const d99 = median(res.direct.map((r) => r.p99Ms));
+  // Paired: each round's difference to direct in the same round, then the median over rounds.
+  const diff = (rs: LoadResult[], k: 'p50Ms' | 'p99Ms'): string =>
+    median(rs.map((r, i) => r[k] - res.direct[i]![k])).toFixed(2);
   const added = (name: string, rs: LoadResult[]): string =>
     `${name} p50 ${fmt(rs, 'p50Ms')} p99 ${fmt(rs, 'p99Ms')} ms, median added p50 ` +
-    `${(median(rs.map((r) => r.p50Ms)) - d50).toFixed(2)} ms, p99 ${(median(rs.map((r) => r.p99Ms)) - d99).toFixed(2)} ms`;
+    `${diff(rs, 'p50Ms')} ms, p99 ${diff(rs, 'p99Ms')} ms`;
   const all = [...res.direct, ...res.proxy, ...(res.peer ?? [])];
   process.stdout.write(
-    `added latency, GET 4 KiB open loop ${ADDED_RATE}/s ≤16 in flight, ${ADDED_ROUNDS} rounds: ` +
+    `added latency, GET 4 KiB, open loops interleaved, ${ADDED_RATE}/s in all, ≤16 in flight each, ` +
+      `${ADDED_ROUNDS} rounds of ${base.seconds} s: ` +
       `direct p50 ${fmt(res.direct, 'p50Ms')} p99 ${fmt(res.direct, 'p99Ms')} ms | ` +
       (res.peer ? `${added('nginx', res.peer)} | ` : '') +
       `${added('proxy', res.proxy)} | errors ${all.reduce((a, r) => a + r.errors, 0)}\n` +
