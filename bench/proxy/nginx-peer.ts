@@ -3,12 +3,14 @@
  * the same run. Configured as MinIO's documentation configures nginx in front of MinIO — the
  * client's Host passed on (so a signature made for the peer's address verifies at the store),
  * request and response bodies streamed, not buffered — with one worker process, as the sidecar
- * is one Node process. It neither re-signs nor checks a policy: it is what a hop costs when it
- * only relays, written in C.
+ * is one Node process, and reads of up to 256 KiB from the store, as the sidecar's
+ * (`proxy_buffer_size`; unbuffered, nginx relays at most that much per read, and its default of
+ * one page relayed 64 MiB GETs at 0.27–0.60× direct, bench/proxy/runs/2026-12-02-s7-*.json). It
+ * neither re-signs nor checks a policy: it is what a hop costs when it only relays, written in C.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../test/testbed/ports.ts';
 import { waitHttp } from './proc.ts';
@@ -33,7 +35,8 @@ http { access_log off; keepalive_requests 100000; client_max_body_size 0;
   upstream store { server ${host}; keepalive 128; keepalive_requests 100000; }
   server { listen 127.0.0.1:${port};
     location / { proxy_pass http://store; proxy_http_version 1.1; proxy_set_header Connection "";
-      proxy_set_header Host $http_host; proxy_buffering off; proxy_request_buffering off; }
+      proxy_set_header Host $http_host; proxy_buffering off; proxy_request_buffering off;
+      proxy_buffer_size 256k; proxy_buffers 4 256k; proxy_busy_buffers_size 256k; }
   }
 }`,
   );
@@ -41,7 +44,20 @@ http { access_log off; keepalive_requests 100000; client_max_body_size 0;
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  // Any answer will do (MinIO answers / with an S3 error): the peer is up.
-  await waitHttp(`${url}/`);
+  // Any answer will do (MinIO answers / with an S3 error): the peer is up. A configuration nginx
+  // refuses makes it exit at once, its reason in the error log.
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => {
+      let log = '(no error log)';
+      try {
+        log = readFileSync(join(prefix, 'logs', 'error.log'), 'utf8').trim();
+      } catch {
+        // nginx stopped before it wrote one
+      }
+      reject(new Error(`nginx exited (${code}): ${log}`));
+    }),
+  );
+  exited.catch(() => undefined); // once up, a later exit is the run's teardown
+  await Promise.race([waitHttp(`${url}/`), exited]);
   return { url, process: child };
 }
