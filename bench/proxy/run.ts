@@ -3,12 +3,12 @@
  *
  * 1. GET and PUT of 4 KiB, 1 MiB and 64 MiB at concurrency 1/16/64, through the proxy and
  *    direct to the same MinIO node, in the same run: throughput and p50/p99 as ratios, the
- *    proxy's CPU per request and peak RSS per cell. GETs are driven by wrk (cheap per byte; the
- *    bucket allows anonymous reads), PUTs by the Node generator (./load.ts). Each cell starts a
- *    fresh proxy, warms it up, then alternates direct and proxy `--rounds` times (medians).
- *    A peer runs in the same rounds: nginx as a plain reverse proxy in front of the same node
- *    (./nginx-peer.ts; `--no-peer` leaves it out), so each ratio of ours sits next to what a
- *    relaying hop written in C gets on the same machine at the same moment.
+ *    proxy's CPU per request and peak RSS per cell. GETs are driven by wrk (cheap per byte),
+ *    PUTs by the Node generator (./load.ts). Each cell starts a fresh proxy, warms it up, then
+ *    runs `--rounds` rounds of direct, peer and proxy in turn (medians). The peer is nginx as a
+ *    plain reverse proxy in front of the same node (./nginx-peer.ts; `--no-peer` leaves it out),
+ *    so each ratio of ours sits next to what a relaying hop written in C gets on the same
+ *    machine at the same moment.
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
@@ -79,7 +79,7 @@ const NARROWED = SIZES !== undefined || CONCS !== undefined || args.includes('--
 // (load.ts, runInterleavedOpenLoops), ≤ 16 in flight each.
 const ADDED_RATE = Number(args[args.indexOf('--added-rate') + 1]) || 300;
 const ADDED_ROUNDS = QUICK ? 2 : 3;
-// `--rounds N`: part 1's direct/proxy alternations per cell (medians reported).
+// `--rounds N`: part 1's rounds of direct, peer and proxy per cell (medians reported).
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 // `--pin`: the store (MinIO) on CPU 0, the load generator (this process) and the proxy on CPU 1 —
 // the layout of a deployment, where the store's CPU is not the app's and its sidecar's. Without
