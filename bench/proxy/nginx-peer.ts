@@ -3,9 +3,10 @@
  * the same run. Configured as MinIO's documentation configures nginx in front of MinIO — the
  * client's Host passed on (so a signature made for the peer's address verifies at the store),
  * request and response bodies streamed, not buffered — with one worker process, as the sidecar
- * is one Node process, and reads of up to 256 KiB from the store, as the sidecar's
- * (`proxy_buffer_size`; unbuffered, nginx relays at most that much per read, and its default of
- * one page relayed 64 MiB GETs at 0.27–0.60× direct, bench/proxy/runs/2026-12-02-s7-*.json). It
+ * is one Node process, and reads of up to 256 KiB, as the sidecar's from the store
+ * (`proxy_buffer_size`, and `client_body_buffer_size` for uploads; unbuffered, nginx relays at
+ * most that much per read, and its one-page default relayed 64 MiB GETs at 0.27–0.60× direct,
+ * bench/proxy/runs/2026-12-02-s7-pinned-{peer,warm8}.json). It
  * neither re-signs nor checks a policy: it is what a hop costs when it only relays, written in C.
  */
 import { spawn } from 'node:child_process';
@@ -36,7 +37,8 @@ http { access_log off; keepalive_requests 100000; client_max_body_size 0;
   server { listen 127.0.0.1:${port};
     location / { proxy_pass http://store; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_set_header Host $http_host; proxy_buffering off; proxy_request_buffering off;
-      proxy_buffer_size 256k; proxy_buffers 4 256k; proxy_busy_buffers_size 256k; }
+      proxy_buffer_size 256k; proxy_buffers 4 256k; proxy_busy_buffers_size 256k;
+      client_body_buffer_size 256k; }
   }
 }`,
   );
