@@ -6,8 +6,8 @@
  * is one Node process, and reads of up to 256 KiB, as the sidecar's from the store
  * (`proxy_buffer_size`, and `client_body_buffer_size` for uploads; unbuffered, nginx relays at
  * most that much per read, and its one-page default relayed 64 MiB GETs at 0.27–0.60× direct,
- * bench/proxy/runs/2026-12-02-s7-pinned-{peer,warm8}.json). It
- * neither re-signs nor checks a policy: it is what a hop costs when it only relays, written in C.
+ * bench/proxy/runs/2026-12-02-s7-pinned-{peer,warm8}.json). It neither re-signs nor checks a
+ * policy: it is what a hop costs when it only relays, written in C.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
