@@ -22,13 +22,22 @@
  * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own
  * process (`sluice proxy`) in a memory cgroup with the sidecar's limit, as in a pod
  * (`--memory-limit MiB`, default 256; 0 = none). `--ops PUT-CHUNKED` adds SDK-style aws-chunked
- * uploads; `--anonymous-gets` drops the GET signatures. Results: bench/results/. The machine is
+ * uploads; `--anonymous-gets` drops the GET signatures; `--proxy-logs DIR` keeps each proxy's access log. Results: bench/results/. The machine is
  * shared (2 cores): read ratios, not absolutes, and expect noise of ±10–20 % between runs.
  */
 import { PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { join } from 'node:path';
@@ -88,6 +97,7 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 // CPU request of its own: what it adds is its own work and the extra hop, not contention.
 const OWN_CORE = args.includes('--own-core');
 const ANONYMOUS_GETS = args.includes('--anonymous-gets');
+const PROXY_LOGS = args.includes('--proxy-logs') ? args[args.indexOf('--proxy-logs') + 1] : undefined;
 // The nginx peer in part 1's and part 3's rounds, unless `--no-peer` (or nginx is missing).
 const PEER = !args.includes('--no-peer') && existsSync(NGINX);
 const PIN = OWN_CORE || args.includes('--pin');
@@ -154,7 +164,10 @@ async function startProxyProcess(
   const [cmd, argv] = cgroup
     ? cgroup.wrap(NODE, [SLUICE, 'proxy', '--config', cfg])
     : [NODE, [SLUICE, 'proxy', '--config', cfg]];
-  const child = spawn(cmd, argv, { env: proxyEnv(), stdio: ['ignore', 'ignore', 'inherit'] });
+  // `--proxy-logs DIR`: each proxy's access log to DIR/<name>.log (what a cell's errors were).
+  const logTo = PROXY_LOGS ? openSync(join(PROXY_LOGS, `${name}.log`), 'w') : 'ignore';
+  const child = spawn(cmd, argv, { env: proxyEnv(), stdio: ['ignore', logTo, 'inherit'] });
+  if (typeof logTo === 'number') closeSync(logTo);
   if (cgroup) child.once('exit', () => cgroup.remove());
   children.push(child);
   await waitHttp(`http://127.0.0.1:${admin}/readyz`);
