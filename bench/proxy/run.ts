@@ -22,8 +22,10 @@
  * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own
  * process (`sluice proxy`) in a memory cgroup with the sidecar's limit, as in a pod
  * (`--memory-limit MiB`, default 256; 0 = none). `--ops PUT-CHUNKED` adds SDK-style aws-chunked
- * uploads; `--anonymous-gets` drops the GET signatures; `--proxy-logs DIR` keeps each proxy's access log. Results: bench/results/. The machine is
- * shared (2 cores): read ratios, not absolutes, and expect noise of ±10–20 % between runs.
+ * uploads; `--anonymous-gets` drops the GET signatures; `--proxy-logs DIR` keeps each proxy's
+ * access log; `--warmup S` and `--no-peer`: see WARMUP_SECONDS and PEER. Results:
+ * bench/results/. The machine is shared (2 cores): read ratios, not absolutes, and expect noise
+ * of ±10–20 % between runs.
  */
 import { PutBucketPolicyCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync, spawn } from 'node:child_process';
