@@ -18,6 +18,7 @@ import { freePort } from '../../test/testbed/ports.ts';
 import { cpuSeconds, proxyEnv, rssBytes, waitHttp } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
 import { wrk, type WrkResult } from './wrk.ts';
+import { NGINX, startNginx } from './nginx.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
 const SLUICE = buildDist();
@@ -46,30 +47,25 @@ function median(xs: number[]): number {
 }
 
 async function main(children: ChildProcess[], dir: string): Promise<void> {
-  if (!existsSync('/usr/sbin/nginx')) throw new Error('nginx is needed (/usr/sbin/nginx)');
+  if (!existsSync(NGINX)) throw new Error(`nginx is needed (${NGINX})`);
   const [backendPort, nginxPort, sluicePort, adminPort] = [
     await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
   ];
-  mkdirSync(join(dir, 'logs'), { recursive: true });
   mkdirSync(join(dir, 'www'), { recursive: true });
   writeFileSync(join(dir, 'www', 'k'), Buffer.alloc(SIZE, 120));
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1; error_log ${dir}/logs/error.log warn; pid ${dir}/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000;
+  children.push(
+    await startNginx(
+      dir,
+      `http { access_log off; keepalive_requests 100000;
   upstream be { server 127.0.0.1:${backendPort}; keepalive 128; }
   server { listen 127.0.0.1:${backendPort}; location / { root ${dir}/www; try_files /k =404; } }
   server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; } }
 }`,
-  );
-  children.push(
-    spawn('/usr/sbin/nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    }),
+      `http://127.0.0.1:${backendPort}/`,
+    ),
   );
   writeFileSync(join(dir, 'creds.json'), JSON.stringify({ accessKeyId: 'a', secretAccessKey: 'b' }));
   writeFileSync(
@@ -102,7 +98,6 @@ http { access_log off; keepalive_requests 100000;
     { env: proxyEnv(), stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(sluice);
-  await waitHttp(`http://127.0.0.1:${backendPort}/`);
   await waitHttp(`http://127.0.0.1:${adminPort}/readyz`);
   await new Promise((r) => setTimeout(r, 1000));
   const idleRss = rssBytes(sluice.pid!);

@@ -6,7 +6,7 @@
  *    proxy's CPU per request and peak RSS per cell. GETs are driven by wrk (cheap per byte),
  *    PUTs by the Node generator (./load.ts). Each cell starts a fresh proxy, warms it up, then
  *    runs `--rounds` rounds of direct, peer and proxy in turn (medians). The peer is nginx as a
- *    plain reverse proxy in front of the same node (./nginx-peer.ts; `--no-peer` leaves it out),
+ *    plain reverse proxy in front of the same node (./nginx.ts; `--no-peer` leaves it out),
  *    so each ratio of ours sits next to what a relaying hop written in C gets on the same
  *    machine at the same moment.
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
@@ -51,7 +51,7 @@ import type { LoadResult } from './load.ts';
 import { cpuSeconds, cpuTimes, peakRss, proxyEnv, waitHttp, type MemoryAtPeak } from './proc.ts';
 import { wrkAsync } from './wrk.ts';
 import { memoryCgroup } from './cgroup.ts';
-import { NGINX, startNginxPeer } from './nginx-peer.ts';
+import { NGINX, startNginx, startNginxPeer } from './nginx.ts';
 import { defaultInjectorConfig } from '../../operator/webhook/config.ts';
 import { buildDist } from '../../scripts/build.ts';
 
@@ -340,33 +340,23 @@ async function main(): Promise<void> {
     }
 
   // The ceiling: a backend that is not the bottleneck.
-  if (!ADDED_ONLY && (!NARROWED || CEILING_ONLY) && existsSync('/usr/sbin/nginx')) {
+  if (!ADDED_ONLY && (!NARROWED || CEILING_ONLY) && existsSync(NGINX)) {
     const [backendPort, nginxProxyPort] = [await freePort(), await freePort()];
     const prefix = join(dir, 'nginx');
-    mkdirSync(join(prefix, 'logs'), { recursive: true });
     // nginx workers run as `nobody` when started as root: a 0700 temp dir would answer 403 to all.
     chmodSync(dir, 0o755);
     mkdirSync(join(prefix, 'www'), { recursive: true });
     writeFileSync(join(prefix, 'www', 'k'), Buffer.alloc(4096, 120));
-    writeFileSync(
-      join(prefix, 'nginx.conf'),
-      `worker_processes 1; error_log ${prefix}/logs/error.log warn; pid ${prefix}/nginx.pid;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 100000;
+    const nginx = await startNginx(
+      prefix,
+      `http { access_log off; keepalive_requests 100000;
   upstream be { server 127.0.0.1:${backendPort}; keepalive 128; }
   server { listen 127.0.0.1:${backendPort}; location / { root ${prefix}/www; try_files /k =404; } }
   server { listen 127.0.0.1:${nginxProxyPort}; location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; } }
 }`,
-    );
-    const nginx = spawn(
-      '/usr/sbin/nginx',
-      ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'],
-      {
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
+      `http://127.0.0.1:${backendPort}/`,
     );
     children.push(nginx);
-    await waitHttp(`http://127.0.0.1:${backendPort}/`);
     const p = await startProxyProcess(
       'ceiling',
       `http://127.0.0.1:${backendPort}`,
