@@ -84,8 +84,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const path = spec.path(w);
       const t0 = performance.now();
       const r = await exchange(pool, spec, path);
-      bytes += r.bytes;
-      if (!r.ok) errors++;
+      // Throughput counts what arrived whole and was answered 2xx; a failed upload's bytes do not.
+      if (r.ok) bytes += r.bytes;
+      else errors++;
       lat.push(performance.now() - t0);
     }
   };
@@ -112,8 +113,8 @@ export async function runOpenLoop(
   const total = Math.max(1, Math.floor(spec.seconds * spec.rate));
   await openLoop(start, total, spec.rate, spec.concurrency, async (n, due) => {
     const r = await exchange(pool, spec, spec.path(n));
-    bytes += r.bytes;
-    if (!r.ok) errors++;
+    if (r.ok) bytes += r.bytes;
+    else errors++;
     lat.push(performance.now() - due);
   });
   const seconds = (performance.now() - start) / 1000;

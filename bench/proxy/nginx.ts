@@ -65,7 +65,8 @@ export async function startNginxPeer(
   const port = await freePort();
   const { host } = new URL(upstream);
   mkdirSync(prefix, { recursive: true });
-  // Workers run as `nobody` when started as root: they must reach their temp directories.
+  // Workers run as `nobody` when started as root: they must reach their temp directories here
+  // (and the caller the directories above).
   chmodSync(prefix, 0o755);
   const url = `http://127.0.0.1:${port}`;
   // Any answer will do (MinIO answers / with an S3 error): the peer is up.

@@ -67,7 +67,7 @@ const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
  * and 3.8–5.6 per PUT after 1 s, 1.1–1.7 and 2.7–2.8 after 8 s. A warm proxy also holds more:
  * +3 MiB malloc heap, +3 MiB V8 pages at the 64 × 64 MiB peak.
  */
-const WARMUP_SECONDS = Number(args[args.indexOf('--warmup') + 1]) || 8;
+const WARMUP_SECONDS = args.includes('--warmup') ? Number(args[args.indexOf('--warmup') + 1]) : 8;
 /** Shortest round of 64 MiB PUTs (each worker also sends at least one). */
 const BIG_PUT_SECONDS = 4;
 const QUICK = args.includes('--quick');
@@ -100,6 +100,7 @@ const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (QUICK ? 1 : 3);
 const OWN_CORE = args.includes('--own-core');
 const ANONYMOUS_GETS = args.includes('--anonymous-gets');
 const PROXY_LOGS = args.includes('--proxy-logs') ? args[args.indexOf('--proxy-logs') + 1] : undefined;
+if (PROXY_LOGS) mkdirSync(PROXY_LOGS, { recursive: true });
 // The nginx peer in part 1's and part 3's rounds, unless `--no-peer` (or nginx is missing).
 const PEER = !args.includes('--no-peer') && existsSync(NGINX);
 const PIN = OWN_CORE || args.includes('--pin');
@@ -179,6 +180,9 @@ async function startProxyProcess(
 
 /** Starts the nginx peer in front of `node`, on the proxy's CPU when pinned; returns its url. */
 async function startPeer(node: string): Promise<string> {
+  // nginx workers run as `nobody` when started as root: they must reach their temp directories
+  // (unused while nothing is buffered, but a config change should not turn into 500s).
+  chmodSync(dir, 0o755);
   const peer = await startNginxPeer(join(dir, 'nginx-peer'), node);
   children.push(peer.process);
   if (PIN) {
@@ -331,7 +335,9 @@ async function main(): Promise<void> {
       if (!NARROWED) {
         out.addedLatency = await addedLatency(
           { url: node, sign: sign(signer, host) },
-          peer && signPeer ? { url: peer, sign: signPeer } : undefined,
+          // Interleaved, the peer runs while the proxy does: with --own-core it would share the
+          // proxy's core, so there part 3 leaves it out.
+          peer && signPeer && !OWN_CORE ? { url: peer, sign: signPeer } : undefined,
           { ...proxy, sign: sign(clientSigner, proxyHost) },
         );
       }
@@ -440,7 +446,7 @@ function awsChunked(data: Buffer): { body: Buffer; headers: Record<string, strin
 
 /**
  * One cell: a fresh proxy (so its peak RSS is this cell's alone), warmed up, then ROUNDS rounds
- * alternating direct and proxy; medians of throughput and latency, the proxy's CPU over all its
+ * of direct, the peer and the proxy in turn; medians of throughput and latency, the proxy's CPU over all its
  * rounds, its peak RSS over the cell.
  */
 async function measureCell(
@@ -535,13 +541,16 @@ async function measureCell(
   const errors = (rs: LoadResult[]): number => rs.reduce((a, r) => a + r.errors, 0);
   const ratios = (rs: LoadResult[]): string =>
     rs.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/');
+  const errorPart = g
+    ? `errors ${errors(direct)}/${errors(viaPeer)}/${errors(viaProxy)} (direct/nginx/proxy)`
+    : `errors ${errors(direct)}/${errors(viaProxy)}`;
   const peerPart = g
     ? `nginx ${g.reqPerSec.toFixed(0)}/s p99 ${g.p99Ms.toFixed(1)}ms ratio ${(g.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaPeer)}) | `
     : '';
   process.stdout.write(
     `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ${peerPart}` +
       `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaProxy)}) ` +
-      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) errors ${errors(direct)}/${errors(viaProxy)}\n`,
+      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) ${errorPart}\n`,
   );
   return cell;
 }
