@@ -115,3 +115,18 @@ void test("ProxyMetrics' registry serves the process and Node.js metrics, shared
     assert.equal(b.registry.getSingleMetric(name), m, name);
   }
 });
+
+void test('the event-loop delay monitor samples every EVENT_LOOP_SAMPLING_MS, not prom-client’s 10 ms', async () => {
+  const { ProxyMetrics, EVENT_LOOP_SAMPLING_MS } = await import('../../../proxy/metrics.ts');
+  const m = new ProxyMetrics();
+  await m.registry.metrics(); // a scrape resets the histogram
+  await new Promise((resolve) => setTimeout(resolve, 4 * EVENT_LOOP_SAMPLING_MS));
+  const text = await m.registry.metrics();
+  // Each sample is a whole interval between the monitor's wake-ups: on an idle loop about the
+  // sampling period (0 when nothing was sampled, ~0.01 s at prom-client's default).
+  const p50 = sample(text, 'nodejs_eventloop_lag_p50_seconds');
+  assert.ok(
+    p50 !== undefined && p50 >= (EVENT_LOOP_SAMPLING_MS / 1000) * 0.9 && p50 < 5,
+    `nodejs_eventloop_lag_p50_seconds ${p50}`,
+  );
+});
