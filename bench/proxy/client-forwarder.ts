@@ -1,9 +1,12 @@
 /**
- * A minimal streaming forwarder for bench/proxy/client.ts: GET <path> → the backend's <path>,
- * body streamed with backpressure, through either undici's Pool (dispatch, as the proxy used it
- * until proxy/http1/) or the proxy's own UpstreamPool. Nothing else (no policy, signing, logs),
- * so the two differ only in the backend client. Usage: `node client-forwarder.ts
- * undici|sluice BACKEND_ORIGIN PORT`; prints "ready" once listening.
+ * A minimal streaming forwarder: GET <path> → the backend's <path> with the client's own headers
+ * (Host included, as the nginx peer passes them), body streamed with backpressure, through either
+ * undici's Pool (dispatch, as the proxy used it until proxy/http1/) or the proxy's own
+ * UpstreamPool. Nothing else (no policy, signing, logs, metrics). bench/proxy/client.ts runs both
+ * (they differ only in the backend client); bench/proxy/run.ts runs the second in front of MinIO
+ * as the floor of any Node relay (a client's signature still verifies: nothing it signed
+ * changes). Usage: `node client-forwarder.ts undici|sluice BACKEND_ORIGIN PORT`; prints "ready"
+ * once listening.
  */
 import { createServer, type ServerResponse } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -13,10 +16,19 @@ import { UpstreamPool } from '../../proxy/http1/pool.ts';
 import type { UpstreamController, UpstreamHandler } from '../../proxy/http1/types.ts';
 
 const [kind, origin, port] = process.argv.slice(2) as [string, string, string];
-const HOST = new URL(origin).host;
+
+/** The client's headers without its hop-by-hop ones (each client sets its own Connection). */
+function endToEnd(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name !== 'connection' && name !== 'keep-alive') out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
 
 /** undici: its chunks are owned, so a write returning false is the only reason to pause. */
-function viaUndici(pool: Pool, path: string, res: ServerResponse): void {
+function viaUndici(pool: Pool, path: string, headers: string[], res: ServerResponse): void {
   const handler: Dispatcher.DispatchHandler = {
     // undici takes a handler without onRequestStart for its older callback API.
     onRequestStart() {},
@@ -36,11 +48,11 @@ function viaUndici(pool: Pool, path: string, res: ServerResponse): void {
       res.destroy(err);
     },
   };
-  pool.dispatch({ method: 'GET', path, headers: { host: HOST } }, handler);
+  pool.dispatch({ method: 'GET', path, headers }, handler);
 }
 
 /** The own client: chunks are borrowed, so pause while a write holding one is pending. */
-function viaSluice(pool: UpstreamPool, path: string, res: ServerResponse): void {
+function viaSluice(pool: UpstreamPool, path: string, headers: string[], res: ServerResponse): void {
   let unflushed = 0;
   let controller: UpstreamController | undefined;
   const flushed = (): void => {
@@ -64,7 +76,7 @@ function viaSluice(pool: UpstreamPool, path: string, res: ServerResponse): void 
     },
   };
   pool.dispatch(
-    { method: 'GET', path, headers: ['host', HOST], body: null, headersTimeout: 30_000, bodyTimeout: 30_000 },
+    { method: 'GET', path, headers, body: null, headersTimeout: 30_000, bodyTimeout: 30_000 },
     handler,
   );
 }
@@ -80,6 +92,6 @@ const ownPool =
       })
     : undefined;
 createServer((req, res) => {
-  if (undiciPool) viaUndici(undiciPool, req.url!, res);
-  else viaSluice(ownPool!, req.url!, res);
+  if (undiciPool) viaUndici(undiciPool, req.url!, endToEnd(req.rawHeaders), res);
+  else viaSluice(ownPool!, req.url!, endToEnd(req.rawHeaders), res);
 }).listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));

@@ -12,8 +12,9 @@
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
- * 3. Added latency: 4 KiB GETs in open loops below saturation, direct, peer and proxy interleaved
- *    (`--added-only` runs it alone). Parts 2 and 3 are skipped when --sizes, --concurrency or
+ * 3. Added latency: 4 KiB GETs in open loops below saturation, direct, peer, the Node floor (a
+ *    bare Node relay, see FLOOR; `--no-floor`) and proxy interleaved (`--added-only` runs it
+ *    alone). Parts 2 and 3 are skipped when --sizes, --concurrency or
  *    --ops narrow the run.
  * `--quick` drops concurrency 64 and runs one round; `--ceiling-only` runs part 2 alone;
  * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
@@ -53,6 +54,7 @@ import { wrkAsync } from './wrk.ts';
 import { memoryCgroup } from './cgroup.ts';
 import { NGINX, startNginx, startNginxPeer } from './nginx.ts';
 import { defaultInjectorConfig } from '../../operator/webhook/config.ts';
+import { EVENT_LOOP_SAMPLING_MS } from '../../proxy/metrics.ts';
 import { buildDist } from '../../scripts/build.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
@@ -103,6 +105,10 @@ const PROXY_LOGS = args.includes('--proxy-logs') ? args[args.indexOf('--proxy-lo
 if (PROXY_LOGS) mkdirSync(PROXY_LOGS, { recursive: true });
 // The nginx peer in part 1's and part 3's rounds, unless `--no-peer` (or nginx is missing).
 const PEER = !args.includes('--no-peer') && existsSync(NGINX);
+// Part 3's Node floor (./client-forwarder.ts in front of the same node: Node's HTTP server and our
+// backend client, nothing else), unless `--no-floor`: what any Node relay adds on this machine,
+// so that the proxy's own share of its added latency can be told from the runtime's.
+const FLOOR = !args.includes('--no-floor');
 const PIN = OWN_CORE || args.includes('--pin');
 // `--memory-limit MiB`: each proxy runs in a memory cgroup with this limit, as in a pod (default:
 // the limit the webhook gives every sidecar; 0 = none). Node sizes V8's heap from it (cgroup.ts).
@@ -190,6 +196,23 @@ async function startPeer(node: string): Promise<string> {
     for (const pid of [peer.process.pid!, ...workers.trim().split('\n').map(Number)]) pinTo(pid, 1);
   }
   return peer.url;
+}
+
+/** Starts the Node floor (see FLOOR) in front of `node`, on the proxy's CPU when pinned. */
+async function startFloor(node: string): Promise<string> {
+  const port = await freePort();
+  const child = spawn(
+    NODE,
+    [new URL('./client-forwarder.ts', import.meta.url).pathname, 'sluice', node, String(port)],
+    { env: proxyEnv(), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the Node floor exited (${code})`)));
+  });
+  if (PIN) pinTo(child.pid!, 1);
+  return `http://127.0.0.1:${port}`;
 }
 
 interface Cell {
@@ -333,11 +356,13 @@ async function main(): Promise<void> {
         }
       }
       if (!NARROWED) {
+        // Interleaved, the peers run while the proxy does: with --own-core they would share the
+        // proxy's core, so there part 3 leaves them out.
+        const floor = FLOOR && !OWN_CORE ? await startFloor(node) : undefined;
         out.addedLatency = await addedLatency(
           { url: node, sign: sign(signer, host) },
-          // Interleaved, the peer runs while the proxy does: with --own-core it would share the
-          // proxy's core, so there part 3 leaves it out.
           peer && signPeer && !OWN_CORE ? { url: peer, sign: signPeer } : undefined,
+          floor ? { url: floor, sign: sign(signer, new URL(floor).host) } : undefined,
           { ...proxy, sign: sign(clientSigner, proxyHost) },
         );
       }
@@ -579,6 +604,8 @@ interface AddedLatency {
   direct: LoadResult[];
   proxy: LoadResult[];
   peer?: LoadResult[];
+  /** The Node floor's rounds (see FLOOR). */
+  floor?: LoadResult[];
 }
 
 /**
@@ -590,9 +617,10 @@ interface AddedLatency {
 async function addedLatency(
   direct: { url: string; sign: Sign },
   peer: { url: string; sign: Sign } | undefined,
+  floor: { url: string; sign: Sign } | undefined,
   proxy: { url: string; adminUrl: string; sign: Sign },
 ): Promise<AddedLatency> {
-  const targets = peer ? 3 : 2;
+  const targets = 2 + (peer ? 1 : 0) + (floor ? 1 : 0);
   const base = {
     method: 'GET' as const,
     path: () => `/bench/obj-${4 * 1024}`,
@@ -600,29 +628,44 @@ async function addedLatency(
     seconds: 10,
     rate: ADDED_RATE / targets,
   };
-  const res: AddedLatency = { rate: ADDED_RATE, direct: [], proxy: [], ...(peer && { peer: [] }) };
+  const res: AddedLatency = {
+    rate: ADDED_RATE,
+    direct: [],
+    proxy: [],
+    ...(peer && { peer: [] }),
+    ...(floor && { floor: [] }),
+  };
   // The proxy's own event-loop delay and GC pauses during its rounds (prom-client's default
   // metrics; a scrape resets the lag histogram): is its tail its own or the machine's?
   const scrape = async (): Promise<string> => (await fetch(`${proxy.adminUrl}/metrics`)).text();
   // Warm, as every cell's proxy is (see WARMUP_SECONDS): this one has idled since the start.
   await runLoad({ ...base, origin: proxy.url, headers: proxy.sign, concurrency: 4, seconds: WARMUP_SECONDS });
+  if (floor)
+    await runLoad({
+      ...base,
+      origin: floor.url,
+      headers: floor.sign,
+      concurrency: 4,
+      seconds: WARMUP_SECONDS,
+    });
   const gcBefore = gcPauses(await scrape());
-  // prom-client samples the loop with a 10 ms timer and records each interval whole (its p50
-  // reads ~10.0 ms on an idle loop), so the delay is the maximum minus those 10 ms.
-  const SAMPLING_MS = 10;
+  // prom-client samples the loop with a timer (EVENT_LOOP_SAMPLING_MS) and records each interval
+  // whole (its p50 reads about that on an idle loop), so the delay is the maximum minus it.
   let lagMaxMs = 0;
   for (let round = 0; round < ADDED_ROUNDS; round++) {
     await scrape();
-    const [d, p, g] = await runInterleavedOpenLoops([
+    const [d, p, ...others] = await runInterleavedOpenLoops([
       { ...base, origin: direct.url, headers: direct.sign },
       { ...base, origin: proxy.url, headers: proxy.sign },
       ...(peer ? [{ ...base, origin: peer.url, headers: peer.sign }] : []),
+      ...(floor ? [{ ...base, origin: floor.url, headers: floor.sign }] : []),
     ]);
     res.direct.push(d!);
     res.proxy.push(p!);
-    if (g) res.peer!.push(g);
+    if (peer) res.peer!.push(others.shift()!);
+    if (floor) res.floor!.push(others.shift()!);
     const max = metricValue(await scrape(), 'nodejs_eventloop_lag_max_seconds') * 1000;
-    lagMaxMs = Math.max(lagMaxMs, max - SAMPLING_MS);
+    lagMaxMs = Math.max(lagMaxMs, max - EVENT_LOOP_SAMPLING_MS);
   }
   const gcAfter = gcPauses(await scrape());
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
@@ -633,12 +676,13 @@ async function addedLatency(
   const added = (name: string, rs: LoadResult[]): string =>
     `${name} p50 ${fmt(rs, 'p50Ms')} p99 ${fmt(rs, 'p99Ms')} ms, median added p50 ` +
     `${diff(rs, 'p50Ms')} ms, p99 ${diff(rs, 'p99Ms')} ms`;
-  const all = [...res.direct, ...res.proxy, ...(res.peer ?? [])];
+  const all = [...res.direct, ...res.proxy, ...(res.peer ?? []), ...(res.floor ?? [])];
   process.stdout.write(
     `added latency, GET 4 KiB, open loops interleaved, ${ADDED_RATE}/s in all, ≤16 in flight each, ` +
       `${ADDED_ROUNDS} rounds of ${base.seconds} s: ` +
       `direct p50 ${fmt(res.direct, 'p50Ms')} p99 ${fmt(res.direct, 'p99Ms')} ms | ` +
       (res.peer ? `${added('nginx', res.peer)} | ` : '') +
+      (res.floor ? `${added('Node floor', res.floor)} | ` : '') +
       `${added('proxy', res.proxy)} | errors ${all.reduce((a, r) => a + r.errors, 0)}\n` +
       `  proxy during its rounds: longest event-loop delay ${lagMaxMs.toFixed(1)} ms; ` +
       `GC ${gcAfter.count - gcBefore.count} pauses, ${(gcAfter.sumMs - gcBefore.sumMs).toFixed(1)} ms in all\n`,
