@@ -5,10 +5,10 @@
  *    direct to the same MinIO node, in the same run: throughput and p50/p99 as ratios, the
  *    proxy's CPU per request and peak RSS per cell. GETs are driven by wrk (cheap per byte),
  *    PUTs by the Node generator (./load.ts). Each cell starts a fresh proxy, warms it up, then
- *    runs `--rounds` rounds of direct, peer and proxy in turn (medians). The peer is nginx as a
- *    plain reverse proxy in front of the same node (./nginx.ts; `--no-peer` leaves it out),
- *    so each ratio of ours sits next to what a relaying hop written in C gets on the same
- *    machine at the same moment.
+ *    runs `--rounds` rounds of direct, peer, floor (GETs) and proxy in turn (medians). The peer
+ *    is nginx as a plain reverse proxy in front of the same node (./nginx.ts; `--no-peer` leaves
+ *    it out), so each ratio of ours sits next to what a relaying hop written in C gets on the
+ *    same machine at the same moment; the floor is a bare Node relay (see FLOOR; `--no-floor`).
  * 2. The proxy's own ceiling (req/s) in front of a backend that is not the bottleneck (nginx
  *    returning a fixed 4 KiB body), next to nginx itself as a reverse proxy, and the backend
  *    alone.
@@ -105,9 +105,9 @@ const PROXY_LOGS = args.includes('--proxy-logs') ? args[args.indexOf('--proxy-lo
 if (PROXY_LOGS) mkdirSync(PROXY_LOGS, { recursive: true });
 // The nginx peer in part 1's and part 3's rounds, unless `--no-peer` (or nginx is missing).
 const PEER = !args.includes('--no-peer') && existsSync(NGINX);
-// Part 3's Node floor (./client-forwarder.ts in front of the same node: Node's HTTP server and our
-// backend client, nothing else), unless `--no-floor`: what any Node relay adds on this machine,
-// so that the proxy's own share of its added latency can be told from the runtime's.
+// The Node floor in part 1's GET rounds and in part 3, unless `--no-floor`: ./client-forwarder.ts
+// in front of the same node (Node's HTTP server and our backend client, nothing else), what any
+// Node relay costs on this machine, so that the proxy's own share can be told from the runtime's.
 const FLOOR = !args.includes('--no-floor');
 const PIN = OWN_CORE || args.includes('--pin');
 // `--memory-limit MiB`: each proxy runs in a memory cgroup with this limit, as in a pod (default:
@@ -199,7 +199,7 @@ async function startPeer(node: string): Promise<string> {
 }
 
 /** Starts the Node floor (see FLOOR) in front of `node`, on the proxy's CPU when pinned. */
-async function startFloor(node: string): Promise<string> {
+async function startFloor(node: string): Promise<{ url: string; pid: number }> {
   const port = await freePort();
   const child = spawn(
     NODE,
@@ -211,8 +211,10 @@ async function startFloor(node: string): Promise<string> {
     child.stdout.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`the Node floor exited (${code})`)));
   });
+  // On the proxy's CPU, as the peer: part 1 runs each in rounds of its own; part 3 leaves both
+  // out under --own-core, where they would run beside the proxy on its core.
   if (PIN) pinTo(child.pid!, 1);
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid! };
 }
 
 interface Cell {
@@ -223,8 +225,12 @@ interface Cell {
   proxy: LoadResult;
   /** nginx relaying to the same node (absent with --no-peer). */
   peer?: LoadResult;
-  /** Each round's results (direct, peer and proxy in turn). */
-  rounds: { direct: LoadResult[]; proxy: LoadResult[]; peer?: LoadResult[] };
+  /** The Node floor relaying to the same node (GET cells; see FLOOR). */
+  floor?: LoadResult;
+  /** Each round's results (direct, peer, floor and proxy in turn). */
+  rounds: { direct: LoadResult[]; proxy: LoadResult[]; peer?: LoadResult[]; floor?: LoadResult[] };
+  /** The floor's CPU per request, ms (GET cells). */
+  floorCpuMsPerReq?: number;
   proxyCpuMsPerReq: number;
   /** The part of the proxy's CPU spent in the kernel (system time): socket reads and writes. */
   proxyCpuKernelShare: number;
@@ -289,6 +295,8 @@ async function main(): Promise<void> {
           return { ...headers, ...s.sign({ method, path, query: {}, headers }) };
         };
       const peer = PEER ? await startPeer(node) : undefined;
+      const floor = FLOOR ? await startFloor(node) : undefined;
+      const signFloor = floor && sign(signer, new URL(floor.url).host);
       const signPeer = peer && sign(signer, new URL(peer).host);
       const mk = await fetch(`${node}/bench`, {
         method: 'PUT',
@@ -341,6 +349,7 @@ async function main(): Promise<void> {
                 bodies,
                 signDirect: sign(signer, host),
                 peer: peer && signPeer ? { url: peer, sign: signPeer } : undefined,
+                floor: floor && signFloor ? { ...floor, sign: signFloor } : undefined,
                 startProxy: async () => {
                   const p = await startProxyProcess(
                     `minio-${op.toLowerCase()}-${size}-${concurrency}`,
@@ -358,11 +367,10 @@ async function main(): Promise<void> {
       if (!NARROWED) {
         // Interleaved, the peers run while the proxy does: with --own-core they would share the
         // proxy's core, so there part 3 leaves them out.
-        const floor = FLOOR && !OWN_CORE ? await startFloor(node) : undefined;
         out.addedLatency = await addedLatency(
           { url: node, sign: sign(signer, host) },
           peer && signPeer && !OWN_CORE ? { url: peer, sign: signPeer } : undefined,
-          floor ? { url: floor, sign: sign(signer, new URL(floor).host) } : undefined,
+          floor && signFloor && !OWN_CORE ? { url: floor.url, sign: signFloor } : undefined,
           { ...proxy, sign: sign(clientSigner, proxyHost) },
         );
       }
@@ -442,6 +450,8 @@ interface CellDeps {
   bodies: Map<number, Buffer>;
   signDirect: Sign;
   peer: { url: string; sign: Sign } | undefined;
+  /** The Node floor (GETs only) and its pid. */
+  floor: { url: string; pid: number; sign: Sign } | undefined;
   startProxy: () => Promise<{ url: string; pid: number; adminUrl: string; sign: Sign }>;
 }
 
@@ -532,12 +542,21 @@ async function measureCell(
   const direct: LoadResult[] = [];
   const viaProxy: LoadResult[] = [];
   const viaPeer: LoadResult[] = [];
+  const viaFloor: LoadResult[] = [];
+  // The floor relays GETs only (./client-forwarder.ts); it is one process for the whole run.
+  const floor = op === 'GET' ? deps.floor : undefined;
+  let floorCpu = 0;
   const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
   let cpu = 0;
   let systemCpu = 0;
   for (let round = 0; round < ROUNDS; round++) {
     direct.push(await run(deps.direct, deps.signDirect));
     if (deps.peer) viaPeer.push(await run(deps.peer.url, deps.peer.sign));
+    if (floor) {
+      const f0 = cpuSeconds(floor.pid);
+      viaFloor.push(await run(floor.url, floor.sign));
+      floorCpu += cpuSeconds(floor.pid) - f0;
+    }
     const cpu0 = cpuTimes(proxy.pid);
     viaProxy.push(await run(proxy.url, proxy.sign));
     const cpu1 = cpuTimes(proxy.pid);
@@ -549,6 +568,7 @@ async function measureCell(
   const d = medianResult(direct);
   const p = medianResult(viaProxy);
   const g = deps.peer ? medianResult(viaPeer) : undefined;
+  const f = floor ? medianResult(viaFloor) : undefined;
   const cell: Cell = {
     op,
     size,
@@ -556,7 +576,8 @@ async function measureCell(
     direct: d,
     proxy: p,
     peer: g,
-    rounds: { direct, proxy: viaProxy, ...(g && { peer: viaPeer }) },
+    ...(f && { floor: f, floorCpuMsPerReq: (floorCpu * 1000) / f.requests }),
+    rounds: { direct, proxy: viaProxy, ...(g && { peer: viaPeer }), ...(f && { floor: viaFloor }) },
     proxyCpuMsPerReq: (cpu * 1000) / viaProxy.reduce((a, r) => a + r.requests, 0),
     proxyCpuKernelShare: cpu > 0 ? systemCpu / cpu : 0,
     proxyPeakRssMiB: peak.rss / (1 << 20),
@@ -566,14 +587,17 @@ async function measureCell(
   const errors = (rs: LoadResult[]): number => rs.reduce((a, r) => a + r.errors, 0);
   const ratios = (rs: LoadResult[]): string =>
     rs.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/');
-  const errorPart = g
-    ? `errors ${errors(direct)}/${errors(viaPeer)}/${errors(viaProxy)} (direct/nginx/proxy)`
-    : `errors ${errors(direct)}/${errors(viaProxy)}`;
+  const errorPart =
+    `errors ${[direct, ...(g ? [viaPeer] : []), ...(f ? [viaFloor] : []), viaProxy].map(errors).join('/')} ` +
+    `(${['direct', ...(g ? ['nginx'] : []), ...(f ? ['floor'] : []), 'proxy'].join('/')})`;
   const peerPart = g
     ? `nginx ${g.reqPerSec.toFixed(0)}/s p99 ${g.p99Ms.toFixed(1)}ms ratio ${(g.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaPeer)}) | `
     : '';
+  const floorPart = f
+    ? `Node floor ${f.reqPerSec.toFixed(0)}/s ratio ${(f.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaFloor)}) cpu ${cell.floorCpuMsPerReq!.toFixed(2)}ms/req | `
+    : '';
   process.stdout.write(
-    `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ${peerPart}` +
+    `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ${peerPart}${floorPart}` +
       `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaProxy)}) ` +
       `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) ${errorPart}\n`,
   );
