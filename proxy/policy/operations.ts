@@ -430,7 +430,10 @@ function scopeOf(bucket: string | undefined, key: string | undefined): Scope {
  * signature) count as headers. A header given twice, or given both ways with different values,
  * is ambiguous.
  */
-function effectiveHeaders(input: ClassifyInput): Record<string, string | undefined> | string {
+function effectiveHeaders(input: ClassifyInput): Readonly<Record<string, string | undefined>> | string {
+  // The common case — no header given as a list, no x-amz-* query parameter to hoist — needs no
+  // copy: the request's headers are the effective ones (classify runs on every request).
+  if (!needsMerge(input)) return input.headers as Readonly<Record<string, string | undefined>>;
   const out: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(input.headers)) {
     if (value === undefined) continue;
@@ -450,6 +453,41 @@ function effectiveHeaders(input: ClassifyInput): Record<string, string | undefin
     out[lower] = value;
   }
   return out;
+}
+
+/** True when the effective headers differ from the request's own (see effectiveHeaders). */
+function needsMerge(input: ClassifyInput): boolean {
+  for (const name in input.headers) if (Array.isArray(input.headers[name])) return true;
+  for (const name of input.query.keys()) {
+    if (!IGNORED_PARAMS.has(name) && name.toLowerCase().startsWith('x-amz-')) return true;
+  }
+  return false;
+}
+
+/** A rule with its required query parameters as a list, made once. */
+interface IndexedRule {
+  rule: OperationRule;
+  requires: readonly (readonly [string, string | null])[];
+}
+
+/**
+ * {@link OPERATIONS} by method, then scope, in table order: a request looks at the few rules that
+ * can match it, without listing any rule's requirements again (classify runs on every request).
+ */
+const RULES_BY_METHOD: ReadonlyMap<string, ReadonlyMap<Scope, readonly IndexedRule[]>> = (() => {
+  const byMethod = new Map<string, Map<Scope, IndexedRule[]>>();
+  for (const rule of OPERATIONS) {
+    let byScope = byMethod.get(rule.method);
+    if (!byScope) byMethod.set(rule.method, (byScope = new Map<Scope, IndexedRule[]>()));
+    let list = byScope.get(rule.scope);
+    if (!list) byScope.set(rule.scope, (list = []));
+    list.push({ rule, requires: Object.entries(rule.requires ?? {}) });
+  }
+  return byMethod;
+})();
+
+function candidateRules(method: string, scope: Scope): readonly IndexedRule[] {
+  return RULES_BY_METHOD.get(method)?.get(scope) ?? [];
 }
 
 /** Classifies one request. Pure; never throws. */
@@ -483,10 +521,8 @@ export function classify(input: ClassifyInput): Classification {
 
   let best: OperationRule[] = [];
   let bestScore = -1;
-  for (const rule of OPERATIONS) {
-    if (rule.method !== method || rule.scope !== scope) continue;
+  for (const { rule, requires } of candidateRules(method, scope)) {
     if ((rule.copySource ?? false) !== hasCopySource) continue;
-    const requires = Object.entries(rule.requires ?? {});
     const matches = requires.every(([name, value]) => {
       const got = input.query.get(name);
       return got !== null && (value === null || got === value);

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OPERATIONS } from '../../../proxy/policy/operations.ts';
+import { OPERATIONS, classify } from '../../../proxy/policy/operations.ts';
 import { createAuthorizer } from '../../../proxy/policy/index.ts';
 import { SHAPES, policy, run, shape } from './helpers.ts';
 
@@ -217,5 +217,44 @@ void describe('decisions name what matched', () => {
       assert.equal(d.s3Code, 'AccessDenied');
       assert.equal(d.status, 403);
     }
+  });
+});
+
+void describe('effective headers (x-amz-* query parameters count as headers)', () => {
+  const input = (query: string, headers: Record<string, string | string[]>) => ({
+    method: 'PUT',
+    bucket: 'data',
+    key: 'team/a.txt',
+    query: new URLSearchParams(query),
+    headers,
+  });
+
+  void test('without a parameter to hoist, they are the request headers', () => {
+    const c = classify(input('', { 'x-amz-acl': 'private', 'content-length': '3' }));
+    assert.ok(c.ok);
+    assert.equal(c.headers['x-amz-acl'], 'private');
+    assert.equal(c.headers['x-amz-copy-source'], undefined);
+  });
+
+  void test('a hoisted x-amz-* parameter joins them; the client signature parameters do not', () => {
+    const c = classify(input('x-amz-acl=public-read&X-Amz-Signature=00', { 'content-length': '3' }));
+    assert.ok(c.ok);
+    assert.equal(c.headers['x-amz-acl'], 'public-read');
+    assert.equal(c.headers['x-amz-signature'], undefined);
+  });
+
+  void test('one given both ways with different values is ambiguous', () => {
+    const c = classify(input('x-amz-acl=public-read', { 'x-amz-acl': 'private' }));
+    assert.equal(c.ok, false);
+    assert.ok(!c.ok && c.reason === 'ambiguous-request', JSON.stringify(c));
+    assert.match(!c.ok ? c.message : '', /x-amz-acl differs between header and query/);
+  });
+
+  void test('an x-amz-* header given twice is ambiguous; another header given twice is joined', () => {
+    const twice = classify(input('', { 'x-amz-acl': ['private', 'public-read'] }));
+    assert.ok(!twice.ok && twice.reason === 'ambiguous-request', JSON.stringify(twice));
+    const joined = classify(input('', { 'cache-control': ['no-cache', 'no-store'] }));
+    assert.ok(joined.ok);
+    assert.equal(joined.headers['cache-control'], 'no-cache, no-store');
   });
 });
