@@ -38,6 +38,15 @@ type HistogramChild = ReturnType<HistogramType['labels']>;
 let processMetrics: Metric[] | undefined;
 
 /**
+ * How often prom-client's event-loop delay monitor samples the loop, ms (nodejs_eventloop_lag_*).
+ * Its default, 10 ms, wakes an idle sidecar 100 times a second: 1.2–1.7 % of a core here, against
+ * 0.3–0.6 % at 100 ms (bench/proxy/PERFORMANCE.md, "Session 8"); the CPU and latency of requests
+ * measured the same. A delay longer than this is still caught whole, one shorter only when it
+ * overlaps a sample.
+ */
+export const EVENT_LOOP_SAMPLING_MS = 100;
+
+/**
  * prom-client's default metrics (process_resident_memory_bytes, process_cpu_seconds_total,
  * process_open_fds, nodejs_heap_size_used_bytes, nodejs_eventloop_lag_seconds,
  * nodejs_gc_duration_seconds, …; standard names, no prefix). They describe the process, not one
@@ -45,15 +54,6 @@ let processMetrics: Metric[] | undefined;
  * proxy's registry: one event-loop delay monitor and one GC observer however many proxies run
  * (collectDefaultMetrics per registry would add both again each time and never remove them).
  */
-/**
- * How often prom-client's event-loop delay monitor samples the loop, ms (nodejs_eventloop_lag_*).
- * Its default, 10 ms, wakes an idle sidecar 100 times a second: 1.2–1.3 % of a core here, against
- * 0.3–0.6 % at 100 ms (bench/proxy/PERFORMANCE.md, "Session 8"), with no change to the CPU or
- * latency of requests. A delay longer than this is still caught whole, one shorter only when it
- * overlaps a sample.
- */
-export const EVENT_LOOP_SAMPLING_MS = 100;
-
 function defaultMetrics(): Metric[] {
   if (processMetrics === undefined) {
     const registry = new Registry();
