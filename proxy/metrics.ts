@@ -41,8 +41,9 @@ let processMetrics: Metric[] | undefined;
  * How often prom-client's event-loop delay monitor samples the loop, ms (nodejs_eventloop_lag_*).
  * Its default, 10 ms, wakes an idle sidecar 100 times a second: 1.2–1.7 % of a core here, against
  * 0.3–0.6 % at 100 ms (bench/proxy/PERFORMANCE.md, "Session 8"); the CPU and latency of requests
- * measured the same. A delay longer than this is still caught whole, one shorter only when it
- * overlaps a sample.
+ * measured the same. Each reading is a whole interval between the monitor's wake-ups, so it
+ * includes the period (an idle loop reads ~0.1 s): a stall shows as the excess over it, up to one
+ * period short, and one shorter than the period only when it overlaps a wake-up.
  */
 export const EVENT_LOOP_SAMPLING_MS = 100;
 

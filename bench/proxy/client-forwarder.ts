@@ -16,14 +16,35 @@ import { UpstreamPool } from '../../proxy/http1/pool.ts';
 import type { UpstreamController, UpstreamHandler } from '../../proxy/http1/types.ts';
 
 const [kind, origin, port] = process.argv.slice(2) as [string, string, string];
+const BACKEND_HOST = new URL(origin).host;
 
-/** The client's headers without its hop-by-hop ones (each client sets its own Connection). */
+/**
+ * Headers that describe this hop or a request body, not the GET the floor forwards (it sends
+ * none): passed on, a backend would wait for a body, and undici refuses some of them outright.
+ */
+const NOT_FORWARDED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'transfer-encoding',
+  'content-length',
+  'expect',
+]);
+
+/** The client's end-to-end headers, and a Host if it sent none. */
 function endToEnd(raw: string[]): string[] {
   const out: string[] = [];
+  let host = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
-    if (name !== 'connection' && name !== 'keep-alive') out.push(raw[i]!, raw[i + 1]!);
+    if (NOT_FORWARDED.has(name)) continue;
+    if (name === 'host') host = true;
+    out.push(raw[i]!, raw[i + 1]!);
   }
+  if (!host) out.push('host', BACKEND_HOST);
   return out;
 }
 
@@ -92,6 +113,10 @@ const ownPool =
       })
     : undefined;
 createServer((req, res) => {
+  if (req.method !== 'GET') {
+    res.writeHead(501, { 'content-length': '0' }).end(); // it relays GETs only
+    return;
+  }
   if (undiciPool) viaUndici(undiciPool, req.url!, endToEnd(req.rawHeaders), res);
   else viaSluice(ownPool!, req.url!, endToEnd(req.rawHeaders), res);
 }).listen(Number(port), '127.0.0.1', () => process.stdout.write('ready\n'));

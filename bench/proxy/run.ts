@@ -663,7 +663,7 @@ async function addedLatency(
   // metrics; a scrape resets the lag histogram): is its tail its own or the machine's?
   const scrape = async (): Promise<string> => (await fetch(`${proxy.adminUrl}/metrics`)).text();
   // Warm, as every cell's proxy is (see WARMUP_SECONDS): this one has idled since the start.
-  await runLoad({ ...base, origin: proxy.url, headers: proxy.sign, concurrency: 4, seconds: WARMUP_SECONDS });
+  // The floor first: the proxy's warm connections then outlast the wait (4 s keep-alive).
   if (floor)
     await runLoad({
       ...base,
@@ -672,9 +672,11 @@ async function addedLatency(
       concurrency: 4,
       seconds: WARMUP_SECONDS,
     });
+  await runLoad({ ...base, origin: proxy.url, headers: proxy.sign, concurrency: 4, seconds: WARMUP_SECONDS });
   const gcBefore = gcPauses(await scrape());
   // prom-client samples the loop with a timer (EVENT_LOOP_SAMPLING_MS) and records each interval
-  // whole (its p50 reads about that on an idle loop), so the delay is the maximum minus it.
+  // whole (its p50 reads about that on an idle loop), so the delay is the maximum minus it: a
+  // lower bound, up to one period short (a stall may begin just after a sample).
   let lagMaxMs = 0;
   for (let round = 0; round < ADDED_ROUNDS; round++) {
     await scrape();
