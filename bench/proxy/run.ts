@@ -539,12 +539,23 @@ async function measureCell(
     concurrency: Math.min(concurrency, 4),
     seconds: WARMUP_SECONDS,
   });
+  // The floor relays GETs only (./client-forwarder.ts). It is one process for the whole run,
+  // warmed on each GET cell's own size as the proxy is (until session 8's runs it was not).
+  const floor = op === 'GET' ? deps.floor : undefined;
+  if (floor) {
+    await runLoad({
+      method: 'GET',
+      path: () => getPath,
+      origin: floor.url,
+      headers: floor.sign,
+      concurrency: Math.min(concurrency, 4),
+      seconds: WARMUP_SECONDS / 2,
+    });
+  }
   const direct: LoadResult[] = [];
   const viaProxy: LoadResult[] = [];
   const viaPeer: LoadResult[] = [];
   const viaFloor: LoadResult[] = [];
-  // The floor relays GETs only (./client-forwarder.ts); it is one process for the whole run.
-  const floor = op === 'GET' ? deps.floor : undefined;
   let floorCpu = 0;
   const rss = peakRss(proxy.pid, 50, proxy.adminUrl);
   let cpu = 0;
