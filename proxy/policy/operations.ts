@@ -430,10 +430,14 @@ function scopeOf(bucket: string | undefined, key: string | undefined): Scope {
  * signature) count as headers. A header given twice, or given both ways with different values,
  * is ambiguous.
  */
-function effectiveHeaders(input: ClassifyInput): Readonly<Record<string, string | undefined>> | string {
-  // The common case — no header given as a list, no x-amz-* query parameter to hoist — needs no
-  // copy: the request's headers are the effective ones (classify runs on every request).
-  if (!needsMerge(input)) return input.headers as Readonly<Record<string, string | undefined>>;
+function effectiveHeaders(
+  input: ClassifyInput,
+  hoists: boolean,
+): Readonly<Record<string, string | undefined>> | string {
+  // The common case — no x-amz-* query parameter to hoist (`hoists`, from classify's pass over the
+  // query), no header given as a list — needs no copy: the request's headers are the effective
+  // ones (classify runs on every request).
+  if (!hoists && !hasListHeader(input)) return input.headers as Readonly<Record<string, string | undefined>>;
   const out: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(input.headers)) {
     if (value === undefined) continue;
@@ -445,9 +449,8 @@ function effectiveHeaders(input: ClassifyInput): Readonly<Record<string, string 
     }
   }
   for (const [name, value] of input.query) {
-    if (IGNORED_PARAMS.has(name)) continue;
+    if (!isHoisted(name)) continue;
     const lower = name.toLowerCase();
-    if (!lower.startsWith('x-amz-')) continue;
     const existing = out[lower];
     if (existing !== undefined && existing !== value) return `${lower} differs between header and query`;
     out[lower] = value;
@@ -455,12 +458,13 @@ function effectiveHeaders(input: ClassifyInput): Readonly<Record<string, string 
   return out;
 }
 
-/** True when the effective headers differ from the request's own (see effectiveHeaders). */
-function needsMerge(input: ClassifyInput): boolean {
+/** An `x-amz-*` query parameter that counts as a header (not the client's own signature). */
+function isHoisted(name: string): boolean {
+  return !IGNORED_PARAMS.has(name) && name.toLowerCase().startsWith('x-amz-');
+}
+
+function hasListHeader(input: ClassifyInput): boolean {
   for (const name in input.headers) if (Array.isArray(input.headers[name])) return true;
-  for (const name of input.query.keys()) {
-    if (!IGNORED_PARAMS.has(name) && name.toLowerCase().startsWith('x-amz-')) return true;
-  }
   return false;
 }
 
@@ -502,6 +506,7 @@ export function classify(input: ClassifyInput): Classification {
   });
 
   const seen = new Set<string>();
+  let hoists = false;
   for (const name of input.query.keys()) {
     if (seen.has(name)) {
       return {
@@ -512,8 +517,9 @@ export function classify(input: ClassifyInput): Classification {
       };
     }
     seen.add(name);
+    if (!hoists) hoists = isHoisted(name);
   }
-  const headers = effectiveHeaders(input);
+  const headers = effectiveHeaders(input, hoists);
   if (typeof headers === 'string') {
     return { ok: false, operation: 'Unknown', reason: 'ambiguous-request', message: headers };
   }
