@@ -45,6 +45,12 @@ const steps: Step[] = [
     limitMs: MIN,
   },
   {
+    name: 'access-log sink (sonic-boom string vs buffer mode)',
+    script: 'bench/proxy/log-sink.ts',
+    args: [],
+    limitMs: MIN,
+  },
+  {
     name: 'proxy vs direct MinIO (GET/PUT 4 KiB, 1 MiB, 64 MiB)',
     script: 'bench/proxy/run.ts',
     args: FULL ? [] : ['--quick', '--seconds', '1'],

@@ -1,0 +1,71 @@
+/**
+ * The proxy logger's own stdout path (proxy/log.ts createLogger without a test destination):
+ * sonic-boom in buffer mode behind bufferLines. Run in a child process, whose stdout is the
+ * pipe this test reads, so what a pod's log collector would get is what is checked.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function run(script: string): { lines: Record<string, unknown>[]; stderr: string; status: number | null } {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 60_000,
+  });
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { lines, stderr: r.stderr, status: r.status };
+}
+
+const WRITE_LINES = `
+  const { createLogger, flushLog, logAccess } = await import('./proxy/log.ts');
+  const log = createLogger('info');
+  const keys = [];
+  for (let i = 0; i < 3000; i++) keys.push(i % 1000 === 7 ? 'ä/"\\\\' + 'x'.repeat(20000) + i : 'k' + i);
+  for (let i = 0; i < keys.length; i++) {
+    logAccess(log, { requestId: String(i), method: 'GET', operation: 'GetObject', bucket: 'b', key: keys[i],
+      status: 200, bytesIn: 0, bytesOut: i, durationMs: 0.5, outcome: 'ok' });
+    if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+  }
+  log.warn({ n: keys.length }, 'done');
+`;
+
+function checkLines(lines: Record<string, unknown>[]): void {
+  const access = lines
+    .filter((l) => l.msg === 'request')
+    .map((l) => l.access as { key: string; bytesOut: number });
+  assert.equal(access.length, 3000, 'every access line arrives once');
+  access.forEach((a, i) => assert.equal(a.bytesOut, i, 'in order'));
+  // Non-ASCII, quotes, backslashes and lines far larger than a batch arrive whole.
+  assert.equal(access[7]!.key, `ä/"\\${'x'.repeat(20000)}7`);
+  assert.equal(access[2007]!.key, `ä/"\\${'x'.repeat(20000)}2007`);
+  assert.equal(access[8]!.key, 'k8');
+  const last = lines.at(-1)!;
+  assert.equal(last.msg, 'done');
+  assert.equal(last.component, 'sluice-proxy');
+  assert.match(String(last.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+}
+
+void test('stdout gets every line whole and in order after flushLog', () => {
+  const r = run(`${WRITE_LINES}
+    await flushLog(log);
+    process.stdout.write(''); // nothing else is written
+  `);
+  assert.equal(r.status, 0, r.stderr);
+  checkLines(r.lines);
+});
+
+void test('lines still batched when the process exits are written, not lost', () => {
+  const r = run(`${WRITE_LINES}
+    process.exit(0);
+  `);
+  assert.equal(r.status, 0, r.stderr);
+  checkLines(r.lines);
+});
