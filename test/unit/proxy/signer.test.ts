@@ -120,6 +120,19 @@ const table: [string, SignInput][] = [
     }),
   ],
   [
+    // Larger than the signer's first scratch buffer (8 KiB) with UTF-8 wider than latin1.
+    'canonical request of 60 KB, non-ASCII values',
+    base({
+      path: `/bucket/${'%E2%82%AC'.repeat(500)}`,
+      extra: {
+        'x-amz-meta-big': 'é€'.repeat(6000),
+        'x-amz-meta-z': 'after the big one',
+        'x-amz-tagging': 'a=b',
+      },
+    }),
+  ],
+  ['a short one after the long one', base({ extra: { 'x-amz-meta-a': 'ü' } })],
+  [
     'virtual host',
     base({ path: '/key', headers: { host: 'bucket.s3.example.com', 'x-amz-content-sha256': HEX } }),
   ],
