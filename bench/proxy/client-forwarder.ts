@@ -87,6 +87,7 @@ function viaSluice(pool: UpstreamPool, path: string, headers: string[], res: Ser
     onResponseData(c, chunk) {
       unflushed++;
       res.write(chunk, flushed);
+      res.socket?.uncork(); // as the proxy does (proxy/pipeline/forward.ts): no pause when written
       if (res.writableLength > 0) c.pause();
     },
     onResponseEnd() {

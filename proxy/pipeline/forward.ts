@@ -258,8 +258,12 @@ class ForwardAttempt implements UpstreamHandler {
     }
     this.unflushed++;
     this.res.write(chunk, this.onFlushed);
-    // Not yet in the kernel — Node's http corks the socket until the next tick, and a full client
-    // socket holds it longer: the chunk is the connection's read buffer, so no read until the
+    // Node's http corks the socket until the next tick. Uncorked now, the chunk is in the kernel
+    // when this returns unless the client's socket is full, and the read buffer it views is free
+    // again: the backend connection reads on in this same wake-up, with no pause and resume
+    // between its reads. (res.socket is null while an earlier pipelined response still writes.)
+    this.res.socket?.uncork();
+    // Not in the kernel yet: the chunk is the connection's read buffer, so no read until the
     // write's callback (onFlushed) resumes.
     if (this.res.writableLength > 0) {
       c.pause();

@@ -178,3 +178,63 @@ void test('a backend that stops reading an upload → 503 ServiceUnavailable, no
   assert.match(r.body, /<Code>ServiceUnavailable<\/Code>/);
   assert.ok(sent < size, 'the client was held back, not drained into memory');
 });
+
+void test('pipelined GETs on one connection get whole bodies, in order, while a later response waits', async () => {
+  // The first response is slow and large: the second waits for it in Node's http server, with no
+  // socket of its own yet (forward.ts writes and uncorks through res.socket).
+  const bodies = new Map([
+    ['first', Buffer.alloc(3 * 1024 * 1024, 'a')],
+    ['second', Buffer.alloc(700 * 1024, 'b')],
+  ]);
+  f.handle((req, res) => {
+    const name = req.url!.split('/').pop()!;
+    const body = bodies.get(name);
+    if (!body) return void res.writeHead(404).end(); // not ours (health checks)
+    res.writeHead(200, { 'content-length': body.length });
+    if (name === 'second') {
+      res.end(body);
+      return;
+    }
+    let at = 0;
+    const next = (): void => {
+      if (at >= body.length) return void res.end();
+      res.write(body.subarray(at, at + 256 * 1024));
+      at += 256 * 1024;
+      setTimeout(next, 10);
+    };
+    next();
+  });
+  const sock = await open(f.proxy.url);
+  sock.write(
+    'GET /fake-bucket/first HTTP/1.1\r\nHost: x\r\n\r\nGET /fake-bucket/second HTTP/1.1\r\nHost: x\r\n\r\n',
+  );
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const want = 3 * 1024 * 1024 + 700 * 1024;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${total} bytes in 10 s`)), 10_000);
+    sock.on('data', (b: Buffer) => {
+      chunks.push(b);
+      total += b.length;
+      // Bodies plus two heads: resolve once both whole bodies can be in.
+      const text = Buffer.concat(chunks).toString('latin1');
+      const heads = text.split('\r\n\r\n').length - 1;
+      if (heads >= 2 && total >= want + 2 * text.indexOf('\r\n\r\n')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  sock.destroy();
+  const all = Buffer.concat(chunks);
+  const firstHead = all.indexOf('\r\n\r\n') + 4;
+  assert.match(all.subarray(0, firstHead).toString('latin1'), /^HTTP\/1\.1 200 .*content-length: 3145728/is);
+  assert.ok(
+    all.subarray(firstHead, firstHead + 3 * 1024 * 1024).equals(bodies.get('first')!),
+    'first body whole',
+  );
+  const rest = all.subarray(firstHead + 3 * 1024 * 1024);
+  const secondHead = rest.indexOf('\r\n\r\n') + 4;
+  assert.match(rest.subarray(0, secondHead).toString('latin1'), /^HTTP\/1\.1 200 .*content-length: 716800/is);
+  assert.ok(rest.subarray(secondHead).equals(bodies.get('second')!), 'second body whole, nothing after it');
+});
