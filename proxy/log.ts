@@ -61,11 +61,13 @@ export function createLogger(level: string, dest?: DestinationStream): Logger {
  */
 export function bufferLines(
   out: ReturnType<typeof pino.destination>,
-): DestinationStream & { flush(cb: (err?: Error) => void): void } {
+): DestinationStream & { flush(cb: (err?: Error) => void): void; flushSync(): void } {
   return {
     // sonic-boom's types know only strings; in buffer mode it takes Buffers (and only those).
     write: (line: string) => void out.write(Buffer.from(line) as unknown as string),
     flush: (cb) => out.flush(cb),
+    // pino's fatal() writes its line out at once when the stream can.
+    flushSync: () => out.flushSync(),
   };
 }
 

@@ -133,7 +133,7 @@ export class StoreSigner {
     // The canonical request, UTF-8 (as hashing it as a string did), straight into the scratch
     // buffer: no string to build and flatten first. Sized for 3 bytes per character.
     let chars = parts.method.length + parts.path.length + parts.query.length + parts.payloadHash.length;
-    chars += host.length + (this.securityToken?.length ?? 0) + 128; // own names, date, separators
+    chars += host.length + (this.securityToken?.length ?? 0) + this.scope.length + 256; // own names, date, the string to sign
     for (let k = 0; k < names.length; k++) chars += 2 * names[k]!.length + values[k]!.length + 3;
     const buf = scratchFor(3 * chars);
     let n = buf.write(parts.method, 0, 'utf8');
@@ -173,7 +173,7 @@ export class StoreSigner {
     const canonicalHash = hash('sha256', buf.subarray(0, n), 'hex');
     // The HMAC's inner block, (k ^ ipad) || string to sign, and then its outer one.
     buf.set(this.innerPad, 0);
-    n = 64 + buf.write(`${ALGORITHM}\n${date}\n${this.scope}\n${canonicalHash}`, 64, 'latin1');
+    n = 64 + buf.write(`${ALGORITHM}\n${date}\n${this.scope}\n${canonicalHash}`, 64, 'utf8');
     this.outerBlock.write(hash('sha256', buf.subarray(0, n), 'binary'), 64, 'latin1');
     const signature = hash('sha256', this.outerBlock, 'hex');
     return {

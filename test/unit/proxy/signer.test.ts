@@ -155,6 +155,13 @@ void describe('StoreSigner vs @smithy/signature-v4', () => {
       await new SmithySigner('eu-central-1', creds).sign(input, now),
     );
   });
+  void test('a region that is not ASCII is signed as UTF-8, as @smithy does', async () => {
+    const input = base({});
+    assert.deepEqual(
+      new StoreSigner('zürich-1', creds).sign(input, now),
+      await new SmithySigner('zürich-1', creds).sign(input, now),
+    );
+  });
 });
 
 void describe('StoreSigner signing key', () => {
