@@ -4,7 +4,7 @@
  * reports; results land in bench/results/.
  *
  *   node bench/run.ts          quick (default, a few minutes): the proxy ceiling (3 rounds),
- *                              the proxy matrix without concurrency 64, the balancing benchmark
+ *                              added latency in front of a quiet backend (2 rounds), the proxy matrix without concurrency 64, the balancing benchmark
  *                              for Sluice's own targets, one round
  *   node bench/run.ts --full   everything each benchmark measures by default
  *
@@ -31,6 +31,12 @@ const steps: Step[] = [
     script: 'bench/proxy/ceiling.ts',
     args: FULL ? ['--rounds', '5', '--seconds', '3'] : ['--rounds', '3', '--seconds', '2'],
     limitMs: 3 * MIN,
+  },
+  {
+    name: 'added latency (4 KiB GET in front of a quiet backend: nginx, Node floor, sluice)',
+    script: 'bench/proxy/added.ts',
+    args: FULL ? ['--own-core'] : ['--own-core', '--rounds', '2', '--seconds', '5'],
+    limitMs: (FULL ? 6 : 3) * MIN,
   },
   {
     name: 'signer (sluice vs @smithy)',

@@ -15,6 +15,8 @@ export interface LoadResult {
   bytesPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** p99.9, for the open loops (bench/proxy/added.ts reads it). */
+  p999Ms?: number;
 }
 
 /** What each request is. `headers()` is called per request (e.g. to sign it). */
@@ -62,6 +64,7 @@ function summarize(lat: number[], errors: number, bytes: number, seconds: number
     bytesPerSec: bytes / seconds,
     p50Ms: pct(lat, 50),
     p99Ms: pct(lat, 99),
+    p999Ms: pct(lat, 99.9),
   };
 }
 
