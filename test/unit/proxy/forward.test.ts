@@ -111,6 +111,59 @@ void test('a client that stops reading does not pin the backend connection', asy
   assert.match(f.logText(), /"key":"endless".*"outcome":"timeout"/);
 });
 
+void test('a client that reads in bursts is never cut off, however long its response takes', async () => {
+  // 32 MiB, read 2 MiB at a time with 100 ms (a third of clientIdleMs) between: the proxy's
+  // writes back up again and again for ~1.6 s in all, each time for less than clientIdleMs.
+  const size = 32 * 1024 * 1024;
+  f.handle((_req, res) => {
+    res.writeHead(200, { 'content-length': String(size) });
+    const chunk = Buffer.alloc(1024 * 1024, 3);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < size) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  const sock = await open(f.proxy.url);
+  sock.write('GET /fake-bucket/bursty-reader HTTP/1.1\r\nHost: x\r\n\r\n');
+  const started = performance.now();
+  let head = Buffer.alloc(0);
+  let body = 0;
+  let burst = 0;
+  await new Promise<void>((resolve, reject) => {
+    sock.on('close', () => reject(new Error(`the proxy closed the connection after ${body} body bytes`)));
+    sock.on('data', (d: Buffer) => {
+      if (body === 0 && head.indexOf('\r\n\r\n') < 0) {
+        head = Buffer.concat([head, d]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        assert.match(head.subarray(0, end).toString('latin1'), /^HTTP\/1\.1 200 /);
+        d = head.subarray(end + 4);
+      }
+      body += d.length;
+      burst += d.length;
+      if (body >= size) return resolve();
+      if (burst >= 2 * 1024 * 1024) {
+        burst = 0;
+        sock.pause();
+        setTimeout(() => sock.resume(), 100);
+      }
+    });
+  });
+  sock.destroy();
+  assert.equal(body, size);
+  // The test spanned several clientIdleMs, so a watchdog counting from the first push-back
+  // rather than the current one would have fired.
+  assert.ok(performance.now() - started > 3 * 300, 'the response took more than 3 × clientIdleMs');
+  for (let i = 0; i < 100 && !f.logText().includes('"key":"bursty-reader"'); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.match(f.logText(), /"key":"bursty-reader".*"outcome":"ok"/);
+});
+
 void test('the access log never carries a secret, a signature or a query string', async () => {
   f.handle((_req, res) => res.end('ok'));
   const r = await request(
