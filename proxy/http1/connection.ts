@@ -3,6 +3,8 @@
  * go into one buffer per connection, reused for every read (Node's `onread` option): no
  * allocation per read, and nothing for the GC to sweep — a streaming proxy otherwise allocates a
  * fresh 64 KiB buffer per read and leaves it to the GC (bench/proxy/PERFORMANCE.md, "Memory").
+ * That buffer starts small and grows once, the first time a read fills it: only connections
+ * that stream large bodies hold large buffers, not those carrying uploads' short answers.
  *
  * TLS connections read with ordinary 'data' events (each chunk its own buffer): a TLSSocket with
  * `onread` decrypts every record of one network read into the same buffer and delivers them all,
@@ -68,7 +70,13 @@ export interface ConnectTarget {
   smallReads?: boolean | undefined;
 }
 
-/** Bytes per read for {@link ConnectTarget.smallReads} connections. */
+/**
+ * Bytes per read until a read fills them (then the connection grows its buffer to
+ * {@link READ_BUFFER_BYTES} or {@link SMALL_READ_BUFFER_BYTES}), and for good for
+ * {@link ConnectTarget.smallReads} connections. A response head, an upload's answer or a small
+ * object fits: 64 concurrent 64 MiB uploads held 10 MiB of large buffers for 64 answers of a few
+ * hundred bytes each (bench/proxy/PERFORMANCE.md, session 11).
+ */
 export const SMALL_ANSWER_READ_BYTES = 16 * 1024;
 
 /** What a connection tells its pool. */
@@ -97,6 +105,8 @@ export class UpstreamConnection {
   private readonly owner: ConnectionOwner;
   /** This connection counts toward {@link LARGE_READ_BUFFERS} until destroyed. */
   private largeReadBuffer = false;
+  /** Its reads stay in the first, small buffer (ConnectTarget.smallReads) or it has grown. */
+  private readBufferFinal = false;
   /** The buffer every plain-TCP read goes into; freed once the connection is gone. */
   private readBuffer: Buffer | undefined = undefined;
   /** The last exchange given bytes of the read buffer: while paused, its handler holds views. */
@@ -121,16 +131,11 @@ export class UpstreamConnection {
         if (!this.onRead(chunk.length, chunk)) this.socket.pause();
       });
     } else {
-      this.largeReadBuffer = !target.smallReads && largeReadBuffersInUse < LARGE_READ_BUFFERS;
-      if (this.largeReadBuffer) largeReadBuffersInUse++;
-      const size = target.smallReads
-        ? SMALL_ANSWER_READ_BYTES
-        : this.largeReadBuffer
-          ? READ_BUFFER_BYTES
-          : SMALL_READ_BUFFER_BYTES;
-      this.readBuffer = Buffer.allocUnsafeSlow(size);
-      readBufferBytesAllocated += size;
-      const onread = { buffer: this.readBuffer, callback: this.onRead };
+      this.readBufferFinal = target.smallReads === true;
+      this.readBuffer = Buffer.allocUnsafeSlow(SMALL_ANSWER_READ_BYTES);
+      readBufferBytesAllocated += SMALL_ANSWER_READ_BYTES;
+      // A function: Node asks it for the buffer of each next read, so the buffer can grow.
+      const onread = { buffer: this.nextReadBuffer, callback: this.onRead };
       this.socket = netConnect({ host: target.host, port: target.port, onread });
     }
     if (target.connectTimeoutMs > 0) {
@@ -181,9 +186,31 @@ export class UpstreamConnection {
       this.freeAfterRead = false;
       this.freeReadBuffer();
     }
+    if (n === buf.length && !this.readBufferFinal && !this.destroyed) this.growReadBuffer();
     // The exchange may have ended and the pool handed this connection to the next one.
     return !this.destroyed && !(this.exchange?.paused ?? false);
   };
+
+  /**
+   * The buffer Node reads into next (asked after every read). Undefined only once freed, after
+   * the socket was destroyed: Node then keeps its last buffer, which a closed handle never fills.
+   */
+  private readonly nextReadBuffer = (): Uint8Array => this.readBuffer as Uint8Array;
+
+  /**
+   * A read filled the first buffer: a body is streaming. Later reads go into a large buffer
+   * while the process has fewer than {@link LARGE_READ_BUFFERS}, else a mid-sized one. The
+   * first buffer is not freed: a paused handler may still be writing views of it to its client.
+   * It is left to the GC (16 KiB, once per connection).
+   */
+  private growReadBuffer(): void {
+    this.readBufferFinal = true;
+    this.largeReadBuffer = largeReadBuffersInUse < LARGE_READ_BUFFERS;
+    if (this.largeReadBuffer) largeReadBuffersInUse++;
+    const size = this.largeReadBuffer ? READ_BUFFER_BYTES : SMALL_READ_BUFFER_BYTES;
+    readBufferBytesAllocated += size - (this.readBuffer?.length ?? 0);
+    this.readBuffer = Buffer.allocUnsafeSlow(size);
+  }
 
   /** The exchange's handler paused: no further reads until it resumes. */
   pauseFor(ex: Exchange): void {

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import {
   LARGE_READ_BUFFERS,
   READ_BUFFER_BYTES,
+  SMALL_ANSWER_READ_BYTES,
   SMALL_READ_BUFFER_BYTES,
   largeReadBuffers,
   readBufferBytes,
@@ -12,7 +13,8 @@ import { until } from '../../testbed/until.ts';
 import type { UpstreamController } from '../../../proxy/http1/types.ts';
 import { makePool, request, response, startRawServer } from './raw-server.ts';
 
-// Read buffers: the first LARGE_READ_BUFFERS connections of the process read 256 KiB at a time,
+// Read buffers: a connection reads SMALL_ANSWER_READ_BYTES at a time until a read fills them;
+// then, the first LARGE_READ_BUFFERS such connections of the process read 256 KiB at a time,
 // later ones 128 KiB (the memory of 64 concurrent large transfers); a destroyed connection gives
 // its large buffer's place back.
 
@@ -44,15 +46,59 @@ void describe('UpstreamConnection: read buffer budget', () => {
       });
     }
     await until(() => hold.length === exchanges, 'every request reached the server', POLL);
-    assert.equal(largeReadBuffers(), LARGE_READ_BUFFERS);
+    assert.equal(largeReadBuffers(), 0, 'no connection has streamed a body yet');
     for (const send of hold) send();
     await until(() => ended === exchanges, 'every response ended', POLL);
+    assert.equal(largeReadBuffers(), LARGE_READ_BUFFERS);
     assert.deepEqual(received, Array(exchanges).fill(body.length));
     assert.ok(largest.every((n) => n <= READ_BUFFER_BYTES));
     const large = largest.filter((n) => n > SMALL_READ_BUFFER_BYTES).length;
     assert.ok(large <= LARGE_READ_BUFFERS, `${large} connections read more than the small buffer at once`);
     await pool.destroy();
     assert.equal(largeReadBuffers(), 0, 'destroyed connections give their places back');
+  });
+});
+
+void describe('UpstreamConnection: a read buffer grows only for streamed bodies', () => {
+  void test('answers that fit the first buffer leave it as it is; a larger body grows it once', async (t) => {
+    const small = randomBytes(SMALL_ANSWER_READ_BYTES / 4);
+    const large = randomBytes(1024 * 1024);
+    let next = small;
+    const srv = await startRawServer(t, (c) => c.socket.write(response(next)));
+    const pool = makePool(t, srv.origin);
+    const get = async (): Promise<{ body: Buffer; largest: number }> => {
+      const chunks: Buffer[] = [];
+      let largest = 0;
+      await new Promise<void>((resolve, reject) => {
+        pool.dispatch(request(), {
+          onResponseStart() {},
+          onResponseData(_c, chunk) {
+            chunks.push(Buffer.from(chunk));
+            largest = Math.max(largest, chunk.length);
+          },
+          onResponseEnd: () => resolve(),
+          onResponseError: (_c, err) => reject(err),
+        });
+      });
+      return { body: Buffer.concat(chunks), largest };
+    };
+    const before = readBufferBytes();
+    const largeBefore = largeReadBuffers();
+    for (let i = 0; i < 3; i++) assert.deepEqual((await get()).body, small);
+    assert.equal(srv.conns.length, 1, 'one kept-alive connection');
+    assert.equal(readBufferBytes() - before, SMALL_ANSWER_READ_BYTES, 'only the first buffer');
+    assert.equal(largeReadBuffers(), largeBefore);
+    next = large;
+    const first = await get();
+    assert.deepEqual(first.body, large, 'whole across the growth');
+    assert.ok(first.largest > SMALL_ANSWER_READ_BYTES, `largest chunk ${first.largest}`);
+    assert.equal(largeReadBuffers(), largeBefore + 1);
+    assert.equal(readBufferBytes() - before, READ_BUFFER_BYTES, 'the large buffer replaced the first');
+    assert.deepEqual((await get()).body, large);
+    assert.equal(readBufferBytes() - before, READ_BUFFER_BYTES, 'grown once');
+    await pool.destroy();
+    assert.equal(readBufferBytes(), before);
+    assert.equal(largeReadBuffers(), largeBefore);
   });
 });
 
