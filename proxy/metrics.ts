@@ -5,7 +5,8 @@
  * fixed set, status is a class (2xx…5xx), backend is a configured backend id.
  */
 import type { Counter as CounterType, Histogram as HistogramType, Metric } from 'prom-client';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './runtime-deps.ts';
+import { collectDefaultMetrics } from './default-metrics.ts';
+import { Counter, Gauge, Histogram, Registry } from './runtime-deps.ts';
 
 /**
  * prom-client resolves a label object to its series by sorting and hashing it on every call;

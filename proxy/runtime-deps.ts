@@ -22,13 +22,3 @@ export const Gauge = require('prom-client/lib/gauge.js') as typeof PromClient.Ga
 export const Histogram = require('prom-client/lib/histogram.js') as typeof PromClient.Histogram;
 /** `Registry`, as exported by the package (prom-client/lib/registry.js). */
 export const Registry = require('prom-client/lib/registry.js') as typeof PromClient.Registry;
-/**
- * `collectDefaultMetrics`, as exported by the package (prom-client/lib/defaultMetrics.js): the
- * process_* and nodejs_* metrics. It loads only its metric modules (lib/metrics/*), Gauge,
- * Counter, Histogram and the builtins perf_hooks, v8 and fs; not the Pushgateway, Summary or
- * cluster modules. Its process_cpu_* module (lib/metrics/processCpuTotal.js) also loads
- * @opentelemetry/api, 51 modules, only for exemplars, which the sidecar leaves off: ~2 MB VmRSS,
- * most of what the default metrics add to the idle built sidecar (+1-3 MB, Node 24).
- */
-export const collectDefaultMetrics =
-  require('prom-client/lib/defaultMetrics.js') as typeof PromClient.collectDefaultMetrics;

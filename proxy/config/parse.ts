@@ -3,8 +3,9 @@
  * optional policy document (the operator's policy.json) are parsed and validated here, once, at
  * start. Everything below receives a {@link ProxyConfig} and never reads files or env for config.
  */
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { isValidBucketName } from '../s3/bucket.ts';
 import { ConfigError, arr, at, int, noUnknownKeys, obj, oneOf, optStr, str } from './fields.ts';
 import type {
@@ -31,10 +32,23 @@ const BUCKET_CONFIG: readonly BucketConfigAccess[] = [
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const STORE_NAME_RE = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 
-/** Parses YAML or JSON text (JSON is YAML); a syntax error names the file. */
+const require = createRequire(import.meta.url);
+
+/**
+ * Parses JSON or YAML text; a syntax error names the file. JSON is tried first and the yaml
+ * package loaded only for text that is not JSON: an injected sidecar reads only the operator's
+ * policy.json, and yaml's ~80 modules cost every sidecar ~0.7 MiB RSS (bench/proxy/PERFORMANCE.md,
+ * session 11). Valid JSON means the same either way (JSON is YAML), except a key given twice:
+ * JSON.parse keeps the last, where YAML refuses the document.
+ */
 export function parseDocumentText(text: string, source: string): unknown {
   try {
-    return parseYaml(text) as unknown;
+    return JSON.parse(text) as unknown;
+  } catch {
+    // Not JSON: YAML, a superset, decides (and words the error).
+  }
+  try {
+    return (require('yaml') as typeof Yaml).parse(text) as unknown;
   } catch (err) {
     throw new ConfigError(source, `not valid YAML/JSON: ${(err as Error).message}`);
   }

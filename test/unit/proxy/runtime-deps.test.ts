@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
+import type { Registry as PromRegistry } from 'prom-client';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -49,10 +50,46 @@ void test('they are the classes the packages export', async () => {
   assert.equal(deps.Gauge, prom.Gauge);
   assert.equal(deps.Histogram, prom.Histogram);
   assert.equal(deps.Registry, prom.Registry);
-  assert.equal(deps.collectDefaultMetrics, prom.collectDefaultMetrics);
 });
 
-void test("the proxy's default metrics load neither prom-client's entry point nor Pushgateway, Summary, cluster or zlib", () => {
+void test("collectDefaultMetrics registers prom-client's default metrics: the same names, types and help", async () => {
+  const ours = await import('../../../proxy/default-metrics.ts');
+  const prom = await import('prom-client');
+  const describe = async (collect: (r: PromRegistry) => void) => {
+    const registry = new prom.Registry();
+    collect(registry);
+    const metrics = await registry.getMetricsAsJSON();
+    return metrics
+      .map((m) => ({ name: m.name, type: m.type, help: m.help }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  };
+  const theirs = await describe((register) =>
+    prom.collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 }),
+  );
+  const mine = await describe((register) =>
+    ours.collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 }),
+  );
+  assert.ok(theirs.some((m) => m.name === 'process_cpu_seconds_total'));
+  assert.deepEqual(mine, theirs);
+});
+
+void test('process_cpu_* count the CPU the process used, user and system adding up to the total', async () => {
+  const { collectDefaultMetrics } = await import('../../../proxy/default-metrics.ts');
+  const { Registry } = await import('prom-client');
+  const register = new Registry();
+  collectDefaultMetrics({ register, eventLoopMonitoringPrecision: 100 });
+  const value = async (name: string) => (await register.getSingleMetric(name)!.get()).values[0]!.value;
+  const spin = performance.now() + 50;
+  while (performance.now() < spin); // 50 ms of user CPU
+  const user = await value('process_cpu_user_seconds_total');
+  const system = await value('process_cpu_system_seconds_total');
+  const total = await value('process_cpu_seconds_total');
+  assert.ok(user >= 0.04, `user ${user}`);
+  // Each get() of the user counter reads the CPU again; the other two keep the last reading.
+  assert.ok(Math.abs(total - (user + system)) < 1e-9, `${total} = ${user} + ${system}`);
+});
+
+void test("the proxy's default metrics load neither prom-client's entry point, @opentelemetry/api, Pushgateway, Summary, cluster nor zlib", () => {
   const out = run(`
     const { ProxyMetrics } = await import('./proxy/metrics.ts');
     const { createRequire } = await import('node:module');
@@ -61,14 +98,23 @@ void test("the proxy's default metrics load neither prom-client's entry point no
       .filter((p) => p.includes('/node_modules/prom-client/'))
       .map((p) => p.slice(p.indexOf('/node_modules/prom-client/') + '/node_modules/prom-client/'.length));
     const builtins = process.moduleLoadList.filter((n) => /^NativeModule (zlib|cluster|https)$/.test(n));
-    console.log(JSON.stringify({ prom, builtins, rss: m.registry.getSingleMetric('process_resident_memory_bytes') !== undefined }));
+    const otel = Object.keys(createRequire(import.meta.url).cache).filter((p) => p.includes('/@opentelemetry/')).length;
+    console.log(JSON.stringify({ prom, otel, builtins, rss: m.registry.getSingleMetric('process_resident_memory_bytes') !== undefined }));
   `);
-  const r = JSON.parse(out) as { prom: string[]; builtins: string[]; rss: boolean };
+  const r = JSON.parse(out) as { prom: string[]; otel: number; builtins: string[]; rss: boolean };
   assert.equal(r.rss, true, 'ProxyMetrics registers the default metrics');
-  assert.ok(r.prom.includes('lib/defaultMetrics.js'), r.prom.join(' '));
-  for (const heavy of ['index.js', 'lib/pushgateway.js', 'lib/summary.js', 'lib/cluster.js']) {
+  assert.ok(r.prom.includes('lib/metrics/gc.js'), r.prom.join(' '));
+  for (const heavy of [
+    'index.js',
+    'lib/defaultMetrics.js',
+    'lib/metrics/processCpuTotal.js',
+    'lib/pushgateway.js',
+    'lib/summary.js',
+    'lib/cluster.js',
+  ]) {
     assert.ok(!r.prom.includes(heavy), `${heavy} loaded`);
   }
+  assert.equal(r.otel, 0, '@opentelemetry/api loaded');
   assert.deepEqual(r.builtins, []);
 });
 
@@ -129,4 +175,21 @@ void test('the event-loop delay monitor samples every EVENT_LOOP_SAMPLING_MS, no
     p50 !== undefined && p50 >= (EVENT_LOOP_SAMPLING_MS / 1000) * 0.9 && p50 < 5,
     `nodejs_eventloop_lag_p50_seconds ${p50}`,
   );
+});
+
+void test('a JSON config or policy loads no yaml package; YAML text still parses, loading it then', () => {
+  const out = run(`
+    const { createRequire } = await import('node:module');
+    const { parseDocumentText } = await import('./proxy/config/parse.ts');
+    const yamlModules = () => Object.keys(createRequire(import.meta.url).cache).filter((p) => p.includes('/node_modules/yaml/')).length;
+    const json = parseDocumentText('{"listen": "127.0.0.1:7480", "grants": []}', 'policy.json');
+    const afterJson = yamlModules();
+    const yaml = parseDocumentText('listen: 127.0.0.1:7480\\ngrants: []\\n', 'proxy.yaml');
+    console.log(JSON.stringify({ json, afterJson, yaml, afterYaml: yamlModules() }));
+  `);
+  const r = JSON.parse(out) as { json: unknown; afterJson: number; yaml: unknown; afterYaml: number };
+  assert.deepEqual(r.json, { listen: '127.0.0.1:7480', grants: [] });
+  assert.equal(r.afterJson, 0, 'yaml loaded for JSON');
+  assert.deepEqual(r.yaml, r.json);
+  assert.ok(r.afterYaml > 0, 'yaml parsed the YAML');
 });
