@@ -38,20 +38,55 @@ const require = createRequire(import.meta.url);
  * Parses JSON or YAML text; a syntax error names the file. JSON is tried first and the yaml
  * package loaded only for text that is not JSON: an injected sidecar reads only the operator's
  * policy.json, and yaml's ~80 modules cost every sidecar ~0.7 MiB RSS (bench/proxy/PERFORMANCE.md,
- * session 11). Valid JSON means the same either way (JSON is YAML), except a key given twice:
- * JSON.parse keeps the last, where YAML refuses the document.
+ * session 11). Valid JSON means the same either way (JSON is YAML); a key given twice in one
+ * object is refused either way too (JSON.parse alone would keep the last: a second "grants").
  */
 export function parseDocumentText(text: string, source: string): unknown {
+  let doc: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    doc = JSON.parse(text) as unknown;
   } catch {
-    // Not JSON: YAML, a superset, decides (and words the error).
+    return parseYaml(text, source); // not JSON: YAML, a superset, decides and words the error
   }
+  const twice = duplicateJsonKey(text);
+  if (twice !== undefined) {
+    throw new ConfigError(
+      source,
+      `not valid YAML/JSON: the key ${JSON.stringify(twice)} is given twice in one object`,
+    );
+  }
+  return doc;
+}
+
+function parseYaml(text: string, source: string): unknown {
+  const yaml = require('yaml') as typeof Yaml;
   try {
-    return (require('yaml') as typeof Yaml).parse(text) as unknown;
+    return yaml.parse(text) as unknown;
   } catch (err) {
     throw new ConfigError(source, `not valid YAML/JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The first key given twice in one object of `text`, which JSON.parse accepted, or undefined.
+ * Tokens are strings and structure: in valid JSON a string followed by `:` is a key, and braces
+ * or brackets inside strings are consumed with their string.
+ */
+function duplicateJsonKey(text: string): string | undefined {
+  const open: (Set<string> | undefined)[] = []; // keys of each enclosing object (arrays: undefined)
+  let lastString = '';
+  for (const [token] of text.matchAll(/"(?:[^"\\]|\\.)*"|[{}[\]:]/g)) {
+    if (token === '{') open.push(new Set());
+    else if (token === '[') open.push(undefined);
+    else if (token === '}' || token === ']') open.pop();
+    else if (token === ':') {
+      const key = JSON.parse(lastString) as string; // escapes decoded: "a" and "\u0061" are one key
+      const keys = open.at(-1)!;
+      if (keys.has(key)) return key;
+      keys.add(key);
+    } else lastString = token;
+  }
+  return undefined;
 }
 
 /** "host:port", "[v6]:port" or {host, port}. */

@@ -33,8 +33,8 @@ export const READ_BUFFER_BYTES = 256 * 1024;
 export const SMALL_READ_BUFFER_BYTES = 128 * 1024;
 
 /**
- * How many connections in the process read {@link READ_BUFFER_BYTES} at a time; the ones opened
- * while that many exist read {@link SMALL_READ_BUFFER_BYTES}. Up to 16 concurrent large
+ * How many connections in the process read {@link READ_BUFFER_BYTES} at a time; the ones whose
+ * buffer grows while that many exist read {@link SMALL_READ_BUFFER_BYTES}. Up to 16 concurrent large
  * transfers all get the large buffer; 64 concurrent 64 MiB GETs hold 16 × 256 + 48 × 128 KiB =
  * 10 MiB of read buffers instead of 16 (peak RSS, bench/proxy/PERFORMANCE.md). A buffer's pages
  * are only resident once a read filled them, so connections that carry small responses cost
@@ -122,6 +122,7 @@ export class UpstreamConnection {
     this.owner = owner;
     this.exchange = first;
     if (target.tls) {
+      this.readBufferFinal = true; // each chunk its own buffer: nothing to grow
       this.socket = loadTls().connect({
         host: target.host,
         port: target.port,

@@ -26,6 +26,7 @@ void describe('UpstreamConnection: read buffer budget', () => {
     const srv = await startRawServer(t, (c) => c.socket.write(response(body)));
     const pool = makePool(t, srv.origin);
     const exchanges = LARGE_READ_BUFFERS + 8;
+    const bytesBefore = readBufferBytes();
     const largest: number[] = [];
     const received: number[] = [];
     let ended = 0;
@@ -50,6 +51,11 @@ void describe('UpstreamConnection: read buffer budget', () => {
     for (const send of hold) send();
     await until(() => ended === exchanges, 'every response ended', POLL);
     assert.equal(largeReadBuffers(), LARGE_READ_BUFFERS);
+    assert.equal(
+      readBufferBytes() - bytesBefore,
+      LARGE_READ_BUFFERS * READ_BUFFER_BYTES + (exchanges - LARGE_READ_BUFFERS) * SMALL_READ_BUFFER_BYTES,
+      'every connection grew: the first ones to the large size, the rest to the small one',
+    );
     assert.deepEqual(received, Array(exchanges).fill(body.length));
     assert.ok(largest.every((n) => n <= READ_BUFFER_BYTES));
     const large = largest.filter((n) => n > SMALL_READ_BUFFER_BYTES).length;

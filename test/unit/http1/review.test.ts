@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import * as tls from 'node:tls';
 import { createServer as createHttpsServer } from 'node:https';
+import { largeReadBuffers, readBufferBytes } from '../../../proxy/http1/connection.ts';
 import { UpstreamError } from '../../../proxy/http1/errors.ts';
 import { parseResponseHead } from '../../../proxy/http1/response-head.ts';
 import type { UpstreamController } from '../../../proxy/http1/types.ts';
@@ -67,6 +68,7 @@ void describe('review: borrowed data over TLS', () => {
     const body = randomBytes(512 * 1024);
     const origin = await startTlsBackend(t, response(body));
     const pool = makePool(t, origin);
+    const [buffersBefore, largeBefore] = [readBufferBytes(), largeReadBuffers()];
     const hash = createHash('sha256');
     let bytes = 0;
     let held = 0;
@@ -102,6 +104,10 @@ void describe('review: borrowed data over TLS', () => {
     assert.equal(changedWhileHeld, 0, 'held (borrowed) chunks were overwritten while paused');
     assert.equal(bytes, body.length);
     assert.equal(hash.digest('hex'), createHash('sha256').update(body).digest('hex'));
+    // TLS reads come in buffers of their own: the connection holds no read buffer, and no place
+    // among the large ones.
+    assert.equal(readBufferBytes(), buffersBefore);
+    assert.equal(largeReadBuffers(), largeBefore);
   });
 
   void test('GET through the proxy from an https backend reaches a slow-reading client intact', async (t) => {

@@ -9,7 +9,7 @@ import { text } from 'node:stream/consumers';
 import { getCanonicalQuery } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { ConfigError, parseProxyConfig } from '../../../proxy/config/parse.ts';
+import { ConfigError, parseDocumentText, parseProxyConfig } from '../../../proxy/config/parse.ts';
 import { Errors, ProxyError } from '../../../proxy/errors.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../../../proxy/s3/canonical.ts';
 import { parseTarget } from '../../../proxy/s3/target.ts';
@@ -258,6 +258,32 @@ void describe('AwsChunkedDecoder: trailers', () => {
       });
     });
   }
+});
+
+void describe('config documents (JSON, YAML)', () => {
+  void test('a key given twice in one object is refused, in JSON as in YAML', () => {
+    for (const text of [
+      '{"grants": [], "grants": [{"bucket": "all"}]}',
+      '{"a": {"b": 1, "\\u0062": 2}}',
+      'grants: []\ngrants: [x]\n',
+    ]) {
+      assert.throws(
+        () => parseDocumentText(text, 'policy.json'),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError, String(err));
+          assert.match(err.message, /policy\.json.*not valid YAML\/JSON/);
+          return true;
+        },
+      );
+    }
+  });
+
+  void test('the same key in different objects, and keys or braces inside strings, are fine', () => {
+    const text = '{"a": {"k": 1}, "b": {"k": "}{:\\"k\\""}, "c": [{"k": 1}, {"k": 2}], "k": ["{"]}';
+    assert.deepEqual(parseDocumentText(text, 'p.json'), JSON.parse(text));
+    assert.deepEqual(parseDocumentText('a: 1\nb: [x, y]\n', 'p.yaml'), { a: 1, b: ['x', 'y'] });
+    assert.throws(() => parseDocumentText('{"a": [', 'p.json'), /p\.json.*not valid YAML\/JSON/);
+  });
 });
 
 void describe('config', () => {
