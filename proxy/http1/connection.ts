@@ -34,8 +34,8 @@ export const SMALL_READ_BUFFER_BYTES = 128 * 1024;
 
 /**
  * How many connections in the process read {@link READ_BUFFER_BYTES} at a time; the ones whose
- * buffer grows while that many exist read {@link SMALL_READ_BUFFER_BYTES}. Up to 16 concurrent large
- * transfers all get the large buffer; 64 concurrent 64 MiB GETs hold 16 × 256 + 48 × 128 KiB =
+ * buffer grows while that many exist read {@link SMALL_READ_BUFFER_BYTES}. Up to 16 concurrent
+ * large transfers all get the large buffer; 64 concurrent 64 MiB GETs hold 16 × 256 + 48 × 128 KiB =
  * 10 MiB of read buffers instead of 16 (peak RSS, bench/proxy/PERFORMANCE.md). A buffer's pages
  * are only resident once a read filled them, so connections that carry small responses cost
  * little either way.
@@ -105,7 +105,7 @@ export class UpstreamConnection {
   private readonly owner: ConnectionOwner;
   /** This connection counts toward {@link LARGE_READ_BUFFERS} until destroyed. */
   private largeReadBuffer = false;
-  /** Its reads stay in the first, small buffer (ConnectTarget.smallReads) or it has grown. */
+  /** The read buffer grows no more: it has grown, or the connection is TLS or smallReads. */
   private readBufferFinal = false;
   /** The buffer every plain-TCP read goes into; freed once the connection is gone. */
   private readBuffer: Buffer | undefined = undefined;
