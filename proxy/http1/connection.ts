@@ -35,10 +35,10 @@ export const SMALL_READ_BUFFER_BYTES = 128 * 1024;
 /**
  * How many connections in the process read {@link READ_BUFFER_BYTES} at a time; the ones whose
  * buffer grows while that many exist read {@link SMALL_READ_BUFFER_BYTES}. Up to 16 concurrent
- * large transfers all get the large buffer; 64 concurrent 64 MiB GETs hold 16 × 256 + 48 × 128 KiB =
- * 10 MiB of read buffers instead of 16 (peak RSS, bench/proxy/PERFORMANCE.md). A buffer's pages
- * are only resident once a read filled them, so connections that carry small responses cost
- * little either way.
+ * large transfers all get the large buffer; 64 concurrent 64 MiB GETs hold 16 × 256 +
+ * 48 × 128 KiB = 10 MiB of read buffers instead of 16 (peak RSS, bench/proxy/PERFORMANCE.md).
+ * Connections that carry only small responses keep their first 16 KiB buffer
+ * ({@link SMALL_ANSWER_READ_BYTES}).
  */
 export const LARGE_READ_BUFFERS = 16;
 let largeReadBuffersInUse = 0;
