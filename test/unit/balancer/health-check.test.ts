@@ -15,13 +15,14 @@ let server: Server;
 let port: number;
 let status = 200;
 let hang = false;
+let answer = 'ok';
 const seen: IncomingHttpHeaders[] = [];
 
 before(async () => {
   server = createServer((req, res) => {
     seen.push(req.headers);
     if (hang) return; // never answers: the probe must time out
-    res.writeHead(status).end('ok');
+    res.writeHead(status).end(answer);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
@@ -69,7 +70,14 @@ void describe('HTTP health probe', () => {
     const b = backendAt(`http://127.0.0.1:${port}`);
     backends.push(b);
     status = 200;
-    assert.equal((await prober.probe(b)).ok, true);
+    // An answer larger than a connection's first read buffer, which would grow any other one.
+    answer = 'x'.repeat(64 * 1024);
+    try {
+      assert.equal((await prober.probe(b)).ok, true);
+      assert.equal((await prober.probe(b)).ok, true);
+    } finally {
+      answer = 'ok';
+    }
     assert.equal(largeReadBuffers(), 0, 'a probe connection took a large read buffer');
   });
 
