@@ -14,8 +14,8 @@ const require = createRequire(import.meta.url);
  * modules (lib/metrics/*), in its order, with the same configuration. They load Gauge, Counter,
  * Histogram and the builtins perf_hooks, v8 and fs; not the Pushgateway, Summary or cluster
  * modules. process_cpu_* alone is made here: the package's module for it loads
- * @opentelemetry/api (see registerProcessCpuMetrics). test/unit/proxy/runtime-deps.test.ts checks the names
- * match the package's.
+ * @opentelemetry/api (see registerProcessCpuMetrics). test/unit/proxy/runtime-deps.test.ts
+ * checks the names, types and help match the package's.
  */
 export function collectDefaultMetrics(config: {
   register: PromClient.Registry;
@@ -54,7 +54,6 @@ const DEFAULT_METRIC_MODULES = [
  */
 function registerProcessCpuMetrics(registry: PromClient.Registry): void {
   let last = process.cpuUsage();
-  const registers = [registry];
   const system = new Counter({
     name: 'process_cpu_system_seconds_total',
     help: 'Total system CPU time spent in seconds.',
@@ -66,10 +65,11 @@ function registerProcessCpuMetrics(registry: PromClient.Registry): void {
     registers: [],
   });
   // One collect() sets all three from one reading, so they always agree (as prom-client does).
+  // Registered first, then the other two: the exposition's order is prom-client's.
   const user = new Counter({
     name: 'process_cpu_user_seconds_total',
     help: 'Total user CPU time spent in seconds.',
-    registers,
+    registers: [registry],
     collect() {
       const now = process.cpuUsage();
       const userMicros = now.user - last.user;
