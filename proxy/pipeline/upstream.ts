@@ -12,7 +12,7 @@ import { BodyChunkLedger } from '../http1/release.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
 import { sortSignedHeaders } from '../sigv4/canonical-request.ts';
 import type { S3Target } from '../s3/target.ts';
-import { AwsChunkedDecoder, type AwsChunkedDecoderOptions } from '../sigv4/chunked.ts';
+import { AwsChunkedDecoder, planReframe, type AwsChunkedDecoderOptions } from '../sigv4/chunked.ts';
 import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD } from '../sigv4/payload.ts';
 import type { PayloadMode } from '../sigv4/payload.ts';
 import type { UpstreamRequest } from './context.ts';
@@ -145,15 +145,23 @@ export function buildUpstream(
     if (!payload.trailer && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
     // With trailers the backend gets aws-chunked too (it checks the checksum trailer): a client
     // body that is unsigned already goes on verbatim (with the client's length, when it sent
-    // one), a signed one is re-framed without its signatures (length unknown: sent chunked).
+    // one), a signed one is re-framed without its signatures — in chunks of a fixed size, so its
+    // length is known, when its trailers are checksums (planReframe); else sent chunked.
     const output: AwsChunkedDecoderOptions['output'] = !(payload.trailer && reframeTrailers)
       ? 'payload'
       : payload.signed
         ? 'reframe'
         : 'verbatim';
+    const plan =
+      output === 'reframe'
+        ? planReframe(decodedLength, req.headers['x-amz-trailer'] as string | undefined)
+        : undefined;
     // The decoder's output is of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
-    body = guard(req, new AwsChunkedDecoder({ output, decodedLength, ledger, inputLength: contentLength }));
+    body = guard(
+      req,
+      new AwsChunkedDecoder({ output, decodedLength, plan, ledger, inputLength: contentLength }),
+    );
     releaseBody = ledger;
     if (payload.trailer) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
@@ -161,6 +169,7 @@ export function buildUpstream(
       headers.push('content-encoding', encoding ?? 'aws-chunked');
       if (output === 'verbatim' && contentLength !== undefined)
         headers.push('content-length', String(contentLength));
+      if (plan) headers.push('content-length', String(plan.length));
     } else {
       signed['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
       headers.push('content-length', String(decodedLength));

@@ -10,7 +10,9 @@
  * - 'payload': the raw object bytes, as views of the input buffers (no copies);
  * - 'reframe': the same framing without chunk signatures and without x-amz-trailer-signature: a
  *   valid STREAMING-UNSIGNED-PAYLOAD-TRAILER body the backend checks against its checksum
- *   trailer;
+ *   trailer. With a {@link ReframePlan} the payload is cut into chunks of REFRAME_CHUNK bytes
+ *   and the trailers must be the ones x-amz-trailer declared, so the body's length is known
+ *   before it starts and it can go out with a Content-Length;
  * - 'verbatim': the input itself, each input buffer passed on whole once its bytes are checked —
  *   for a client body that is unsigned already (STREAMING-UNSIGNED-PAYLOAD-TRAILER), which the
  *   backend can take as it is. Chunk extensions are refused there (the spec has none, and they
@@ -39,6 +41,8 @@ export interface AwsChunkedDecoderOptions {
   inputLength?: number | undefined;
   /** x-amz-decoded-content-length, when the client sent it. */
   decodedLength: number | undefined;
+  /** 'reframe': the fixed framing {@link planReframe} computed the length of. */
+  plan?: ReframePlan | undefined;
   /**
    * Counts each data view handed on, so the backend client can free an input buffer once all
    * its views are written (proxy/http1/release.ts). The decoder keeps no input buffer after
@@ -63,6 +67,53 @@ const BAD_VALUE = /[\0-\x08\n-\x1f\x7f]/;
 const MAX_TRAILERS = 16;
 const CRLF = Buffer.from('\r\n');
 
+/** The data chunk size of a planned re-framing: the AWS SDKs' own. */
+export const REFRAME_CHUNK = 64 * 1024;
+const REFRAME_CHUNK_HEAD = `${REFRAME_CHUNK.toString(16)}\r\n`;
+
+/** Base64 lengths of the checksum trailers S3 defines: a value of any other length is refused. */
+const CHECKSUM_VALUE_LENGTH: Readonly<Record<string, number>> = {
+  'x-amz-checksum-crc32': 8,
+  'x-amz-checksum-crc32c': 8,
+  'x-amz-checksum-crc64nvme': 12,
+  'x-amz-checksum-sha1': 28,
+  'x-amz-checksum-sha256': 44,
+};
+
+/** A re-framing whose length is known up front: the trailers expected, in order, and the length. */
+export interface ReframePlan {
+  readonly trailers: readonly (readonly [name: string, valueLength: number])[];
+  /** The re-framed body's length in bytes. */
+  readonly length: number;
+}
+
+/**
+ * The re-framed body's length, when it can be known before the body: the decoded length is
+ * given and every trailer x-amz-trailer declares is a checksum (whose value's length is fixed).
+ * Undefined otherwise, and the body must then go out chunked. Stores reject a chunked PUT (AWS
+ * S3 answers 501 NotImplemented, older Ceph 411 MissingContentLength).
+ */
+export function planReframe(
+  decodedLength: number | undefined,
+  trailerHeader: string | undefined,
+): ReframePlan | undefined {
+  if (decodedLength === undefined || trailerHeader === undefined) return undefined;
+  const trailers: [string, number][] = [];
+  for (const raw of trailerHeader.split(',')) {
+    const name = raw.trim().toLowerCase();
+    const valueLength = CHECKSUM_VALUE_LENGTH[name];
+    if (valueLength === undefined || trailers.some(([n]) => n === name)) return undefined;
+    trailers.push([name, valueLength]);
+  }
+  const full = Math.floor(decodedLength / REFRAME_CHUNK);
+  const rest = decodedLength % REFRAME_CHUNK;
+  let length = full * (REFRAME_CHUNK_HEAD.length + REFRAME_CHUNK + 2);
+  if (rest > 0) length += rest.toString(16).length + 2 + rest + 2;
+  length += '0\r\n'.length + '\r\n'.length;
+  for (const [name, valueLength] of trailers) length += name.length + 1 + valueLength + 2;
+  return { trailers, length };
+}
+
 /** A Transform from aws-chunked to raw, re-framed or checked verbatim bytes; see the module doc. */
 export class AwsChunkedDecoder extends Transform {
   /** Object bytes decoded so far. */
@@ -80,6 +131,9 @@ export class AwsChunkedDecoder extends Transform {
   private readonly held: (Buffer | string)[] = [];
   private readonly decodedLength: number | undefined;
   private readonly ledger: BodyChunkLedger | undefined;
+  private readonly plan: ReframePlan | undefined;
+  /** Planned re-framing: bytes left in the output chunk being written. */
+  private outLeft = 0;
 
   constructor(opts: AwsChunkedDecoderOptions) {
     // No buffering beyond the chunk in hand: each upload then holds one client chunk fewer
@@ -91,6 +145,9 @@ export class AwsChunkedDecoder extends Transform {
     this.inputLength = opts.inputLength;
     this.decodedLength = opts.decodedLength;
     this.ledger = opts.ledger;
+    this.plan = this.reframe ? opts.plan : undefined;
+    if (this.plan && this.decodedLength === undefined)
+      throw new TypeError('a re-framing plan needs decodedLength');
   }
 
   private fail(msg: string): ProxyError {
@@ -111,7 +168,7 @@ export class AwsChunkedDecoder extends Transform {
         this.state = TRAILER;
         return undefined;
       }
-      if (this.reframe) this.push(`${size.toString(16)}\r\n`);
+      if (this.reframe && !this.plan) this.push(`${size.toString(16)}\r\n`);
       this.remaining = size;
       this.state = DATA;
       return undefined;
@@ -123,6 +180,10 @@ export class AwsChunkedDecoder extends Transform {
           Errors.IncompleteBody,
           'The body is shorter than x-amz-decoded-content-length.',
         );
+      }
+      if (this.plan) {
+        const err = this.checkPlannedTrailers(this.plan);
+        if (err) return err;
       }
       if (this.reframe) {
         let end = '0\r\n';
@@ -143,6 +204,42 @@ export class AwsChunkedDecoder extends Transform {
     return undefined;
   }
 
+  /** The trailers received are the planned ones (the length sent depends on it), put in its order. */
+  private checkPlannedTrailers(plan: ReframePlan): ProxyError | undefined {
+    if (this.trailers.length !== plan.trailers.length)
+      return this.fail('the trailers differ from those x-amz-trailer declared');
+    const ordered: [string, string][] = [];
+    for (const [name, valueLength] of plan.trailers) {
+      const got = this.trailers.find(([n]) => n === name);
+      if (!got) return this.fail(`no ${name} trailer, which x-amz-trailer declared`);
+      if (got[1].length !== valueLength)
+        return this.fail(`the ${name} trailer is not a checksum of its length`);
+      ordered.push(got);
+    }
+    this.trailers.splice(0, this.trailers.length, ...ordered);
+    return undefined;
+  }
+
+  /** Planned re-framing: `view` goes out in chunks of REFRAME_CHUNK bytes, framed here. */
+  private pushPlanned(view: Buffer, source: Buffer): void {
+    let at = 0;
+    while (at < view.length) {
+      if (this.outLeft === 0) {
+        // Bytes of this chunk: all that is left of the payload, up to REFRAME_CHUNK.
+        const size = Math.min(REFRAME_CHUNK, this.decodedLength! - this.decoded + (view.length - at));
+        this.push(size === REFRAME_CHUNK ? REFRAME_CHUNK_HEAD : `${size.toString(16)}\r\n`);
+        this.outLeft = size;
+      }
+      const n = Math.min(this.outLeft, view.length - at);
+      const part = at === 0 && n === view.length ? view : view.subarray(at, at + n);
+      this.ledger?.hold(part, source);
+      this.push(part);
+      at += n;
+      this.outLeft -= n;
+      if (this.outLeft === 0) this.push(CRLF);
+    }
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let i = 0;
     const len = chunk.length;
@@ -152,7 +249,9 @@ export class AwsChunkedDecoder extends Transform {
         const n = Math.min(this.remaining, len - i);
         this.remaining -= n;
         this.decoded += n;
-        if (!this.verbatim) {
+        if (this.plan) {
+          this.pushPlanned(i === 0 && n === len ? chunk : chunk.subarray(i, i + n), chunk);
+        } else if (!this.verbatim) {
           const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
           this.ledger?.hold(view, chunk); // counted now: its chunk must outlive it if held
           // The payload's last bytes complete the backend's Content-Length: held back.
@@ -165,7 +264,7 @@ export class AwsChunkedDecoder extends Transform {
         if (chunk[i] !== (s === DATA_CR ? 13 : 10)) return cb(this.fail('chunk data not followed by CRLF'));
         i++;
         if (s === DATA_LF) {
-          if (this.reframe) this.push(CRLF);
+          if (this.reframe && !this.plan) this.push(CRLF);
           this.state = HEADER;
         } else this.state = DATA_LF;
       } else if (s === HEADER || s === TRAILER) {
