@@ -166,9 +166,15 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
       // A backend that cleaned "a/../b" would list outside the grant; refuse such prefixes.
       const problem = keyProblem(prefix);
       if (problem) return { ok: false, reason: 'list-prefix', message: `list prefix: ${problem}` };
-      const listers = index.byBucket.get(bucket ?? '')?.filter((e) => e.grant.access.includes('list')) ?? [];
+      const rights = need.withRead ? 'list and read' : 'list';
+      const listers =
+        index.byBucket
+          .get(bucket ?? '')
+          ?.filter(
+            (e) => e.grant.access.includes('list') && (!need.withRead || e.grant.access.includes('read')),
+          ) ?? [];
       if (listers.length === 0)
-        return { ok: false, reason: 'no-grant', message: `no grant allows list on bucket ${bucket}` };
+        return { ok: false, reason: 'no-grant', message: `no grant allows ${rights} on bucket ${bucket}` };
       const entry = listers.find((e) => keyCovered(e.grant, prefix));
       if (entry) return { ok: true, entry };
       const granted = listers.flatMap((e) => e.grant.prefixes ?? []).map((p) => JSON.stringify(p));

@@ -31,7 +31,13 @@ export type DenyReason =
   /** A bucket name the backend reserves for itself (MinIO's admin and health APIs). */
   | 'reserved-bucket'
   /** No policy is loaded (fail closed). */
-  | 'no-policy';
+  | 'no-policy'
+  /**
+   * A store's own extension header that acts beyond what the policy sees: MinIO's `x-minio-*`
+   * (force-delete of a bucket with its objects, reads inside archives) and
+   * `x-amz-snowball-*` (a PUT of a tar unpacked to keys the tar names).
+   */
+  | 'store-extension';
 
 /** How one reason surfaces to the client. */
 export interface DenyKind {
@@ -58,6 +64,7 @@ export const DENY_KINDS: Readonly<Record<DenyReason, DenyKind>> = {
   'delete-too-large': { ...invalid, s3Code: 'MalformedXML' },
   'reserved-bucket': denied,
   'no-policy': denied,
+  'store-extension': denied,
 };
 
 /** Every reason, for pre-initialising metric label sets. */

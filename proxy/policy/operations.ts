@@ -24,8 +24,11 @@ export type Need =
   | { kind: 'object'; access: AccessMode }
   /** read on the object named by `x-amz-copy-source`. */
   | { kind: 'copy-source' }
-  /** list on the bucket, within the `prefix` query parameter. */
-  | { kind: 'list' }
+  /**
+   * list on the bucket, within the `prefix` query parameter; `withRead`: read there too, from
+   * the same grant (a listing that carries object metadata).
+   */
+  | { kind: 'list'; withRead?: true }
   /** any grant on the bucket (HeadBucket, GetBucketLocation: SDKs probe these). */
   | { kind: 'bucket-any' }
   /** an explicit bucket-configuration right. */
@@ -49,6 +52,8 @@ export interface OperationRule {
   /** true: x-amz-copy-source must be present; otherwise it must be absent. */
   copySource?: boolean;
   needs: readonly Need[];
+  /** Needs added by an optional query parameter when present, in place of a need of the same kind. */
+  paramNeeds?: Readonly<Record<string, Need>>;
 }
 
 const RESPONSE_OVERRIDES = [
@@ -308,7 +313,8 @@ export const OPERATIONS: readonly OperationRule[] = [
     method: 'GET',
     scope: 'bucket',
     requires: { 'list-type': '2' },
-    // `metadata` is MinIO's extension (user metadata in the listing); it reveals nothing a GET would not.
+    // `metadata` is MinIO's extension: the listing carries each object's user metadata, which
+    // only a read grant may see (paramNeeds).
     optional: [
       'prefix',
       'delimiter',
@@ -320,6 +326,7 @@ export const OPERATIONS: readonly OperationRule[] = [
       'metadata',
     ],
     needs: [{ kind: 'list' }],
+    paramNeeds: { metadata: { kind: 'list', withRead: true } },
   },
   {
     operation: 'ListObjectVersions',
@@ -458,6 +465,18 @@ function effectiveHeaders(
   return out;
 }
 
+/**
+ * The first header that is a store's own extension acting beyond what the policy sees (see
+ * DenyReason 'store-extension'), if any. A prefix list, not each name: MinIO adds such headers
+ * release by release.
+ */
+function storeExtensionHeader(headers: Readonly<Record<string, string | undefined>>): string | undefined {
+  for (const name in headers) {
+    if (name.startsWith('x-minio-') || name.startsWith('x-amz-snowball-')) return name;
+  }
+  return undefined;
+}
+
 /** An `x-amz-*` query parameter that counts as a header (not the client's own signature). */
 function isHoisted(name: string): boolean {
   return !IGNORED_PARAMS.has(name) && name.toLowerCase().startsWith('x-amz-');
@@ -523,6 +542,15 @@ export function classify(input: ClassifyInput): Classification {
   if (typeof headers === 'string') {
     return { ok: false, operation: 'Unknown', reason: 'ambiguous-request', message: headers };
   }
+  const extension = storeExtensionHeader(headers);
+  if (extension !== undefined) {
+    return {
+      ok: false,
+      operation: 'Unknown',
+      reason: 'store-extension',
+      message: `header ${extension} is a store extension the proxy does not pass on`,
+    };
+  }
   const hasCopySource = headers['x-amz-copy-source'] !== undefined;
 
   let best: OperationRule[] = [];
@@ -566,7 +594,14 @@ export function classify(input: ClassifyInput): Classification {
     };
   }
 
-  const needs = [...rule.needs];
+  let needs = [...rule.needs];
+  if (rule.paramNeeds) {
+    for (const param in rule.paramNeeds) {
+      if (!input.query.has(param)) continue;
+      const need = rule.paramNeeds[param]!;
+      needs = [...needs.filter((n) => n.kind !== need.kind), need];
+    }
+  }
   if (method !== 'GET' && method !== 'HEAD') {
     for (const { header, need } of HEADER_NEEDS) {
       if (headers[header] !== undefined && !needs.some((n) => sameNeed(n, need))) needs.push(need);

@@ -311,3 +311,46 @@ void describe('invariant: the (bucket, key) authorized is the (bucket, key) forw
     });
   }
 });
+
+void describe('store extension headers (MinIO acts on them beyond what the policy sees)', () => {
+  const admin = createAuthorizer(
+    policy([
+      {
+        store: 's1',
+        bucket: 'data',
+        prefixes: ['team/'],
+        access: ['read', 'write', 'list', 'delete'],
+        bucketConfig: ['delete-bucket'],
+        source: 'team',
+      },
+      { store: 's1', bucket: 'listonly', access: ['list'], source: 'listonly' },
+      { store: 's1', bucket: 'both', access: ['list', 'read'], source: 'both' },
+    ]),
+    { virtualHostDomains: [VHOST] },
+  );
+  void test('x-minio-force-delete: a bucket delete that would take its objects with it', () =>
+    denied(run(admin, 'DELETE', '/data', { 'x-minio-force-delete': 'true' }), 'store-extension'));
+  void test('x-amz-snowball-extract: a tar unpacked to the keys it names, outside the prefix', () =>
+    denied(
+      run(admin, 'PUT', '/data/team/x.tar', {
+        'x-amz-snowball-extract': 'true',
+        'x-amz-meta-minio-snowball-prefix': 'elsewhere',
+      }),
+      'store-extension',
+    ));
+  void test('x-amz-snowball-extract as a query parameter (x-amz-* parameters count as headers)', () =>
+    denied(run(admin, 'PUT', '/data/team/x.tar?X-Amz-Snowball-Extract=true', {}), 'store-extension'));
+  void test('x-minio-extract: a read inside an archive', () =>
+    denied(run(admin, 'GET', '/data/team/a.zip/inner', { 'x-minio-extract': 'true' }), 'store-extension'));
+  void test('without them the same requests are allowed', () => {
+    assert.ok(run(admin, 'DELETE', '/data', {}).allow);
+    assert.ok(run(admin, 'PUT', '/data/team/x.tar', { 'x-amz-meta-minio-snowball-prefix': 'x' }).allow);
+  });
+  void test("ListObjectsV2 with metadata (each object's user metadata) needs read as well as list", () => {
+    denied(run(admin, 'GET', '/listonly?list-type=2&metadata=true', {}), 'no-grant');
+    assert.ok(run(admin, 'GET', '/listonly?list-type=2', {}).allow);
+    assert.ok(run(admin, 'GET', '/both?list-type=2&metadata=true', {}).allow);
+    denied(run(admin, 'GET', '/data?list-type=2&metadata=true&prefix=other/', {}), 'list-prefix');
+    assert.ok(run(admin, 'GET', '/data?list-type=2&metadata=true&prefix=team/', {}).allow);
+  });
+});
