@@ -144,18 +144,19 @@ export function buildUpstream(
     );
     if (!payload.trailer && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
     // With trailers the backend gets aws-chunked too (it checks the checksum trailer): a client
-    // body that is unsigned already goes on verbatim (with the client's length, when it sent
-    // one), a signed one is re-framed without its signatures — in chunks of a fixed size, so its
-    // length is known, when its trailers are checksums (planReframe); else sent chunked.
-    const output: AwsChunkedDecoderOptions['output'] = !(payload.trailer && reframeTrailers)
-      ? 'payload'
-      : payload.signed
-        ? 'reframe'
-        : 'verbatim';
+    // body that is unsigned and has a Content-Length goes on verbatim; a signed one (without
+    // its signatures) or one sent chunked is re-framed, in chunks of a fixed size whose length
+    // is known when its trailers are checksums (planReframe), else sent chunked. Not every
+    // store takes a PUT without a Content-Length (Ceph RGW before 2023 answers 411).
     const plan =
-      output === 'reframe'
+      payload.trailer && reframeTrailers && (payload.signed || contentLength === undefined)
         ? planReframe(decodedLength, req.headers['x-amz-trailer'] as string | undefined)
         : undefined;
+    const output: AwsChunkedDecoderOptions['output'] = !(payload.trailer && reframeTrailers)
+      ? 'payload'
+      : payload.signed || plan
+        ? 'reframe'
+        : 'verbatim';
     // The decoder's output is of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
     body = guard(

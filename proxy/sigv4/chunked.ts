@@ -90,8 +90,9 @@ export interface ReframePlan {
 /**
  * The re-framed body's length, when it can be known before the body: the decoded length is
  * given and every trailer x-amz-trailer declares is a checksum (whose value's length is fixed).
- * Undefined otherwise, and the body must then go out chunked. Stores reject a chunked PUT (AWS
- * S3 answers 501 NotImplemented, older Ceph 411 MissingContentLength).
+ * Undefined otherwise, and the body must then go out chunked. AWS S3 takes an aws-chunked body
+ * sent chunked, but not every S3-compatible store takes a PUT without a Content-Length (Ceph
+ * RGW before 2023 answers 411 MissingContentLength).
  */
 export function planReframe(
   decodedLength: number | undefined,

@@ -10,9 +10,9 @@
  *   UNSIGNED-PAYLOAD with Content-Length = x-amz-decoded-content-length; with trailers the
  *   backend gets STREAMING-UNSIGNED-PAYLOAD-TRAILER so the x-amz-checksum-* trailer still
  *   reaches it, and it verifies it: a client body in that mode already (the AWS SDKs' default
- *   over http) goes on verbatim, its framing checked on the way; a signed one is re-framed
- *   without its signatures, in fixed chunks so it keeps a Content-Length (sigv4/chunked.ts,
- *   planReframe). Re-signing every chunk instead would cost a SHA-256 over every
+ *   over http) goes on verbatim, its framing checked on the way; a signed one (or one
+ *   sent chunked) is re-framed without its signatures, in fixed chunks so it has a
+ *   Content-Length (sigv4/chunked.ts, planReframe). Re-signing every chunk instead would cost a SHA-256 over every
  *   body byte for no integrity the checksum trailer does not already give.
  */
 import { Errors, ProxyError } from '../errors.ts';

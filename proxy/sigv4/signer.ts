@@ -130,8 +130,8 @@ export class StoreSigner {
     if (shortDate !== this.keyDate) this.derive(shortDate);
     const names = parts.headerNames;
     const values = parts.headerValues;
-    // The canonical request, UTF-8 (as hashing it as a string did), straight into the scratch
-    // buffer: no string to build and flatten first. Sized for 3 bytes per character.
+    // The canonical request straight into the scratch buffer: no string to build and flatten
+    // first. Sized for 3 bytes per character.
     let chars = parts.method.length + parts.path.length + parts.query.length + parts.payloadHash.length;
     chars += host.length + (this.securityToken?.length ?? 0) + this.scope.length + 256; // own names, date, the string to sign
     for (let k = 0; k < names.length; k++) chars += 2 * names[k]!.length + values[k]!.length + 3;
@@ -160,9 +160,12 @@ export class StoreSigner {
         value = values[i]!;
         i++;
       }
-      n += buf.write(name, n, 'utf8');
+      // Header values are latin1 strings (Node's parser maps each byte to one character) and
+      // go out as latin1: a backend hashes the bytes on the wire, so the signature must too. As
+      // UTF-8, a byte ≥ 0x80 (x-amz-meta-* values in UTF-8) became two, and signatures failed.
+      n += buf.write(name, n, 'latin1');
       buf[n++] = COLON;
-      n += buf.write(value, n, 'utf8');
+      n += buf.write(value, n, 'latin1');
       buf[n++] = NL;
       signed = signed === '' ? name : `${signed};${name}`;
     }

@@ -1,6 +1,7 @@
 /**
- * Signed aws-chunked uploads with checksum trailers are re-framed in fixed chunks so they reach
- * the backend with a Content-Length: stores refuse a chunked PUT (AWS S3 501, older Ceph 411).
+ * aws-chunked uploads with checksum trailers that are signed or sent chunked are re-framed in
+ * fixed chunks so they reach the backend with a Content-Length: not every store takes a PUT
+ * without one (Ceph RGW before 2023 answers 411 MissingContentLength).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,17 @@ function signedBody(data: Buffer, chunkSize: number, trailers: string[]): Buffer
   const lines = [...trailers, `x-amz-trailer-signature:${'cd'.repeat(32)}`];
   parts.push(Buffer.from(`0${SIG}\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`));
   return Buffer.concat(parts);
+}
+
+/** An unsigned aws-chunked body (STREAMING-UNSIGNED-PAYLOAD-TRAILER) of `data`. */
+function awsChunkedUnsigned(data: Buffer, chunkSize: number, trailers: string[]): { body: Buffer } {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < data.length; i += chunkSize) {
+    const c = data.subarray(i, i + chunkSize);
+    parts.push(Buffer.from(`${c.length.toString(16)}\r\n`), c, Buffer.from('\r\n'));
+  }
+  parts.push(Buffer.from(`0\r\n${trailers.map((l) => `${l}\r\n`).join('')}\r\n`));
+  return { body: Buffer.concat(parts) };
 }
 
 /** Parses an unsigned aws-chunked body: its data chunk sizes, payload and trailer lines. */
@@ -193,6 +205,37 @@ void describe('through the proxy', () => {
     assert.equal(seen.headers['x-amz-decoded-content-length'], String(data.length));
     const parsed = parseUnsigned(received);
     assert.ok(parsed.payload.equals(data));
+    assert.deepEqual(parsed.trailers, [CRC32]);
+  });
+
+  void test('an unsigned body the client sent chunked gets a Content-Length too', async () => {
+    const data = randomBytes(150_000);
+    let received: Buffer | undefined;
+    f.handle((req, res) => {
+      void buffer(req).then((b) => {
+        received = b;
+        res.end();
+      });
+    });
+    const { body } = awsChunkedUnsigned(data, 40_000, [CRC32]);
+    const r = await request(`${f.proxy.url}/fake-bucket/k/unsigned-chunked`, {
+      method: 'PUT',
+      body: Readable.from([body.subarray(0, 1000), body.subarray(1000)]), // no length: sent chunked
+      headers: {
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(data.length),
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+      },
+    });
+    await r.body.text();
+    assert.equal(r.statusCode, 200);
+    const seen = f.seen.at(-1)!;
+    assert.equal(seen.headers['transfer-encoding'], undefined);
+    assert.equal(seen.headers['content-length'], String(received!.length));
+    const parsed = parseUnsigned(received!);
+    assert.ok(parsed.payload.equals(data));
+    assert.deepEqual(parsed.sizes, [REFRAME_CHUNK, REFRAME_CHUNK, 150_000 - 2 * REFRAME_CHUNK]);
     assert.deepEqual(parsed.trailers, [CRC32]);
   });
 
