@@ -188,7 +188,12 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
           : Errors.BadRequest;
     metrics.errors.inc({ code: spec.code, source: spec.source });
     log.warn({ code: err.code, s3Code: spec.code }, 'rejected a malformed request');
-    rejectSocket(socket, spec);
+    // A response still going out on this socket (to a request pipelined before the bad one): an
+    // error written now would land inside its body, and a client would take the bytes as the
+    // object's. Node's own handler writes nothing then either; the connection just closes.
+    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (current != null && !current.writableEnded) socket.destroy();
+    else rejectSocket(socket, spec);
   });
 
   const routes = defaultAdminRoutes(metrics.registry, () => ready);

@@ -308,3 +308,26 @@ void test('pipelined GETs on one connection get whole bodies, in order, while a 
   assert.match(rest.subarray(0, secondHead).toString('latin1'), /^HTTP\/1\.1 200 .*content-length: 716800/is);
   assert.ok(rest.subarray(secondHead).equals(bodies.get('second')!), 'second body whole, nothing after it');
 });
+
+void test('a malformed request pipelined behind a GET closes the connection; no error lands inside the body', async () => {
+  // The GET's body is still streaming when Node's parser meets the bad request: a 400 written
+  // then would be read as the object's last bytes (its Content-Length already satisfied).
+  const size = 100_010;
+  f.handle((req, res) => {
+    if (!req.url!.endsWith('/slow-body')) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-length': size });
+    res.write(Buffer.alloc(size - 10, 'a'));
+    setTimeout(() => res.end(Buffer.alloc(10, 'a')), 300);
+  });
+  const sock = await open(f.proxy.url);
+  sock.write('GET /fake-bucket/slow-body HTTP/1.1\r\nHost: x\r\n\r\n');
+  const first = await readAll(sock, 5_000, '\r\n\r\n'); // the head is out, the body streaming
+  sock.write('GET /x HTTP/1.1\r\nBad Header Line\r\n\r\n');
+  const text = first + (await readAll(sock, 5_000));
+  sock.destroy();
+  const head = text.indexOf('\r\n\r\n');
+  assert.match(text.slice(0, head), /^HTTP\/1\.1 200/);
+  const body = text.slice(head + 4);
+  assert.ok(!body.includes('HTTP/1.1'), 'a response inside the body');
+  assert.ok(body.length < size, 'the body ends short: the client sees a truncated response, not a wrong one');
+});
