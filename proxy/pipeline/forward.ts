@@ -143,7 +143,9 @@ class ForwardAttempt implements UpstreamHandler {
     this.closeListener = this.onClientClose.bind(this);
     this.onFlushed = this.onWriteFlushed.bind(this);
     this.res.on('close', this.closeListener);
-    if (this.up.body && timeouts.clientIdleMs > 0) this.watchUpload();
+    // Only while the body is still coming from the client: a body read whole before (DeleteObjects)
+    // has no upload to watch, and its 'end' is long past, so the timeout would never be reset.
+    if (this.up.body && timeouts.clientIdleMs > 0 && !this.req.complete) this.watchUpload();
   }
 
   /** Socket inactivity while the body uploads: the client stopped sending. */

@@ -5,6 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { request } from 'undici';
 import { open, parseResponse, readAll } from '../../integration/proxy/raw.ts';
 import { SECRET, startFake } from './fake-backend.ts';
@@ -330,4 +331,30 @@ void test('a malformed request pipelined behind a GET closes the connection; no 
   const body = text.slice(head + 4);
   assert.ok(!body.includes('HTTP/1.1'), 'a response inside the body');
   assert.ok(body.length < size, 'the body ends short: the client sees a truncated response, not a wrong one');
+});
+
+void test('DeleteObjects: a backend slower than clientIdleMs still answers (the body was read whole before)', async (t) => {
+  const slow = await startFake({ timeouts: { clientIdleMs: 300, backendFirstByteMs: 5_000 } });
+  t.after(() => slow.stop());
+  slow.handle((req, res) => {
+    if (req.method !== 'POST') return void res.writeHead(404).end();
+    req.resume();
+    req.on('end', () => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/xml' });
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><DeleteResult><Deleted><Key>a</Key></Deleted></DeleteResult>',
+        );
+      }, 1_000); // clientIdleMs is 300 here
+    });
+  });
+  const body = '<?xml version="1.0" encoding="UTF-8"?><Delete><Object><Key>a</Key></Object></Delete>';
+  const r = await request(`${slow.proxy.url}/fake-bucket?delete`, {
+    method: 'POST',
+    body,
+    headers: { 'content-md5': createHash('md5').update(body).digest('base64') },
+  });
+  const text = await r.body.text();
+  assert.equal(r.statusCode, 200, text);
+  assert.match(text, /<Deleted><Key>a<\/Key><\/Deleted>/);
 });
