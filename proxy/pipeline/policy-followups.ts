@@ -14,18 +14,43 @@ import { withPlainBody } from './upstream.ts';
 import { denialError } from './authorize.ts';
 import type { RequestContext } from './context.ts';
 
-async function readAll(body: Readable, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw new ProxyError(Errors.InvalidRequest, 'The DeleteObjects request body is too large.');
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
+/**
+ * Reads `body` whole, failing with MalformedXML (S3's answer to an oversized DeleteObjects) past
+ * `maxBytes`. The body is then left paused, not destroyed: it may be the client request itself,
+ * and destroying it would close the socket before the error could be answered (respond.ts closes
+ * the connection after answering a request it did not read to the end).
+ */
+function readAll(body: Readable, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        stop();
+        body.pause();
+        reject(new ProxyError(Errors.MalformedXML, 'The DeleteObjects request body is too large.'));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(err);
+    };
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+  });
 }
 
 /**

@@ -58,8 +58,8 @@ function parseLength(v: string | undefined, name: string): number | undefined {
  */
 function guard(req: IncomingMessage, through: Duplex): Duplex {
   // Paused by a 'data' consumer (the backend client, its socket full). Not isPaused(): that is
-  // also true while a 'readable' consumer pulls (DeleteObjects reads the decoder whole with
-  // `for await`), which never resumes it; pause() emits 'pause' only for a flowing stream.
+  // also true while a 'readable' consumer pulls (an async iterator), which never resumes it;
+  // pause() emits 'pause' only for a flowing stream.
   let heldBack = false;
   const readOn = (): void => {
     if (!heldBack && !through.writableNeedDrain && !through.destroyed) req.resume();

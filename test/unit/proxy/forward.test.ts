@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { open, parseResponse, readAll } from '../../integration/proxy/raw.ts';
 import { SECRET, startFake } from './fake-backend.ts';
@@ -357,4 +358,17 @@ void test('DeleteObjects: a backend slower than clientIdleMs still answers (the 
   const text = await r.body.text();
   assert.equal(r.statusCode, 200, text);
   assert.match(text, /<Deleted><Key>a<\/Key><\/Deleted>/);
+});
+
+void test('DeleteObjects: a chunked body over the bound is answered MalformedXML, and nothing reaches the backend', async () => {
+  const before = f.seen.filter((r) => r.method === 'POST').length;
+  const big = Buffer.alloc(1024 * 1024 + 64 * 1024, ' ');
+  const r = await request(`${f.proxy.url}/fake-bucket?delete`, {
+    method: 'POST',
+    body: Readable.from([Buffer.from('<?xml version="1.0"?><Delete>'), big]), // no length: chunked
+  });
+  const text = await r.body.text();
+  assert.equal(r.statusCode, 400, text);
+  assert.match(text, /<Code>MalformedXML<\/Code>/);
+  assert.equal(f.seen.filter((x) => x.method === 'POST').length, before);
 });
