@@ -75,9 +75,12 @@ export interface RequestContext {
   upstream: UpstreamRequest | undefined;
   /**
    * authorize/respond: rewrite a 200 response body (bounded, buffered) before it goes out —
-   * ListBuckets filtering today; the place for response hooks tomorrow.
+   * ListBuckets filtering today; the place for response hooks tomorrow. The transform gets the
+   * backend's headers (flat [name, value, …]) and returns undefined when it cannot rewrite the
+   * body (fail closed: the client gets an error, not the unfiltered body).
    */
-  responseTransform: { maxBytes: number; transform(body: Buffer): Buffer } | undefined;
+  responseTransform:
+    { maxBytes: number; transform(body: Buffer, headers: readonly string[]): Buffer | undefined } | undefined;
   /**
    * route: set per attempt by the balancer's retry runner when another attempt is still possible;
    * forward then holds back a 503 or a small response until complete, so a failure inside it is

@@ -290,7 +290,14 @@ class ForwardAttempt implements UpstreamHandler {
       this.finish(false, new ProxyError(Errors.ServiceUnavailable, 'The backend answered 503.'));
       return;
     } else if (ctx.responseTransform && held.status === 200) {
-      const body = ctx.responseTransform.transform(heldBody(held));
+      const body = ctx.responseTransform.transform(heldBody(held), held.headers);
+      if (body === undefined) {
+        this.finish(
+          false,
+          new ProxyError(Errors.InternalError, 'The backend response could not be filtered.'),
+        );
+        return;
+      }
       const headers = setContentLength(held.headers, body.length);
       writeResponseHead(ctx, held.status, held.message, headers);
       res.end(body);

@@ -93,6 +93,26 @@ function readBounded(ctx: RequestContext, body: Readable, maxBytes: number, idle
   });
 }
 
+/** Sets `name` (lower-case) in flat [name, value, …] headers, replacing any value it had. */
+function setHeader(headers: string[], name: string, value: string): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.toLowerCase() === name) headers.splice(i, 2);
+  }
+  headers.push(name, value);
+}
+
+/** True when flat response headers carry a Content-Encoding other than identity. */
+function isEncoded(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (
+      headers[i]!.toLowerCase() === 'content-encoding' &&
+      headers[i + 1]!.trim().toLowerCase() !== 'identity'
+    )
+      return true;
+  }
+  return false;
+}
+
 /** True when the decision has a follow-up below (most have none: no promise, no await then). */
 export function hasPolicyFollowUps(ctx: RequestContext): boolean {
   const d = ctx.decision!;
@@ -112,9 +132,16 @@ export async function applyPolicyFollowUps(
   const d = ctx.decision!;
   if (d.listBuckets) {
     const allowed = d.listBuckets;
+    // The body is filtered as text: asked for uncompressed (a client's Accept-Encoding: gzip
+    // would have MinIO compress it), and refused if it comes compressed anyway.
+    setHeader(ctx.upstream!.headers, 'accept-encoding', 'identity');
     ctx.responseTransform = {
       maxBytes: MAX_LIST_BUCKETS_BYTES,
-      transform: (body) => Buffer.from(filterListBucketsXml(body.toString('utf8'), allowed)),
+      transform: (body, headers) => {
+        if (isEncoded(headers)) return undefined;
+        const filtered = filterListBucketsXml(body.toString('utf8'), allowed);
+        return filtered === undefined ? undefined : Buffer.from(filtered);
+      },
     };
   }
   if (d.deleteObjects) {

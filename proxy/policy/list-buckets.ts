@@ -26,9 +26,10 @@ function unescapeXml(s: string): string {
 /**
  * Keeps the `<Bucket>` entries whose `<Name>` is in `allowed`; everything else (Owner,
  * ContinuationToken, …) passes through unchanged. An entry without a readable name is dropped
- * (fail closed).
+ * (fail closed); a body that is not a ListAllMyBucketsResult gives undefined (nothing to pass on).
  */
-export function filterListBucketsXml(xml: string, allowed: ReadonlySet<string>): string {
+export function filterListBucketsXml(xml: string, allowed: ReadonlySet<string>): string | undefined {
+  if (!xml.includes('<ListAllMyBucketsResult')) return undefined;
   return xml.replace(BUCKET_RE, (whole, inner: string) => {
     const name = NAME_RE.exec(inner)?.[1];
     return name !== undefined && allowed.has(unescapeXml(name)) ? whole : '';

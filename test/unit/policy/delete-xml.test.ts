@@ -125,13 +125,17 @@ void describe('ListBuckets filter', () => {
   const xml =
     '<?xml version="1.0" encoding="UTF-8"?>\n<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>data</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket><Bucket><Name>secret</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket><Bucket><Name>public</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket></Buckets></ListAllMyBucketsResult>';
   void test('keeps only granted buckets, everything else unchanged', () => {
-    const out = filterListBucketsXml(xml, new Set(['data', 'public']));
+    const out = filterListBucketsXml(xml, new Set(['data', 'public']))!;
     assert.ok(out.includes('<Name>data</Name>') && out.includes('<Name>public</Name>'));
     assert.ok(!out.includes('secret'));
     assert.ok(out.includes('<Owner><ID>o</ID></Owner>'));
     assert.ok(out.endsWith('</Buckets></ListAllMyBucketsResult>'));
   });
   void test('no grants → an empty list', () => {
-    assert.ok(filterListBucketsXml(xml, new Set()).includes('<Buckets></Buckets>'));
+    assert.ok(filterListBucketsXml(xml, new Set())!.includes('<Buckets></Buckets>'));
+  });
+  void test('a body that is not a bucket listing (compressed, an error) cannot be filtered', () => {
+    assert.equal(filterListBucketsXml('\x1f\x8b\x08\x00garbled', new Set(['data'])), undefined);
+    assert.equal(filterListBucketsXml('<Error><Code>X</Code></Error>', new Set(['data'])), undefined);
   });
 });

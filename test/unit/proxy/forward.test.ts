@@ -3,10 +3,11 @@
  * aborts the client, timeouts (backend first byte, client not reading), connect refused, and
  * what reaches the backend (re-signed, client auth gone, path re-encoded).
  */
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { open, parseResponse, readAll } from '../../integration/proxy/raw.ts';
 import { SECRET, startFake } from './fake-backend.ts';
@@ -371,4 +372,37 @@ void test('DeleteObjects: a chunked body over the bound is answered MalformedXML
   assert.equal(r.statusCode, 400, text);
   assert.match(text, /<Code>MalformedXML<\/Code>/);
   assert.equal(f.seen.filter((x) => x.method === 'POST').length, before);
+});
+
+void describe('ListBuckets filtering and compression', () => {
+  const listing =
+    '<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult><Buckets>' +
+    '<Bucket><Name>fake-bucket</Name></Bucket><Bucket><Name>secret</Name></Bucket></Buckets></ListAllMyBucketsResult>';
+  const listBuckets = async (): Promise<{ status: number; text: string }> => {
+    const r = await request(`${f.proxy.url}/`, { headers: { 'accept-encoding': 'gzip' } });
+    return { status: r.statusCode, text: await r.body.text() };
+  };
+  void test('the backend is asked for an uncompressed listing, which is filtered', async () => {
+    f.handle((req, res) => {
+      if (req.url !== '/') return void res.writeHead(404).end();
+      const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+      res.writeHead(200, gzip ? { 'content-encoding': 'gzip' } : {});
+      res.end(gzip ? gzipSync(listing) : listing);
+    });
+    const r = await listBuckets();
+    assert.equal(f.seen.at(-1)!.headers['accept-encoding'], 'identity');
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /<Name>fake-bucket<\/Name>/);
+    assert.ok(!r.text.includes('secret'));
+  });
+  void test('a listing compressed anyway is refused, not passed on unfiltered', async () => {
+    f.handle((req, res) => {
+      if (req.url !== '/') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      res.end(gzipSync(listing));
+    });
+    const r = await listBuckets();
+    assert.equal(r.status, 500, r.text);
+    assert.match(r.text, /<Code>InternalError<\/Code>/);
+  });
 });
