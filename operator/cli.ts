@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { Controller } from './controller/controller.ts';
+import { Controller, controllerPerTerm } from './controller/controller.ts';
 import { parseOperatorConfig, type OperatorConfig, type RawOperatorOptions } from './config.ts';
 import { KubeClient } from './kube/client.ts';
 import { LeaderElector } from './kube/leader.ts';
@@ -55,18 +55,19 @@ export async function startOperator(
 ): Promise<RunningOperator> {
   const metrics = createOperatorMetrics();
   const client = new KubeClient(kubeConfig);
-  const controller = new Controller({
-    client,
-    log: log.child({ component: 'controller' }),
-    metrics,
-    resyncPeriodMs: config.controller.resyncPeriodMs,
-    workers: config.controller.workers,
-    instance: config.identity,
-    sts: {
-      defaultDurationSeconds: config.controller.stsDurationSeconds,
-      renewFraction: config.controller.stsRenewFraction,
-    },
-  });
+  const makeController = (): Controller =>
+    new Controller({
+      client,
+      log: log.child({ component: 'controller' }),
+      metrics,
+      resyncPeriodMs: config.controller.resyncPeriodMs,
+      workers: config.controller.workers,
+      instance: config.identity,
+      sts: {
+        defaultDurationSeconds: config.controller.stsDurationSeconds,
+        renewFraction: config.controller.stsRenewFraction,
+      },
+    });
 
   // Ready once the webhook serves: a replica without a certificate must not get admissions.
   let ready = false;
@@ -95,7 +96,9 @@ export async function startOperator(
   ready = true;
 
   let elector: LeaderElector | undefined;
+  let controller: Controller | undefined;
   if (config.leaderElection.enabled) {
+    const terms = controllerPerTerm(makeController);
     elector = new LeaderElector(client, {
       namespace: config.namespace,
       name: config.leaderElection.leaseName,
@@ -107,18 +110,19 @@ export async function startOperator(
         log.info({ identity: config.identity }, 'became leader: starting the controller');
         metrics.isLeader.set(1);
         metrics.leaderTransitionsTotal.inc();
-        await controller.start();
+        await terms.onStartedLeading();
       },
       onStoppedLeading: async () => {
         log.warn({ identity: config.identity }, 'leadership lost or released: stopping the controller');
         metrics.isLeader.set(0);
-        await controller.stop();
+        await terms.onStoppedLeading();
       },
       onError: (err) => log.warn({ err: String(err) }, 'leader election'),
     });
     elector.start();
   } else {
     metrics.isLeader.set(1);
+    controller = makeController();
     await controller.start();
   }
 
@@ -128,7 +132,7 @@ export async function startOperator(
     webhookPort: webhook.port,
     async stop() {
       if (elector) await elector.stop();
-      else await controller.stop();
+      else await controller?.stop();
       await webhook.close();
       await Promise.all([health, metricsServer].map((s) => new Promise((r) => s.close(r))));
     },

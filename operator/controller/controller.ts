@@ -58,6 +58,8 @@ export class Controller {
   private readonly namespaces: Informer<Namespace>;
   /** `ns/name` → informer on exactly that Secret (fieldSelector), one per referenced Secret. */
   private readonly credentialInformers = new Map<string, Informer<Secret>>();
+  /** The first list of each credential informer (settles when listed, or when it gives up). */
+  private readonly credentialStarts = new Map<string, Promise<void>>();
   private readonly world: World;
   private readonly deps: PodReconcilerDeps;
   /** Failing AssumeRole calls per store; a change requeues the store's and its accesses' status. */
@@ -67,6 +69,7 @@ export class Controller {
   private resyncTimer: NodeJS.Timeout | undefined;
   private workersDone: Promise<void>[] = [];
   private running = false;
+  private started = false;
 
   constructor(o: ControllerOptions) {
     if (!(o.workers >= 1)) throw new RangeError('Controller: workers must be >= 1');
@@ -107,7 +110,7 @@ export class Controller {
       podSecrets: this.podSecrets,
       nodes: this.nodes,
       namespaces: this.namespaces,
-      credentialSecret: (ns, name) => this.credentialInformers.get(`${ns}/${name}`)?.get(name, ns),
+      credentialSecret: (ns, name) => this.credentialSecret(ns, name),
     });
     this.stsFailures = new StsFailures((store) => this.enqueueStoreStatus(store));
     this.deps = {
@@ -139,11 +142,26 @@ export class Controller {
     return this.queue.length;
   }
 
+  /**
+   * Syncs the caches, then starts the workers. Once only: a stopped Controller is not started
+   * again (its queue is shut down for good); leadership terms get a fresh one each
+   * ({@link controllerPerTerm}). stop() may come while this waits for caches: it then rejects.
+   */
   async start(): Promise<void> {
+    if (this.started) throw new Error('Controller.start: a controller runs once; make a new one');
+    this.started = true;
     this.running = true;
+    const stillRunning = (): void => {
+      if (!this.running) throw new Error('controller stopped while starting');
+    };
     await Promise.all([this.namespaces.start(), this.nodes.start(), this.stores.start()]);
+    stillRunning();
+    // Store events during that first list already started credential informers: wait for all.
     await this.syncCredentialInformers();
+    await Promise.all(this.credentialStarts.values());
+    stillRunning();
     await Promise.all([this.accesses.start(), this.pods.start(), this.podSecrets.start()]);
+    stillRunning();
     this.enqueueAll();
     for (let i = 0; i < this.o.workers; i++) this.workersDone.push(this.worker());
     this.resyncTimer = setInterval(() => this.enqueueAll(), this.o.resyncPeriodMs);
@@ -167,6 +185,7 @@ export class Controller {
     ];
     await Promise.all(informers.map((i) => i.stop()));
     this.credentialInformers.clear();
+    this.credentialStarts.clear();
     await Promise.all(this.workersDone);
     this.workersDone = [];
     this.o.log.info('controller stopped');
@@ -274,6 +293,20 @@ export class Controller {
       for (const b of this.accesses.list(ns)) this.enqueue(`ba:${ns}/${b.metadata?.name}`);
   }
 
+  /**
+   * A store's credential Secret from its informer's cache. Throws CredentialsPending (the
+   * reconcile is retried) while that informer has not listed yet — at start, after a failover,
+   * or just after a store's secretRef changed: taken for "no Secret", a pod's grants on the
+   * store would be revoked until the list arrived.
+   */
+  private credentialSecret(namespace: string, name: string): Secret | undefined {
+    const inf = this.credentialInformers.get(`${namespace}/${name}`);
+    if (!inf?.synced) {
+      throw new ControllerError('CredentialsPending', `Secret ${namespace}/${name} is not listed yet`, true);
+    }
+    return inf.get(name, namespace);
+  }
+
   /** Starts an informer per Secret referenced by a store, stops the ones no longer referenced. */
   private async syncCredentialInformers(): Promise<void> {
     if (!this.running) return;
@@ -303,16 +336,17 @@ export class Controller {
       inf.on('update', onChange);
       inf.on('delete', onChange);
       this.credentialInformers.set(key, inf);
-      starting.push(
-        inf.start().catch((err: unknown) => {
-          // The informer keeps retrying by itself; the store reports CredentialsMissing meanwhile.
-          this.o.log.warn({ err: String(err), secret: key }, 'credential Secret not readable yet');
-        }),
-      );
+      const started = inf.start().catch((err: unknown) => {
+        // Stopped before its first list (the store no longer refers to it, or we stopped).
+        this.o.log.debug({ err: String(err), secret: key }, 'credential Secret watch ended before its list');
+      });
+      this.credentialStarts.set(key, started);
+      starting.push(started);
     }
     for (const [key, inf] of this.credentialInformers) {
       if (!wanted.has(key)) {
         this.credentialInformers.delete(key);
+        this.credentialStarts.delete(key);
         starting.push(inf.stop());
       }
     }
@@ -373,4 +407,34 @@ export class Controller {
       end();
     }
   }
+}
+
+/**
+ * Leader callbacks that run a fresh Controller for each leadership term. A replica that loses
+ * the Lease (an API server blip longer than renewDeadline) and wins it back must reconcile
+ * again; a stopped Controller cannot (its queue is shut down, its informers' last watches may
+ * still be ending), so each term makes its own.
+ */
+export function controllerPerTerm(make: () => Controller): {
+  onStartedLeading(): Promise<void>;
+  onStoppedLeading(): Promise<void>;
+  /** The controller of the current term, if any. */
+  readonly current: Controller | undefined;
+} {
+  let current: Controller | undefined;
+  return {
+    async onStartedLeading() {
+      const c = make();
+      current = c;
+      await c.start();
+    },
+    async onStoppedLeading() {
+      const c = current;
+      current = undefined;
+      await c?.stop();
+    },
+    get current() {
+      return current;
+    },
+  };
 }

@@ -11,6 +11,11 @@ export const ErrorCatalog = {
   IdentityConflict: { source: 'input' },
   /** A store's credentials Secret is missing or lacks keys. */
   CredentialsMissing: { source: 'input' },
+  /**
+   * A store's credentials Secret is not known yet (its watch has not listed it): the reconcile
+   * is retried rather than taking the store for one without credentials and revoking grants.
+   */
+  CredentialsPending: { source: 'apiserver' },
   /** Operator configuration is invalid (raised at the CLI edge). */
   InvalidConfig: { source: 'input' },
 } as const;

@@ -29,6 +29,8 @@ export class Informer<T extends KubeObject> {
   private readonly lw: ListWatch<KubernetesObject>;
   private readonly opts: InformerOptions;
   private stopped = false;
+  /** The first list is in the cache (start() resolved). */
+  private listed = false;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
 
@@ -85,6 +87,7 @@ export class Informer<T extends KubeObject> {
       this.retryTimer = undefined;
       if (failed === undefined) {
         this.failures = 0;
+        this.listed = true;
         return;
       }
       if (this.stopped) throw new Error(`informer ${this.path} stopped before its first list`);
@@ -99,6 +102,11 @@ export class Informer<T extends KubeObject> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.lw.stop();
+  }
+
+  /** True once the first list is cached: before that, an absent object may just be unlisted. */
+  get synced(): boolean {
+    return this.listed;
   }
 
   get(name: string, namespace?: string): T | undefined {

@@ -18,9 +18,16 @@ export interface LeaderElectionOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
-  /** Called once leadership is acquired; awaited before renewing starts. */
+  /**
+   * Called once leadership is acquired. Renewing goes on while it runs (as client-go runs
+   * OnStartedLeading in its own goroutine): a start that waits long for its caches must not
+   * let the Lease expire under it, or two leaders would reconcile at once.
+   */
   onStartedLeading: () => Promise<void> | void;
-  /** Called when leadership is lost or released; awaited before competing again. */
+  /**
+   * Called when leadership is lost or released, possibly while onStartedLeading still runs (it
+   * must then make that start give up); both are awaited before competing again.
+   */
   onStoppedLeading: () => Promise<void> | void;
   onError?: (err: unknown) => void;
   now?: () => number;
@@ -120,11 +127,9 @@ export class LeaderElector {
         continue;
       }
       this.leading = true;
-      try {
-        await this.o.onStartedLeading();
-      } catch (err) {
-        this.o.onError?.(err);
-      }
+      const starting = (async () => this.o.onStartedLeading())().catch((err: unknown) =>
+        this.o.onError?.(err),
+      );
       let lastRenew = this.now();
       while (!this.stopped) {
         await this.sleep(this.o.retryPeriodMs);
@@ -138,6 +143,7 @@ export class LeaderElector {
       } catch (err) {
         this.o.onError?.(err);
       }
+      await starting;
       if (this.stopped) await this.release();
     }
   }

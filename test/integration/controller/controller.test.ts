@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { PodPolicyDocument } from '../../../proxy/config/types.ts';
 import { POLICY_KEY, credentialsKey, podSecretName } from '../../../operator/contract.ts';
 import type { Controller } from '../../../operator/controller/controller.ts';
-import type { BucketAccess, ObjectStoreSpec } from '../../../operator/controller/types.ts';
+import type { BucketAccess, ObjectStoreSpec, Secret } from '../../../operator/controller/types.ts';
+import { Informer } from '../../../operator/kube/informer.ts';
 import {
   bindOperatorRbac,
   createAccess,
@@ -282,6 +283,65 @@ void describe('per-pod Secrets', () => {
         return raw && (JSON.parse(raw) as { accessKeyId: string }).accessKeyId === 'AKIA2' ? true : undefined;
       });
     }
+  });
+
+  void test('pointing a store at another Secret never drops its grants from a pod Secret on the way', async () => {
+    await env.admin.create(
+      '/api/v1/namespaces/sluice-system/secrets',
+      credentialSecret('sluice-system', 'moving-keys-1', 'AKIAM1', 'secretm1'),
+    );
+    await env.admin.create(
+      '/api/v1/namespaces/sluice-system/secrets',
+      credentialSecret('sluice-system', 'moving-keys-2', 'AKIAM2', 'secretm2'),
+    );
+    await createStore(env.admin, 'moving', storeSpec('moving-keys-1'));
+    await createAccess(env.admin, 'team-c', 'moving', {
+      storeRef: 'moving',
+      podSelector: { matchLabels: { app: 'mover' } },
+      grants: [{ bucket: 'moved', access: ['read'] }],
+    });
+    await createPod(env.admin, {
+      ns: 'team-c',
+      name: 'mover-1',
+      identity: 'id-m1',
+      labels: { app: 'mover' },
+    });
+    await eventually('the grant reaches the pod', async () =>
+      (await policyOf('team-c', 'id-m1'))?.grants.length ? true : undefined,
+    );
+    // Every version of the pod Secret written from here on, seen through a watch.
+    const versions: number[] = [];
+    const watch = new Informer<Secret>(env.admin, {
+      path: '/api/v1/namespaces/team-c/secrets',
+      fieldSelector: `metadata.name=${podSecretName('id-m1')}`,
+    });
+    const record = (sec: Secret): void => {
+      const raw = sec.data?.[POLICY_KEY];
+      const doc = raw
+        ? (JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as PodPolicyDocument)
+        : undefined;
+      versions.push(doc?.grants.length ?? 0);
+    };
+    watch.on('update', record);
+    await watch.start();
+    try {
+      const path = '/apis/sluice.dev/v1alpha1/objectstores/moving';
+      const store = await env.admin.get<{ spec: ObjectStoreSpec }>(path);
+      store.spec.credentials.secretRef.name = 'moving-keys-2';
+      await env.admin.replace(path, store);
+      await eventually('the pod has the new keys', async () => {
+        const raw = (await readSecret(env.admin, 'team-c', podSecretName('id-m1')))?.data[
+          credentialsKey('moving')
+        ];
+        return raw && (JSON.parse(raw) as { accessKeyId: string }).accessKeyId === 'AKIAM2'
+          ? true
+          : undefined;
+      });
+    } finally {
+      await watch.stop();
+    }
+    assert.ok(versions.length >= 1, 'no write seen');
+    assert.ok(!versions.includes(0), `a write without the grant: grants per version ${versions.join(',')}`);
   });
 
   void test('a store that does not allow the namespace: NamespaceNotAllowed, and no grant reaches the pod', async () => {
