@@ -22,7 +22,7 @@ import { StsFailures, type StsFailure } from './sts-failures.ts';
 import { assumeRole as realAssumeRole, type AssumeRoleInput, type AssumedCredentials } from './sts-client.ts';
 import { GROUP, VERSION } from './types.ts';
 import type { BucketAccess, Namespace, Node, ObjectStore, Pod, Secret } from './types.ts';
-import { World } from './world.ts';
+import { isFinished, World } from './world.ts';
 
 /** Options of {@link Controller}. */
 export interface ControllerOptions {
@@ -278,6 +278,7 @@ export class Controller {
       p.metadata?.labels ?? {},
       p.spec?.serviceAccountName ?? '',
       p.spec?.nodeName ?? '',
+      isFinished(p),
     ]);
     const seen = this.podSeen.get(uid);
     if (seen && seen.key !== key) this.enqueue(seen.key); // identity label changed: the old one too
@@ -365,7 +366,8 @@ export class Controller {
     }
   }
 
-  private readonly stsFailure = (store: string): StsFailure | undefined => this.stsFailures.forStore(store);
+  private readonly stsFailure = (store: string, namespace?: string): StsFailure | undefined =>
+    this.stsFailures.forStore(store, namespace);
 
   private async process(key: string): Promise<void> {
     const colon = key.indexOf(':');

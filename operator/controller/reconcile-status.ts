@@ -8,7 +8,7 @@ import { bucketAccessSelectsPod } from './policy.ts';
 import { bucketAccessReadiness, nextStatus, objectStoreReadiness, sameStatus } from './status.ts';
 import type { StsFailure } from './sts-failures.ts';
 import { GROUP, VERSION } from './types.ts';
-import type { World } from './world.ts';
+import { isFinished, type World } from './world.ts';
 
 /** Number of injected pods in the BucketAccess's namespace it selects. */
 export function countMatchedPods(world: World, ns: string, name: string): number {
@@ -16,7 +16,8 @@ export function countMatchedPods(world: World, ns: string, name: string): number
   if (!ba) return 0;
   return world.caches.pods
     .list(ns)
-    .filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] && bucketAccessSelectsPod(ba, p)).length;
+    .filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] && !isFinished(p) && bucketAccessSelectsPod(ba, p))
+    .length;
 }
 
 async function patchStatus(client: KubeClient, path: string, status: unknown): Promise<void> {
@@ -27,8 +28,11 @@ async function patchStatus(client: KubeClient, path: string, status: unknown): P
   }
 }
 
-/** A store's current STS failure (the controller's in-memory knowledge), by store name. */
-export type StsFailureLookup = (store: string) => StsFailure | undefined;
+/**
+ * A store's current STS failure (the controller's in-memory knowledge), by store name; with
+ * `namespace`, that namespace's pods' failures only.
+ */
+export type StsFailureLookup = (store: string, namespace?: string) => StsFailure | undefined;
 
 /** BucketAccess `ns/name`: Ready + matchedPods + observedGeneration. */
 export async function reconcileBucketAccessStatus(
@@ -50,7 +54,7 @@ export async function reconcileBucketAccessStatus(
     world.namespaceLabels(ns),
     creds,
     matched,
-    stsFailure(ba.spec.storeRef),
+    stsFailure(ba.spec.storeRef, ns),
   );
   const status = nextStatus(ba.status, ba.metadata?.generation, ready, now, matched);
   if (sameStatus(ba.status, status)) return;

@@ -49,12 +49,19 @@ export class StsFailures {
     }
   }
 
-  /** The store's current failure, or undefined when no identity's last AssumeRole failed. */
-  forStore(store: string): StsFailure | undefined {
+  /**
+   * The store's current failure, or undefined when no identity's last AssumeRole failed. With
+   * `namespace`, only that namespace's identities count: a BucketAccess's status must not carry
+   * another tenant's failures, nor their error text.
+   */
+  forStore(store: string, namespace?: string): StsFailure | undefined {
     const ids = this.byStore.get(store);
     if (!ids || ids.size === 0) return undefined;
-    const first = [...ids.keys()].sort()[0] as string;
-    return { pods: ids.size, message: ids.get(first) as string };
+    const prefix = namespace === undefined ? '' : `${namespace}/`;
+    const matching = [...ids.keys()].filter((id) => id.startsWith(prefix)).sort();
+    const first = matching[0];
+    if (first === undefined) return undefined;
+    return { pods: matching.length, message: ids.get(first) as string };
   }
 }
 

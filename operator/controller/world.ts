@@ -48,9 +48,11 @@ export class World {
     return readStoreCredentials(this.caches.credentialSecret(ref.namespace, ref.name), ref);
   }
 
-  /** Injected pods of `ns` carrying `identity`. */
+  /** Injected pods of `ns` carrying `identity` that can still run (see {@link isFinished}). */
   podsWithIdentity(ns: string, identity: string): Pod[] {
-    return this.caches.pods.list(ns).filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] === identity);
+    return this.caches.pods
+      .list(ns)
+      .filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] === identity && !isFinished(p));
   }
 
   /** The zone of the pod's node, once it is scheduled and the node is labelled. */
@@ -59,4 +61,14 @@ export class World {
     if (!node) return undefined;
     return this.caches.nodes.get(node)?.metadata?.labels?.[ZONE_LABEL] || undefined;
   }
+}
+
+/**
+ * A pod whose containers have all stopped for good (phase Succeeded or Failed: a completed Job,
+ * an evicted pod). It keeps no grants and no credentials: a finished pod that is never deleted
+ * would otherwise hold live store keys, and STS credentials renewed for ever.
+ */
+export function isFinished(pod: Pod): boolean {
+  const phase = pod.status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed';
 }

@@ -246,6 +246,27 @@ void describe('per-pod Secrets', () => {
     );
   });
 
+  void test('a pod that finished (Succeeded) loses its Secret and no longer counts as matched', async () => {
+    await createAccess(env.admin, 'team-b', 'jobs', {
+      storeRef: 'main',
+      podSelector: { matchLabels: { app: 'job' } },
+      grants: [{ bucket: 'batch', access: ['write'] }],
+    });
+    await createPod(env.admin, { ns: 'team-b', name: 'job-1', identity: 'id-job', labels: { app: 'job' } });
+    await eventually('Secret created', () => readSecret(env.admin, 'team-b', podSecretName('id-job')));
+    const matched = async (): Promise<number | undefined> =>
+      (await env.admin.get<BucketAccess>('/apis/sluice.dev/v1alpha1/namespaces/team-b/bucketaccesses/jobs'))
+        .status?.matchedPods;
+    await eventually('matched', async () => ((await matched()) === 1 ? true : undefined));
+    const path = '/api/v1/namespaces/team-b/pods/job-1';
+    const pod = await env.admin.get<{ status?: Record<string, unknown> }>(path);
+    await env.admin.replace(`${path}/status`, { ...pod, status: { ...pod.status, phase: 'Succeeded' } });
+    await eventually('Secret deleted', async () =>
+      (await readSecret(env.admin, 'team-b', podSecretName('id-job'))) ? undefined : true,
+    );
+    await eventually('no longer matched', async () => ((await matched()) === 0 ? true : undefined));
+  });
+
   void test('the node zone reaches policy.zone, and follows a relabelled node', async () => {
     await createNode(env.admin, 'node-1', 'zone-b');
     await createPod(env.admin, { ns: 'team-b', name: 'zoned', identity: 'id-zoned', nodeName: 'node-1' });

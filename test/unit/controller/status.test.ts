@@ -194,6 +194,19 @@ void describe('STS failures (in-memory, per store)', () => {
     f.record('ns/b', none); // nothing known: nothing changes
     assert.equal(changed.length, 6);
   });
+  void test("per namespace: a tenant sees only its own pods' failures and error text", () => {
+    const f = new StsFailures(() => undefined);
+    f.record('team-a/x', new Map([['s', 'AccessDenied for role of team-a']]));
+    f.record('team-b/y', new Map([['s', 'AccessDenied for role of team-b']]));
+    assert.deepEqual(f.forStore('s', 'team-b'), { pods: 1, message: 'AccessDenied for role of team-b' });
+    assert.equal(f.forStore('s', 'team-c'), undefined);
+    assert.equal(f.forStore('s', 'team'), undefined, 'a namespace is not a prefix of another');
+    assert.deepEqual(
+      f.forStore('s'),
+      { pods: 2, message: 'AccessDenied for role of team-a' },
+      'the store sees all',
+    );
+  });
   void test('a long error is cut', () => {
     const f = new StsFailures(() => undefined);
     f.record('ns/a', new Map([['s', 'x'.repeat(5000)]]));
