@@ -89,6 +89,29 @@ function rejectSocket(socket: Socket, spec: ErrorSpec): void {
   );
 }
 
+/**
+ * Runs `then` once no response is going out on `socket` any more. A request pipelined before a
+ * malformed one is still answered first, in order: an error written while its response streams
+ * would land inside that body, and a client would take the bytes as the object's (Node's own
+ * handler closes instead, and loses the earlier answer). If the socket closes first, nothing.
+ */
+function afterResponses(socket: Socket, then: () => void): void {
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current == null || current.writableFinished) return then();
+  const onClose = (): void => {
+    current.off('finish', onFinish);
+  };
+  // The next pipelined response, if any, takes the socket as this one finishes: look again then.
+  const onFinish = (): void => {
+    socket.off('close', onClose);
+    setImmediate(() => {
+      if (!socket.destroyed) afterResponses(socket, then);
+    });
+  };
+  current.once('finish', onFinish);
+  socket.once('close', onClose);
+}
+
 /** Starts a proxy; resolves once both listeners accept connections. */
 export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): Promise<ProxyHandle> {
   const log = createLogger(config.logLevel, opts.logDestination);
@@ -188,12 +211,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
           : Errors.BadRequest;
     metrics.errors.inc({ code: spec.code, source: spec.source });
     log.warn({ code: err.code, s3Code: spec.code }, 'rejected a malformed request');
-    // A response still going out on this socket (to a request pipelined before the bad one): an
-    // error written now would land inside its body, and a client would take the bytes as the
-    // object's. Node's own handler writes nothing then either; the connection just closes.
-    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (current != null && !current.writableEnded) socket.destroy();
-    else rejectSocket(socket, spec);
+    afterResponses(socket, () => rejectSocket(socket, spec));
   });
 
   const routes = defaultAdminRoutes(metrics.registry, () => ready);
