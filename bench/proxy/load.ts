@@ -3,6 +3,7 @@
  * soon as the previous one finished, for `seconds` (and at least one request per worker).
  * Latency is per request, wall-clock, headers sent → last body byte read.
  */
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { openLoop } from '../open-loop.ts';
 
@@ -26,8 +27,14 @@ export interface LoadSpec {
   path: (worker: number) => string;
   headers: (method: string, path: string) => Promise<Record<string, string>> | Record<string, string>;
   body?: Buffer;
+  /** Send the body without a length (Transfer-Encoding: chunked), as SDKs send a stream. */
+  sendChunked?: boolean;
   concurrency: number;
   seconds: number;
+}
+
+function* pieces(body: Buffer): Generator<Buffer> {
+  for (let i = 0; i < body.length; i += 64 * 1024) yield body.subarray(i, i + 64 * 1024);
 }
 
 function pct(sorted: number[], p: number): number {
@@ -43,7 +50,8 @@ async function exchange(pool: Pool, spec: LoadSpec, path: string): Promise<{ byt
       method: spec.method,
       path,
       headers: await spec.headers(spec.method, path),
-      body: spec.body ?? null,
+      // An iterable has no length: undici sends it chunked, in 64 KiB pieces like a file stream.
+      body: spec.body && spec.sendChunked ? Readable.from(pieces(spec.body)) : (spec.body ?? null),
     });
     for await (const chunk of r.body) bytes += (chunk as Buffer).length;
     if (spec.body) bytes += spec.body.length;

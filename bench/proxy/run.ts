@@ -23,7 +23,7 @@
  * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own
  * process (`sluice proxy`) in a memory cgroup with the sidecar's limit, as in a pod
  * (`--memory-limit MiB`, default 256; 0 = none). `--ops PUT-CHUNKED` adds SDK-style aws-chunked
- * uploads; `--anonymous-gets` drops the GET signatures; `--proxy-logs DIR` keeps each proxy's
+ * uploads, `PUT-CHUNKED-STREAM` the same sent without a length (as the JS SDK sends a stream); `--anonymous-gets` drops the GET signatures; `--proxy-logs DIR` keeps each proxy's
  * access log; `--warmup S` and `--no-peer`: see WARMUP_SECONDS and PEER. Results:
  * bench/results/. The machine is shared (2 cores): read ratios, not absolutes, and expect noise
  * of ±10–20 % between runs.
@@ -342,7 +342,9 @@ async function main(): Promise<void> {
       admin.destroy();
       for (const size of ADDED_ONLY ? [] : sizes) {
         for (const concurrency of concs) {
-          for (const op of (['GET', 'PUT', 'PUT-CHUNKED'] as const).filter((o) => OPS.includes(o))) {
+          for (const op of (['GET', 'PUT', 'PUT-CHUNKED', 'PUT-CHUNKED-STREAM'] as const).filter((o) =>
+            OPS.includes(o),
+          )) {
             out.cells.push(
               await measureCell(op, size, concurrency, {
                 direct: node,
@@ -485,7 +487,7 @@ function awsChunked(data: Buffer): { body: Buffer; headers: Record<string, strin
  * rounds, its peak RSS over the cell.
  */
 async function measureCell(
-  op: 'GET' | 'PUT' | 'PUT-CHUNKED',
+  op: 'GET' | 'PUT' | 'PUT-CHUNKED' | 'PUT-CHUNKED-STREAM',
   size: number,
   concurrency: number,
   deps: CellDeps,
@@ -493,13 +495,14 @@ async function measureCell(
   const proxy = await deps.startProxy();
   const big = size >= 64 << 20;
   const getPath = `/bench/obj-${size}`;
-  const chunked = op === 'PUT-CHUNKED' ? awsChunked(deps.bodies.get(size)!) : undefined;
+  const chunked = op.startsWith('PUT-CHUNKED') ? awsChunked(deps.bodies.get(size)!) : undefined;
   // What every PUT of this cell is (rounds and warm-up alike): its path, body and headers.
   const put = (origin: string, sign: Sign) =>
     ({
       method: 'PUT',
       path: (w: number) => `/bench/put-${size}-${w}`,
       body: chunked?.body ?? deps.bodies.get(size)!,
+      sendChunked: op === 'PUT-CHUNKED-STREAM',
       origin,
       headers: chunked ? (method: string, path: string) => sign(method, path, chunked.headers) : sign,
     }) as const;

@@ -135,6 +135,8 @@ export class AwsChunkedDecoder extends Transform {
   private readonly plan: ReframePlan | undefined;
   /** Planned re-framing: bytes left in the output chunk being written. */
   private outLeft = 0;
+  /** Planned re-framing: the last output chunk's CRLF is still to be written. */
+  private crlfOwed = false;
 
   constructor(opts: AwsChunkedDecoderOptions) {
     // No buffering beyond the chunk in hand: each upload then holds one client chunk fewer
@@ -189,7 +191,7 @@ export class AwsChunkedDecoder extends Transform {
       if (this.reframe) {
         let end = '0\r\n';
         for (const [k, v] of this.trailers) end += `${k}:${v}\r\n`;
-        this.held.push(end + '\r\n');
+        this.held.push((this.crlfOwed ? '\r\n' : '') + end + '\r\n');
       }
       this.state = DONE;
       return undefined;
@@ -228,7 +230,9 @@ export class AwsChunkedDecoder extends Transform {
       if (this.outLeft === 0) {
         // Bytes of this chunk: all that is left of the payload, up to REFRAME_CHUNK.
         const size = Math.min(REFRAME_CHUNK, this.decodedLength! - this.decoded + (view.length - at));
-        this.push(size === REFRAME_CHUNK ? REFRAME_CHUNK_HEAD : `${size.toString(16)}\r\n`);
+        const head = size === REFRAME_CHUNK ? REFRAME_CHUNK_HEAD : `${size.toString(16)}\r\n`;
+        this.push(this.crlfOwed ? `\r\n${head}` : head);
+        this.crlfOwed = false;
         this.outLeft = size;
       }
       const n = Math.min(this.outLeft, view.length - at);
@@ -237,7 +241,9 @@ export class AwsChunkedDecoder extends Transform {
       this.push(part);
       at += n;
       this.outLeft -= n;
-      if (this.outLeft === 0) this.push(CRLF);
+      // The chunk's CRLF goes out with what follows it (the next head, or the ending): one
+      // write fewer per chunk.
+      if (this.outLeft === 0) this.crlfOwed = true;
     }
   }
 
