@@ -8,6 +8,7 @@
  *    a symlink, which fs.watch misses on some filesystems;
  *  - static: fixed PEM (tests, benchmarks).
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AdmissionregistrationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -40,8 +41,10 @@ export function staticCertificateSource(cert: ServingCertificate): CertificateSo
 class Emitter {
   #value: ServingCertificate;
   readonly #listeners = new Set<(c: ServingCertificate) => void>();
-  constructor(value: ServingCertificate) {
+  readonly #logger: Logger | undefined;
+  constructor(value: ServingCertificate, logger?: Logger) {
     this.#value = value;
+    this.#logger = logger;
   }
   get value(): ServingCertificate {
     return this.#value;
@@ -49,7 +52,15 @@ class Emitter {
   set(next: ServingCertificate): void {
     if (next.cert === this.#value.cert && next.key === this.#value.key) return;
     this.#value = next;
-    for (const l of this.#listeners) l(next);
+    for (const l of this.#listeners) {
+      // A listener that throws must neither skip the others nor escape into a timer's promise,
+      // where it would be an unhandled rejection that stops the operator.
+      try {
+        l(next);
+      } catch (err) {
+        this.#logger?.error({ err }, 'webhook certificate listener failed');
+      }
+    }
   }
   subscribe(l: (c: ServingCertificate) => void): () => void {
     this.#listeners.add(l);
@@ -65,7 +76,18 @@ export interface MountedOptions {
   logger?: Logger;
 }
 
-/** Serves the mounted files; a half-written pair (cert and key not matching) is skipped. */
+/** Throws unless `key` is the private key of `cert` (what setSecureContext would reject). */
+function checkKeyPair(cert: string, key: string): void {
+  if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) {
+    throw new Error('tls.crt and tls.key do not match');
+  }
+}
+
+/**
+ * Serves the mounted files; a mismatched pair is skipped (the previous pair keeps being served
+ * and the next poll tries again). Kubelet swaps the files with a symlink, so tls.crt and tls.key
+ * can be read on opposite sides of a swap.
+ */
 export async function startMountedCertificateSource(opts: MountedOptions): Promise<CertificateSource> {
   const load = async (): Promise<ServingCertificate> => {
     const [cert, key, ca] = await Promise.all([
@@ -73,14 +95,15 @@ export async function startMountedCertificateSource(opts: MountedOptions): Promi
       readFile(opts.keyFile, 'utf8'),
       opts.caFile ? readFile(opts.caFile, 'utf8') : Promise.resolve(undefined),
     ]);
+    checkKeyPair(cert, key);
     return { cert, key, ...(ca !== undefined && { ca }) };
   };
-  const emitter = new Emitter(await load());
+  const emitter = new Emitter(await load(), opts.logger);
   const timer = setInterval(() => {
     load().then(
       (c) => emitter.set(c),
       (err: Error) =>
-        opts.logger?.warn({ err }, 'webhook certificate files unreadable; serving the previous ones'),
+        opts.logger?.warn({ err }, 'webhook certificate files unusable; serving the previous ones'),
     );
   }, opts.pollMs ?? 10_000);
   timer.unref();
@@ -143,7 +166,7 @@ export async function startSelfManagedCertificateSource(
     }
     return { cert: r.bundle.cert, key: r.bundle.key, ca };
   };
-  const emitter = new Emitter(await refresh());
+  const emitter = new Emitter(await refresh(), opts.logger);
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     running ??= refresh()

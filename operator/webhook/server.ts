@@ -135,7 +135,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const initial = source.current();
   const server: Server = createServer({ cert: initial.cert, key: initial.key, minVersion: 'TLSv1.2' });
   const unsubscribe = source.onChange((c) => {
-    server.setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' });
+    try {
+      server.setSecureContext({ cert: c.cert, key: c.key, minVersion: 'TLSv1.2' });
+    } catch (err) {
+      // The previous context stays in place: keep serving it rather than stop the operator.
+      logger.error({ err }, 'webhook serving certificate rejected; serving the previous one');
+      return;
+    }
     metrics.certificateReloadsTotal.inc();
     logger.info('webhook serving certificate reloaded');
   });

@@ -264,4 +264,53 @@ void describe('webhook server lifecycle', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  void test('a mismatched mounted pair is skipped: the old one is served until a matching pair', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
+    const write = (cert: string, key: string): void => {
+      writeFileSync(join(dir, 'tls.crt.tmp'), cert);
+      writeFileSync(join(dir, 'tls.key.tmp'), key);
+      renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));
+      renameSync(join(dir, 'tls.crt.tmp'), join(dir, 'tls.crt'));
+    };
+    // The log tells when a poll has seen the mismatched pair.
+    const logged: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
+    const first = renewBundle(undefined, 'ca', policy, new Date());
+    write(first.cert, first.key);
+    const server = await startWebhookServer({
+      injector: resolveInjectorConfig(),
+      tls: { mode: 'mounted', certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), pollMs: 20 },
+      port: 0,
+      host: '127.0.0.1',
+      nativeSidecars: true,
+      namespaceLabels: () => Promise.resolve({}),
+      logger,
+    });
+    const until = async (what: string, done: () => Promise<boolean> | boolean): Promise<void> => {
+      for (let i = 0; i < 250; i++) {
+        if (await done()) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.fail(`timed out waiting for ${what}`);
+    };
+    try {
+      const second = renewBundle(first, 'cert', policy, new Date());
+      // tls.crt read after kubelet's swap, tls.key before it.
+      write(second.cert, first.key);
+      const skipped = (): number => logged.filter((l) => l.includes('do not match')).length;
+      await until('two polls to skip the mismatched pair', () => skipped() >= 2);
+      assert.equal(
+        await servedCert(server.port, first.caCert),
+        new X509Certificate(first.cert).fingerprint256,
+        'the previous pair is still served',
+      );
+      write(second.cert, second.key);
+      const want = new X509Certificate(second.cert).fingerprint256;
+      await until('the matching pair', async () => (await servedCert(server.port, first.caCert)) === want);
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
