@@ -10,7 +10,11 @@
  * variable in `env` to keep your own value.
  */
 import type { V1Container, V1EnvVar } from '@kubernetes/client-node';
-import { PLACEHOLDER_ACCESS_KEY_ID, PLACEHOLDER_SECRET_ACCESS_KEY } from '../contract.ts';
+import {
+  PLACEHOLDER_ACCESS_KEY_ID,
+  PLACEHOLDER_SECRET_ACCESS_KEY,
+  SIDECAR_CONTAINER_NAME,
+} from '../contract.ts';
 import type { SidecarSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
 import type { PatchBuilder } from './patch.ts';
@@ -34,38 +38,40 @@ interface Target {
 }
 
 /**
- * Appends the S3 env to the target containers of `pod` (all app containers, or those named in
- * `sluice.dev/containers`; init containers only by name and only with a native sidecar, which
- * runs before them). Indexes refer to `pod` as given: call before inserting the sidecar.
- * Returns warnings.
+ * The containers that get the S3 env: all app containers, or those named in
+ * `sluice.dev/containers` (init containers only by name and only with a native sidecar, which
+ * runs before them). Warnings for names it cannot honour.
  */
-export function injectEnv(
+function envTargets(
   pod: Pod,
   settings: SidecarSettings,
-  config: InjectorConfig,
   native: boolean,
-  patch: PatchBuilder,
-): string[] {
+): { targets: Target[]; warnings: string[] } {
   const warnings: string[] = [];
   const containers = pod.spec?.containers ?? [];
   const inits = pod.spec?.initContainers ?? [];
-  let targets: Target[];
   if (settings.containers === undefined) {
-    targets = containers.map((container, index) => ({ list: 'containers', index, container }));
-  } else {
-    targets = [];
-    for (const name of settings.containers) {
-      const ci = containers.findIndex((c) => c.name === name);
-      const ii = inits.findIndex((c) => c.name === name);
-      if (ci >= 0) targets.push({ list: 'containers', index: ci, container: containers[ci]! });
-      else if (ii >= 0 && native) targets.push({ list: 'initContainers', index: ii, container: inits[ii]! });
-      else if (ii >= 0)
-        warnings.push(`init container "${name}" runs before a non-native sidecar starts; no S3 env`);
-      else warnings.push(`sluice.dev/containers names "${name}", which is not a container of this pod`);
-    }
+    return {
+      targets: containers.map((container, index) => ({ list: 'containers', index, container })),
+      warnings,
+    };
   }
+  const targets: Target[] = [];
+  for (const name of settings.containers) {
+    const ci = containers.findIndex((c) => c.name === name);
+    const ii = inits.findIndex((c) => c.name === name);
+    if (ci >= 0) targets.push({ list: 'containers', index: ci, container: containers[ci]! });
+    else if (ii >= 0 && native) targets.push({ list: 'initContainers', index: ii, container: inits[ii]! });
+    else if (ii >= 0)
+      warnings.push(`init container "${name}" runs before a non-native sidecar starts; no S3 env`);
+    else warnings.push(`sluice.dev/containers names "${name}", which is not a container of this pod`);
+  }
+  return { targets, warnings };
+}
 
-  const vars = s3Env(settings, config);
+/** Appends to each target the variables its `env` lacks; returns warnings. */
+function appendEnv(targets: Target[], vars: V1EnvVar[], patch: PatchBuilder): string[] {
+  const warnings: string[] = [];
   for (const { list, index, container } of targets) {
     const own = new Set((container.env ?? []).map((e) => e.name));
     const add = vars.filter((v) => !own.has(v.name));
@@ -87,4 +93,42 @@ export function injectEnv(
     patch.append(pointer('spec', list, index, 'env'), container.env, add);
   }
   return warnings;
+}
+
+/**
+ * Appends the S3 env to the target containers of `pod` (see {@link envTargets}). Indexes refer
+ * to `pod` as given: call before inserting the sidecar. Returns warnings.
+ */
+export function injectEnv(
+  pod: Pod,
+  settings: SidecarSettings,
+  config: InjectorConfig,
+  native: boolean,
+  patch: PatchBuilder,
+): string[] {
+  const { targets, warnings } = envTargets(pod, settings, native);
+  return [...warnings, ...appendEnv(targets, s3Env(settings, config), patch)];
+}
+
+/**
+ * Re-invocation of an injected pod: the targets that lack some of the S3 env — containers a
+ * later webhook added — get it, as the first injection would have given it. Injection left
+ * every target with all the variables (its own or Sluice's), so the others, and the sidecar,
+ * are left alone and a pod with nothing new gets no patch. Returns warnings about the new
+ * containers only: the first injection already warned about the rest.
+ */
+export function completeEnv(
+  pod: Pod,
+  settings: SidecarSettings,
+  config: InjectorConfig,
+  native: boolean,
+  patch: PatchBuilder,
+): string[] {
+  const vars = s3Env(settings, config);
+  const lacking = envTargets(pod, settings, native).targets.filter(
+    ({ container }) =>
+      container.name !== SIDECAR_CONTAINER_NAME &&
+      !vars.every((v) => (container.env ?? []).some((e) => e.name === v.name)),
+  );
+  return appendEnv(lacking, vars, patch);
 }

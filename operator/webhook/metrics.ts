@@ -7,7 +7,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface WebhookMetrics {
   readonly registry: Registry;
-  /** Admissions by result (injected | identity-assigned | skipped | denied | error) and reason. */
+  /** Admissions by result (injected | identity-assigned | env-completed | skipped | denied | error)
+   * and reason. */
   readonly admissionsTotal: Counter<'result' | 'reason'>;
   readonly admissionDuration: Histogram<'result'>;
   /** Admission warnings returned to clients. */

@@ -17,7 +17,7 @@ import {
 import { parseAnnotations } from './annotations.ts';
 import type { SidecarSettings } from './annotations.ts';
 import type { InjectorConfig } from './config.ts';
-import { injectEnv } from './env.ts';
+import { completeEnv, injectEnv } from './env.ts';
 import { WebhookError } from './errors.ts';
 import type { WebhookErrorCode } from './errors.ts';
 import type { IdentitySource } from './identity.ts';
@@ -53,6 +53,7 @@ export interface MutationContext {
 export type Outcome =
   | { result: 'injected'; identity?: string }
   | { result: 'identity-assigned'; identity: string }
+  | { result: 'env-completed' }
   | { result: 'skipped'; reason: SkipReason | 'not-a-pod-create' }
   | { result: 'denied'; code: WebhookErrorCode; message: string };
 
@@ -92,9 +93,9 @@ export function mutatePod(pod: Pod, namespace: string, ctx: MutationContext): Po
     case 'deny':
       return deny('HostNetworkRefused', decision.message, warnings);
     case 'complete-identity':
-      if (ctx.offline)
-        return { outcome: { result: 'skipped', reason: 'already-injected' }, patch: [], warnings };
-      return completeIdentity(pod, ctx, warnings);
+      return ctx.offline ? alreadyInjected(warnings) : completeIdentity(pod, ctx, warnings);
+    case 'complete-env':
+      return ctx.offline ? alreadyInjected(warnings) : completeEnvOnReinvocation(pod, ctx, warnings);
     case 'inject':
       return inject(pod, ctx, warnings);
   }
@@ -172,6 +173,26 @@ function completeIdentity(pod: Pod, ctx: MutationContext, warnings: string[]): P
   patch.setEntries(pointer('metadata', 'labels'), pod.metadata?.labels, { [IDENTITY_LABEL]: identity });
   patch.replace(pointer('spec', 'volumes', vi, 'secret', 'secretName'), podSecretName(identity));
   return { outcome: { result: 'identity-assigned', identity }, patch: patch.ops, warnings };
+}
+
+/**
+ * A pod the webhook injected, seen again (reinvocationPolicy IfNeeded) after later webhooks
+ * changed it: containers they added get the S3 env, nothing else changes. Nothing to add, or
+ * annotations it can no longer read (only a hand-made copy could have them): left as it is.
+ */
+function completeEnvOnReinvocation(pod: Pod, ctx: MutationContext, warnings: string[]): PodMutation {
+  const { settings, problems } = parseAnnotations(pod.metadata?.annotations ?? {}, ctx.config);
+  if (problems.length > 0) return alreadyInjected(warnings);
+  // Native or not as the pod was injected, whatever the API server says now.
+  const native = (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER_NAME);
+  const patch = new PatchBuilder();
+  const envWarnings = completeEnv(pod, settings, ctx.config, native, patch);
+  if (patch.ops.length === 0) return alreadyInjected(warnings);
+  return { outcome: { result: 'env-completed' }, patch: patch.ops, warnings: [...warnings, ...envWarnings] };
+}
+
+function alreadyInjected(warnings: string[]): PodMutation {
+  return { outcome: { result: 'skipped', reason: 'already-injected' }, patch: [], warnings };
 }
 
 function nameConflict(pod: Pod): string | undefined {

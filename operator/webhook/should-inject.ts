@@ -2,8 +2,10 @@
  * Who is injected, as a pure decision with a reason for every "no" (logged and counted by the
  * server). The order matters and is the contract:
  *   1. never the operator's namespace, nor the excluded (system) namespaces;
- *   2. a pod the webhook already finished (status "injected" + identity label) is left alone —
- *      this is what makes `reinvocationPolicy: IfNeeded` and re-applies safe;
+ *   2. a pod the webhook already finished (status "injected" + identity label) only gets the S3
+ *      env into containers that lack it — containers a later webhook added, which is why the
+ *      webhook asks for `reinvocationPolicy: IfNeeded`; with nothing new it is left alone, so
+ *      re-invocations and re-applies are safe;
  *   3. a pod injected offline by `sluice inject` (status "injected", no identity yet) only gets
  *      its identity — identities are per pod, so manifests never carry one;
  *   4. `sluice.dev/inject: "false"` opts out, "true" opts in, anything else warns and is ignored;
@@ -27,6 +29,7 @@ export type SkipReason =
 export type Decision =
   | { action: 'inject'; warnings: string[] }
   | { action: 'complete-identity'; warnings: string[] }
+  | { action: 'complete-env'; warnings: string[] }
   | { action: 'skip'; reason: SkipReason; message: string; warnings: string[] }
   | { action: 'deny'; reason: 'host-network'; message: string; warnings: string[] };
 
@@ -70,7 +73,7 @@ export function shouldInject(
 
   const injected = annotations[Annotations.status] === STATUS_INJECTED;
   if (injected && pod.metadata?.labels?.[IDENTITY_LABEL]) {
-    return skip('already-injected', 'pod is already injected');
+    return { action: 'complete-env', warnings };
   }
 
   let wanted: boolean;

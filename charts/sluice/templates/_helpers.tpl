@@ -72,6 +72,23 @@ name in another namespace then collides instead of running two operators on the 
 {{- printf "%s-webhook" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* cert-manager mode without an issuerRef: the chart-made CA's Certificate and Secret. */}}
+{{- define "sluice.caCertificateName" -}}
+{{- printf "%s-webhook-ca" (include "sluice.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The Certificate cainjector copies caBundle from (cert-manager mode): the chart-made CA, else the
+serving Certificate, whose Secret's ca.crt is the given issuer's CA.
+*/}}
+{{- define "sluice.caInjectFrom" -}}
+{{- if .Values.tls.certManager.issuerRef }}
+{{- printf "%s/%s" .Release.Namespace (include "sluice.certificateName" .) }}
+{{- else }}
+{{- printf "%s/%s" .Release.Namespace (include "sluice.caCertificateName" .) }}
+{{- end }}
+{{- end }}
+
 {{- define "sluice.leaseName" -}}
 {{- default (printf "%s-leader" (include "sluice.fullname" .)) .Values.operator.leaderElection.leaseName }}
 {{- end }}

@@ -99,7 +99,7 @@ void describe('helm install equivalent on the real API server', () => {
       .readMutatingWebhookConfiguration({ name: 'mon-sluice-injector' });
     assert.equal(
       mwc.metadata?.annotations?.['cert-manager.io/inject-ca-from'],
-      'sluice-mon/mon-sluice-webhook',
+      'sluice-mon/mon-sluice-webhook-ca',
     );
     assert.ok(mwc.webhooks?.every((w) => w.failurePolicy === 'Ignore'));
   });

@@ -33,6 +33,31 @@ const operatorContainer = (m: Manifest[]): V1Container => {
 const arg = (c: V1Container, flag: string): string | undefined =>
   c.args?.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
 
+/** The cert-manager fields the TLS tests read. */
+type CmIssuer = Manifest & { spec: { selfSigned?: object; ca?: { secretName: string } } };
+type CmCertificate = Manifest & {
+  spec: {
+    isCA?: boolean;
+    secretName: string;
+    duration: string;
+    dnsNames?: string[];
+    privateKey?: { rotationPolicy?: string };
+    issuerRef: { name: string; kind?: string; group?: string };
+  };
+};
+/** The webhook's serving Certificate: the one that is not a CA. */
+const serving = (m: Manifest[]): CmCertificate => {
+  const certs = (all(m, 'Certificate') as CmCertificate[]).filter((c) => c.spec.isCA !== true);
+  assert.equal(certs.length, 1, 'one serving Certificate');
+  return certs[0]!;
+};
+/** Hours of a Go duration such as 87600h or 2160h0m0s (the units cert-manager examples use). */
+const hours = (d: string): number => {
+  const h = /^(\d+)h/.exec(d);
+  assert.ok(h, `duration ${d} in hours`);
+  return Number(h[1]);
+};
+
 /** Value combinations the chart documents; each must lint and render. */
 const COMBINATIONS: Record<string, Record<string, unknown>> = {
   defaults: {},
@@ -252,16 +277,11 @@ void describe('TLS modes', () => {
 
   void test('cert-manager: a Certificate for the Service, mounted, caBundle injected by cainjector', () => {
     const m = template({ release: 'rel', namespace: 'ops', values: { 'tls.mode': 'cert-manager' } });
-    const cert = one(m, 'Certificate') as Manifest & {
-      spec: { secretName: string; dnsNames: string[]; issuerRef: { name: string } };
-    };
+    const cert = serving(m);
     assert.deepEqual(cert.spec.dnsNames, [
       'rel-sluice-webhook.ops.svc',
       'rel-sluice-webhook.ops.svc.cluster.local',
     ]);
-    assert.equal(cert.spec.issuerRef.name, one(m, 'Issuer').metadata.name);
-    const mwc = one(m, 'MutatingWebhookConfiguration');
-    assert.equal(mwc.metadata.annotations?.['cert-manager.io/inject-ca-from'], `ops/${cert.metadata.name}`);
     const dep = as<V1Deployment>(one(m, 'Deployment'));
     const vol = dep.spec?.template.spec?.volumes?.find((v) => v.secret?.secretName === cert.spec.secretName);
     assert.ok(vol, 'the certificate Secret is mounted');
@@ -272,6 +292,56 @@ void describe('TLS modes', () => {
     assert.ok(
       !role.rules?.some((r) => r.resources?.includes('mutatingwebhookconfigurations')),
       'no caBundle rights needed',
+    );
+  });
+
+  // A self-signed serving certificate is its own CA: each renewal (new key) would change
+  // caBundle before the replicas serve the new certificate, refusing admissions meanwhile.
+  void test('cert-manager: selfSigned Issuer → CA Certificate → CA Issuer → serving Certificate; caBundle from the CA', () => {
+    const m = template({ release: 'rel', namespace: 'ops', values: { 'tls.mode': 'cert-manager' } });
+    const issuers = all(m, 'Issuer') as CmIssuer[];
+    const selfSigned = issuers.filter((i) => i.spec.selfSigned !== undefined);
+    const caIssuers = issuers.filter((i) => i.spec.ca !== undefined);
+    assert.equal(selfSigned.length, 1, 'one selfSigned Issuer');
+    assert.equal(caIssuers.length, 1, 'one CA Issuer');
+    assert.equal(issuers.length, 2);
+
+    const certs = all(m, 'Certificate') as CmCertificate[];
+    const cas = certs.filter((x) => x.spec.isCA === true);
+    assert.equal(cas.length, 1, 'one CA Certificate');
+    const ca = cas[0]!;
+    const cert = serving(m);
+    assert.deepEqual(ca.spec.issuerRef, {
+      name: selfSigned[0]!.metadata.name,
+      kind: 'Issuer',
+      group: 'cert-manager.io',
+    });
+    assert.ok(hours(ca.spec.duration) >= 5 * 8760, `a long-lived CA, not ${ca.spec.duration}`);
+    assert.notEqual(ca.spec.secretName, cert.spec.secretName, 'the CA has its own Secret');
+    assert.equal(ca.spec.privateKey?.rotationPolicy, 'Never', 'CA renewals keep the key');
+    assert.equal(caIssuers[0]!.spec.ca?.secretName, ca.spec.secretName);
+    assert.deepEqual(cert.spec.issuerRef, {
+      name: caIssuers[0]!.metadata.name,
+      kind: 'Issuer',
+      group: 'cert-manager.io',
+    });
+    const mwc = one(m, 'MutatingWebhookConfiguration');
+    assert.equal(mwc.metadata.annotations?.['cert-manager.io/inject-ca-from'], `ops/${ca.metadata.name}`);
+  });
+
+  void test('cert-manager with an existing issuer: caBundle from the serving Certificate (its ca.crt)', () => {
+    const m = template({
+      release: 'rel',
+      namespace: 'ops',
+      values: {
+        'tls.mode': 'cert-manager',
+        'tls.certManager.issuerRef': { name: 'corp', kind: 'ClusterIssuer' },
+      },
+    });
+    const mwc = one(m, 'MutatingWebhookConfiguration');
+    assert.equal(
+      mwc.metadata.annotations?.['cert-manager.io/inject-ca-from'],
+      `ops/${serving(m).metadata.name}`,
     );
   });
 

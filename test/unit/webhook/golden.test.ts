@@ -33,9 +33,13 @@ void describe('webhook golden files', () => {
       assert.deepEqual(golden, want, `${c.name}: differs from test/golden (run make golden if intended)`);
 
       const patch = golden.patch as PatchOp[];
-      if (outcome !== 'injected' && outcome !== 'identity-assigned') {
+      if (outcome === 'skipped' || outcome === 'denied') {
         assert.equal(patch.length, 0, 'a pod that is not injected is not changed');
         return;
+      }
+      if (outcome === 'env-completed') {
+        for (const op of patch)
+          assert.match(op.path, /^\/spec\/(containers|initContainers)\/\d+\/env(\/-)?$/, 'only env is added');
       }
       const after = applyPatch(pod, patch);
       const identity = after.metadata?.labels?.[IDENTITY_LABEL];

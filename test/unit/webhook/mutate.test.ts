@@ -253,6 +253,55 @@ void describe('mutate()', () => {
     );
   });
 
+  void test('re-invoked after a later webhook added containers: only they get the S3 env', () => {
+    const s3 = (c?: V1Container): string[] =>
+      (c?.env ?? []).map((e) => e.name).filter((n) => n.startsWith('AWS_'));
+    const all = ['AWS_ENDPOINT_URL_S3', 'AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'];
+    for (const native of [true, false]) {
+      const pod = injected(annotated(), ctx({ nativeSidecars: native }));
+      // Another webhook (reinvocationPolicy IfNeeded calls Sluice again) adds two containers.
+      pod.spec!.containers.push(
+        { name: 'shipper', image: 'y' },
+        { name: 'own-region', image: 'z', env: [{ name: 'AWS_REGION', value: 'eu-west-3' }] },
+      );
+      // The API server's answer to /version may have changed since: the pod decides.
+      const m = mutatePod(pod, 'ns', ctx({ nativeSidecars: !native }));
+      assert.equal(m.outcome.result, 'env-completed', `native ${native}`);
+      const after = applyPatch(pod, m.patch);
+      const byName = (n: string): V1Container | undefined => after.spec?.containers.find((c) => c.name === n);
+      assert.deepEqual(s3(byName('shipper')), all);
+      assert.deepEqual(after.spec?.containers.find((c) => c.name === 'own-region')?.env?.[0], {
+        name: 'AWS_REGION',
+        value: 'eu-west-3',
+      });
+      assert.deepEqual(s3(byName('own-region')).sort(), [...all].sort());
+      assert.deepEqual(s3(sidecarOf(after)), [], 'the sidecar never gets the S3 env');
+      assert.deepEqual(
+        { ...after, spec: { ...after.spec, containers: [] } },
+        {
+          ...pod,
+          spec: { ...pod.spec, containers: [] },
+        },
+      );
+      assert.match(m.warnings.join('\n'), /"own-region" sets its own AWS_REGION/);
+      assert.doesNotMatch(m.warnings.join('\n'), /"app"/, 'no repeated warnings about injected containers');
+      // Once more with nothing new: no patch.
+      assert.deepEqual(mutatePod(after, 'ns', ctx()), {
+        outcome: { result: 'skipped', reason: 'already-injected' },
+        patch: [],
+        warnings: [],
+      });
+    }
+  });
+
+  void test('re-invoked with sluice.dev/containers: a container it does not name stays as it is', () => {
+    const pod = annotated();
+    pod.metadata!.annotations!['sluice.dev/containers'] = 'app';
+    const after = injected(pod);
+    after.spec!.containers.push({ name: 'shipper', image: 'y' });
+    assert.deepEqual(mutatePod(after, 'ns', ctx()).patch, []);
+  });
+
   void test('marked injected without a sidecar is denied, not half-fixed', () => {
     const pod = annotated();
     pod.metadata!.annotations!['sluice.dev/status'] = 'injected';
