@@ -2,7 +2,8 @@
  * Every metric of the proxy, in one registry per proxy instance (never prom-client's global one,
  * so tests and several proxies in one process do not collide). Base units (seconds, bytes);
  * counters end in `_total`. Label values are bounded: operation names come from the authorizer's
- * fixed set, status is a class (2xx…5xx), backend is a configured backend id.
+ * fixed set, status is a class (2xx…5xx), backend is a live backend's id (its series are dropped
+ * when it leaves every pool: {@link ProxyMetrics.forgetBackend}).
  */
 import type { Counter as CounterType, Histogram as HistogramType, Metric } from 'prom-client';
 import { collectDefaultMetrics } from './default-metrics.ts';
@@ -14,22 +15,32 @@ import { Counter, Gauge, Histogram, Registry } from './runtime-deps.ts';
  * request costs a Map lookup per metric. Label values are bounded (module doc), so is the cache.
  */
 class Children<T> {
-  private readonly cache = new Map<string, T>();
+  private readonly cache = new Map<string, { child: T; values: string[] }>();
   private readonly make: (values: string[]) => T;
   constructor(make: (values: string[]) => T) {
     this.make = make;
   }
   get(a: string, b?: string, c?: string): T {
     const key = b === undefined ? a : c === undefined ? `${a}\0${b}` : `${a}\0${b}\0${c}`;
-    let child = this.cache.get(key);
-    if (child === undefined) {
+    let entry = this.cache.get(key);
+    if (entry === undefined) {
       const values = [a];
       if (b !== undefined) values.push(b);
       if (c !== undefined) values.push(c);
-      child = this.make(values);
-      this.cache.set(key, child);
+      entry = { child: this.make(values), values };
+      this.cache.set(key, entry);
     }
-    return child;
+    return entry.child;
+  }
+  /** Drops the tuples whose value at `index` is `value`; returns them (to remove the series). */
+  forget(index: number, value: string): string[][] {
+    const gone: string[][] = [];
+    for (const [key, entry] of this.cache) {
+      if (entry.values[index] !== value) continue;
+      this.cache.delete(key);
+      gone.push(entry.values);
+    }
+    return gone;
   }
 }
 
@@ -134,6 +145,16 @@ export class ProxyMetrics {
 
   constructor() {
     for (const metric of defaultMetrics()) this.registry.registerMetric(metric);
+  }
+
+  /**
+   * A backend is gone from every pool (proxy/balancer/metrics.ts): its series go with it, so
+   * backends that come and go (a hostname's rotating IPs) do not add series for ever.
+   */
+  forgetBackend(backend: string): void {
+    for (const values of this.requestsChildren.forget(2, backend)) this.requests.remove(...values);
+    for (const values of this.backendHeadersChildren.forget(0, backend))
+      this.backendHeaders.remove(...values);
   }
 
   /** The requests_total child for one (operation, status class, backend), cached. */

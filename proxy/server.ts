@@ -122,6 +122,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   const balancer = new Balancer({
     ...opts.balancer,
     registry: metrics.registry,
+    forgetBackend: (backend) => metrics.forgetBackend(backend),
     localZone: policy.zone,
     ...(opts.poolFactory ? { poolFactory: opts.poolFactory } : {}),
   });

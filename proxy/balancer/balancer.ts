@@ -36,6 +36,8 @@ export interface BalancerInit {
   deps?: Omit<PoolDeps, 'localZone' | 'observer'>;
   /** Builds pools instead of the balancer (tests); such pools are rebuilt on any store edit. */
   poolFactory?: PoolFactory;
+  /** A backend id is gone from every pool: drop the series other metrics keep for it. */
+  forgetBackend?: (backend: string) => void;
 }
 
 /**
@@ -73,7 +75,9 @@ export class Balancer {
   constructor(init: BalancerInit = {}) {
     this.#init = init;
     this.#zone = init.localZone;
-    this.metrics = init.registry ? new BalancerMetrics(init.registry, () => this.pools()) : undefined;
+    this.metrics = init.registry
+      ? new BalancerMetrics(init.registry, () => this.pools(), init.forgetBackend)
+      : undefined;
     this.runner = createRetryRunner(this.metrics);
   }
 

@@ -20,8 +20,17 @@ export class BalancerMetrics implements PoolObserver {
   readonly retries: CounterType<'store' | 'reason'>;
   readonly budgetExhausted: CounterType<'store'>;
 
-  /** `pools` is read at every scrape (the pool set may be replaced on a policy reload). */
-  constructor(registry: Registry, pools: () => Iterable<StorePool>) {
+  readonly #pools: () => Iterable<StorePool>;
+  readonly #forget: ((backend: string) => void) | undefined;
+
+  /**
+   * `pools` is read at every scrape (the pool set may be replaced on a policy reload).
+   * `forget(backend)` runs when a backend id is gone from every pool, for series kept elsewhere
+   * (the proxy's per-backend request metrics).
+   */
+  constructor(registry: Registry, pools: () => Iterable<StorePool>, forget?: (backend: string) => void) {
+    this.#pools = pools;
+    this.#forget = forget;
     const registers = [registry];
     const perBackend = (
       fill: (g: GaugeType<'store' | 'backend' | 'zone'>, p: StorePool, b: BackendNode) => void,
@@ -99,6 +108,21 @@ export class BalancerMetrics implements PoolObserver {
       labelNames: ['store'] as const,
       registers,
     });
+  }
+
+  /**
+   * A backend left its pool. Its counters go too once no pool has a backend of that id (a pool
+   * rebuilt on a reload has one again): a hostname endpoint's backends are its resolved IPs, and
+   * an endpoint whose IPs rotate (a cloud store's DNS) would otherwise add series for ever.
+   */
+  backendRemoved(pool: StorePool, backend: BackendNode): void {
+    for (const p of this.#pools())
+      for (const b of p.backends()) if (b.id === backend.id && b !== backend) return;
+    this.ejections.remove({ store: pool.store, backend: backend.id });
+    for (const result of ['success', 'failure']) {
+      this.healthChecks.remove({ store: pool.store, backend: backend.id, result });
+    }
+    this.#forget?.(backend.id);
   }
 
   ejected(pool: StorePool, backend: BackendNode): void {

@@ -1,0 +1,84 @@
+/**
+ * A hostname endpoint's backends are its resolved IPs. When they rotate (a cloud store's DNS, a
+ * headless Service whose pods restart), the series of backends that left must go with them:
+ * per-backend counters kept for every IP ever seen would grow without bound.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Registry } from 'prom-client';
+import { Balancer } from '../../../proxy/balancer/balancer.ts';
+import { StorePool } from '../../../proxy/balancer/pool.ts';
+import type { ProxyTimeouts } from '../../../proxy/config/types.ts';
+import { ProxyMetrics } from '../../../proxy/metrics.ts';
+
+const timeouts: ProxyTimeouts = {
+  requestHeaderTimeoutMs: 0,
+  clientIdleMs: 0,
+  keepAliveIdleMs: 0,
+  backendConnectMs: 1000,
+  backendFirstByteMs: 0,
+  backendIdleMs: 0,
+};
+
+void test('backends that leave with a DNS change take their series along; live ones keep theirs', async () => {
+  let generation = 0;
+  const resolver = {
+    resolve: async () => ({
+      addresses: [0, 1, 2].map((i) => ({ address: `10.0.${generation}.${i}`, family: 4 as const })),
+      ttlMs: 5000,
+    }),
+  };
+  const proxyMetrics = new ProxyMetrics();
+  const registry: Registry = proxyMetrics.registry;
+  const balancer = new Balancer({
+    registry,
+    forgetBackend: (id) => proxyMetrics.forgetBackend(id),
+    deps: { resolver, prober: async () => ({ ok: true, at: 0 }) },
+  });
+  const live = balancer.start(
+    {
+      version: 1,
+      stores: [
+        {
+          name: 's3',
+          endpoints: [{ url: 'https://s3.example.com' }],
+          region: 'r',
+          addressing: 'path',
+          credentials: { file: '/x' },
+        },
+      ],
+      grants: [],
+    },
+    timeouts,
+  );
+  try {
+    const pool = live.get('s3') as StorePool;
+    await pool.ready();
+    const series = async (name: string): Promise<string[]> =>
+      (await registry.metrics()).split('\n').filter((l) => l.startsWith(`${name}{`));
+    for (let i = 0; i < 20; i++) {
+      generation++;
+      await pool.resolveNow();
+      await pool.checkNow();
+      // Requests answered by each live backend, as the finish phase counts them.
+      for (const b of pool.backends()) {
+        proxyMetrics.requestsOf('GetObject', '2xx', b.id).inc();
+        proxyMetrics.backendHeadersOf(b.id).observe(0.001);
+      }
+    }
+    const ids = pool.backends().map((b) => b.id);
+    assert.equal(ids.length, 3);
+    const checks = await series('sluice_balancer_health_checks_total');
+    assert.ok(checks.length <= 3 * 2, `${checks.length} health-check series for 3 backends`);
+    assert.ok(
+      checks.every((l) => ids.some((id) => l.includes(`backend="${id}"`))),
+      checks.join('\n'),
+    );
+    const requests = await series('sluice_proxy_requests_total');
+    assert.equal(requests.length, 3, requests.join('\n'));
+    const headers = (await series('sluice_proxy_backend_response_headers_seconds_count')).length;
+    assert.equal(headers, 3);
+  } finally {
+    await balancer.close();
+  }
+});
