@@ -18,7 +18,15 @@ import type { StoreCredentials } from './sigv4/signer.ts';
 
 /** Reads and validates one credentials file {accessKeyId, secretAccessKey, sessionToken?}. */
 export function readCredentialsFile(file: string): StoreCredentials {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const text = readFileSync(file, 'utf8');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    // Not the parser's message: V8 quotes the text around the error, and this text is a secret
+    // (a raw key file mounted by mistake would reach the logs).
+    throw new Error(`${file}: not valid JSON`);
+  }
   if (typeof raw !== 'object' || raw === null) throw new Error(`${file}: must be a JSON object`);
   const o = raw as Record<string, unknown>;
   if (typeof o.accessKeyId !== 'string' || !o.accessKeyId)
