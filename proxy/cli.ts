@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { resolveBalancerOptions } from './balancer/config.ts';
 import { ConfigError, parseDocumentText, parseProxyConfig } from './config/parse.ts';
 import type { ProxyConfig } from './config/types.ts';
 import { startProxy } from './server.ts';
@@ -39,12 +40,16 @@ export function loadProxyConfig(flags: ProxyFlags): ProxyConfig {
   if (flags.listen) f.listen = flags.listen;
   if (flags.admin) f.admin = flags.admin;
   if (flags.logLevel) f.logLevel = flags.logLevel;
-  return parseProxyConfig({
+  const config = parseProxyConfig({
     config: configFile ? readDoc(configFile) : {},
     configDir: configFile ? dirname(configFile) : process.cwd(),
     ...(policyFile ? { policy: { raw: readDoc(policyFile), file: policyFile } } : {}),
     flags: f,
   });
+  // The balancer's own checks (values together, e.g. the ejection bounds), here so that a bad
+  // value is a configuration error (exit 2) and not a crash at start.
+  for (const store of config.policy.stores) resolveBalancerOptions(store);
+  return config;
 }
 
 /** Registers `sluice proxy`. */

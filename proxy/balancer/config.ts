@@ -122,6 +122,9 @@ export function resolveBalancerOptions(store: StoreSpec, defaults: BalancerDefau
     connection: { ...DEFAULTS.connection, ...defaults.connection },
     retry: { ...DEFAULTS.retry, ...defaults.retry },
   };
+  // An ejection never lasts less than its base: a base set above the default maximum raises it.
+  if (b.outlier?.baseEjectionMs !== undefined && defaults.outlier?.maxEjectionMs === undefined)
+    opts.outlier.maxEjectionMs = Math.max(opts.outlier.maxEjectionMs, opts.outlier.baseEjectionMs);
   validate(store.name, opts);
   return opts;
 }
@@ -140,7 +143,8 @@ function validate(store: string, o: BalancerOptions): void {
     if (!(v >= 0 && v <= 100)) fail(`${what} must be within 0..100, got ${v}`);
   };
   if (!ALGORITHMS.includes(o.algorithm)) fail(`unknown algorithm ${String(o.algorithm)}`);
-  if (!o.healthCheck.path.startsWith('/')) fail('healthCheck.path must start with /');
+  if (typeof o.healthCheck.path !== 'string' || !/^\/[!-~]*$/.test(o.healthCheck.path))
+    fail('healthCheck.path must start with / and hold visible ASCII only');
   positive(o.healthCheck.intervalMs, 'healthCheck.intervalMs');
   positive(o.healthCheck.timeoutMs, 'healthCheck.timeoutMs');
   count(o.healthCheck.rise, 'healthCheck.rise');
@@ -148,6 +152,7 @@ function validate(store: string, o: BalancerOptions): void {
   count(o.outlier.consecutive5xx, 'outlier.consecutive5xx');
   count(o.outlier.consecutiveConnectFailures, 'outlier.consecutiveConnectFailures');
   positive(o.outlier.baseEjectionMs, 'outlier.baseEjectionMs');
+  positive(o.outlier.maxEjectionMs, 'outlier.maxEjectionMs');
   if (o.outlier.maxEjectionMs < o.outlier.baseEjectionMs)
     fail('outlier.maxEjectionMs must be >= baseEjectionMs');
   percent(o.outlier.maxEjectionPercent, 'outlier.maxEjectionPercent');

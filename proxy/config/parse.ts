@@ -10,11 +10,14 @@ import { isValidBucketName } from '../s3/bucket.ts';
 import { ConfigError, arr, at, int, noUnknownKeys, obj, oneOf, optStr, str } from './fields.ts';
 import type {
   AccessMode,
+  BalancingAlgorithm,
   BucketConfigAccess,
   EndpointSpec,
   Grant,
   GrantCache,
+  HealthCheckSpec,
   ListenAddress,
+  OutlierSpec,
   PodPolicyDocument,
   ProxyConfig,
   StoreSpec,
@@ -23,6 +26,7 @@ import type {
 export { ConfigError } from './fields.ts';
 
 const ACCESS: readonly AccessMode[] = ['read', 'write', 'list', 'delete'];
+const ALGORITHMS: readonly BalancingAlgorithm[] = ['round-robin', 'least-in-flight', 'peak-ewma'];
 const BUCKET_CONFIG: readonly BucketConfigAccess[] = [
   'config-read',
   'config-write',
@@ -139,17 +143,97 @@ function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
   const cred = obj(o.credentials, credPath);
   noUnknownKeys(cred, ['file'], credPath);
   const file = str(cred.file, at(credPath, 'file'));
+  const endpoints = eps.map((e, i) => parseEndpoint(e, at(at(path, 'endpoints'), i)));
+  // One backend per URL: a URL listed twice (say with two zones) would be one backend with the
+  // first zone, and removing either entry on a reload would drain it.
+  endpoints.forEach((e, i) => {
+    if (endpoints.findIndex((f) => f.url === e.url) !== i)
+      throw new ConfigError(at(at(path, 'endpoints'), i), `${e.url} is listed twice`);
+  });
   const store: StoreSpec = {
     name,
-    endpoints: eps.map((e, i) => parseEndpoint(e, at(at(path, 'endpoints'), i))),
+    endpoints,
     region: o.region === undefined ? 'us-east-1' : str(o.region, at(path, 'region')),
     addressing:
       o.addressing === undefined ? 'path' : oneOf(o.addressing, at(path, 'addressing'), ['path', 'virtual']),
     credentials: { file: isAbsolute(file) ? file : resolve(baseDir, file) },
   };
-  // Balancing options belong to the balancer, which validates their contents; we check the shape.
-  if (o.balancing !== undefined) store.balancing = obj(o.balancing, at(path, 'balancing'));
+  if (o.balancing !== undefined) store.balancing = parseBalancing(o.balancing, at(path, 'balancing'));
   return store;
+}
+
+/** A positive integer within [min, max]. */
+function bounded(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(path, `must be an integer between ${min} and ${max}`);
+  }
+  return v;
+}
+
+/**
+ * A store's `balancing`, field by field as the ObjectStore CRD allows it: a typo (`healthcheck:`,
+ * `intervalMS:`) or a wrong type (`maxEjectionPercent: "50"`) fails here, naming the field,
+ * instead of the default silently applying.
+ */
+function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balancing']> {
+  const o = obj(v, path);
+  noUnknownKeys(o, ['algorithm', 'dnsRefreshMs', 'healthCheck', 'outlier'], path);
+  const out: NonNullable<StoreSpec['balancing']> = {};
+  if (o.algorithm !== undefined) out.algorithm = oneOf(o.algorithm, at(path, 'algorithm'), ALGORITHMS);
+  if (o.dnsRefreshMs !== undefined)
+    out.dnsRefreshMs = bounded(o.dnsRefreshMs, at(path, 'dnsRefreshMs'), 1000);
+  if (o.healthCheck !== undefined) {
+    const hp = at(path, 'healthCheck');
+    const h = obj(o.healthCheck, hp);
+    noUnknownKeys(h, ['path', 'intervalMs', 'timeoutMs', 'rise', 'fall'], hp);
+    const hc: Partial<HealthCheckSpec> = {};
+    if (h.path !== undefined) {
+      // Written into the probe's request line: visible ASCII only, no space or CR/LF.
+      if (typeof h.path !== 'string' || !/^\/[!-~]{0,255}$/.test(h.path)) {
+        throw new ConfigError(at(hp, 'path'), 'must start with / and hold visible ASCII only (at most 256)');
+      }
+      hc.path = h.path;
+    }
+    if (h.intervalMs !== undefined) hc.intervalMs = bounded(h.intervalMs, at(hp, 'intervalMs'), 100);
+    if (h.timeoutMs !== undefined) hc.timeoutMs = bounded(h.timeoutMs, at(hp, 'timeoutMs'), 1);
+    if (h.rise !== undefined) hc.rise = bounded(h.rise, at(hp, 'rise'), 1, 100);
+    if (h.fall !== undefined) hc.fall = bounded(h.fall, at(hp, 'fall'), 1, 100);
+    out.healthCheck = hc;
+  }
+  if (o.outlier !== undefined) {
+    const op = at(path, 'outlier');
+    const x = obj(o.outlier, op);
+    const keys = [
+      'consecutive5xx',
+      'consecutiveConnectFailures',
+      'baseEjectionMs',
+      'maxEjectionPercent',
+      'panicThresholdPercent',
+    ] as const;
+    noUnknownKeys(x, keys, op);
+    const outlier: Partial<OutlierSpec> = {};
+    if (x.consecutive5xx !== undefined)
+      outlier.consecutive5xx = bounded(x.consecutive5xx, at(op, 'consecutive5xx'), 1);
+    if (x.consecutiveConnectFailures !== undefined)
+      outlier.consecutiveConnectFailures = bounded(
+        x.consecutiveConnectFailures,
+        at(op, 'consecutiveConnectFailures'),
+        1,
+      );
+    if (x.baseEjectionMs !== undefined)
+      outlier.baseEjectionMs = bounded(x.baseEjectionMs, at(op, 'baseEjectionMs'), 1);
+    if (x.maxEjectionPercent !== undefined)
+      outlier.maxEjectionPercent = bounded(x.maxEjectionPercent, at(op, 'maxEjectionPercent'), 0, 100);
+    if (x.panicThresholdPercent !== undefined)
+      outlier.panicThresholdPercent = bounded(
+        x.panicThresholdPercent,
+        at(op, 'panicThresholdPercent'),
+        0,
+        100,
+      );
+    out.outlier = outlier;
+  }
+  return out;
 }
 
 /** Read-cache settings of a grant: non-negative integers, both optional. */

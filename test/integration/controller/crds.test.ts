@@ -62,6 +62,18 @@ void test('ObjectStore: endpoint url shape, sts only with mode sts, allowedNames
     ),
     /credentials.sts is only allowed with credentials.mode: sts/,
   );
+  assert.match(
+    await rejected(
+      createStore(env.admin, 'dup-url', {
+        ...base,
+        endpoints: [
+          { url: 'http://m:9000', zone: 'a' },
+          { url: 'http://m:9000', zone: 'b' },
+        ],
+      }),
+    ),
+    /Duplicate value/,
+  );
   const { allowedNamespaces: _omit, ...noAllowed } = base;
   assert.match(
     await rejected(

@@ -36,6 +36,8 @@ void describe('balancer options', () => {
       { outlier: { maxEjectionPercent: 120 } },
       { algorithm: 'random' as never },
       { dnsRefreshMs: -1 },
+      { healthCheck: { path: '/a b' } },
+      { outlier: { maxEjectionMs: Number.NaN } as never },
     ];
     for (const balancing of bad) {
       assert.throws(
@@ -46,6 +48,11 @@ void describe('balancer options', () => {
       );
     }
   });
+});
+
+void test('a base ejection above the default maximum raises the maximum (an ejection never lasts less than its base)', () => {
+  const o = resolveBalancerOptions({ ...base, balancing: { outlier: { baseEjectionMs: 600_000 } } });
+  assert.equal(o.outlier.maxEjectionMs, 600_000);
 });
 
 void describe('endpoints', () => {

@@ -325,7 +325,45 @@ void describe('config', () => {
       { ...base, grants: [{ store: 'm', bucket: 'bkt', access: ['read'], cache: { ttl: 5 } }] },
       'grants[0].cache',
     ],
+    [
+      {
+        ...base,
+        stores: [{ ...base.stores[0], endpoints: ['http://a:1', { url: 'http://a:1/', zone: 'b' }] }],
+      },
+      'stores[0].endpoints[1]: http://a:1 is listed twice',
+    ],
+    // balancing: typos and wrong types name the field instead of the default silently applying.
+    ...(
+      [
+        [{ healthcheck: {} }, 'stores[0].balancing.healthcheck: unknown field'],
+        [{ healthCheck: { intervalMS: 100 } }, 'stores[0].balancing.healthCheck.intervalMS: unknown field'],
+        [{ algoritm: 'round-robin' }, 'stores[0].balancing.algoritm: unknown field'],
+        [{ outlier: 'off' }, 'stores[0].balancing.outlier: must be an object'],
+        [{ outlier: { maxEjectionPercent: '50' } }, 'stores[0].balancing.outlier.maxEjectionPercent'],
+        [{ outlier: { maxEjectionMs: 5 } }, 'stores[0].balancing.outlier.maxEjectionMs: unknown field'],
+        [{ healthCheck: { path: 5 } }, 'stores[0].balancing.healthCheck.path'],
+        [{ healthCheck: { path: '/ok\r\nX-Injected: 1' } }, 'stores[0].balancing.healthCheck.path'],
+        [{ healthCheck: { intervalMs: 0.5 } }, 'stores[0].balancing.healthCheck.intervalMs'],
+        [{ algorithm: 'random' }, 'stores[0].balancing.algorithm'],
+      ] as const
+    ).map(([balancing, msg]): [unknown, string] => [
+      { ...base, stores: [{ ...base.stores[0], balancing }] },
+      msg,
+    ]),
   ];
+  void test('balancing is read field by field', () => {
+    const balancing = {
+      algorithm: 'least-in-flight',
+      dnsRefreshMs: 5000,
+      healthCheck: { path: '/health', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3 },
+      outlier: { consecutive5xx: 3, baseEjectionMs: 10_000, maxEjectionPercent: 30 },
+    };
+    const c = parseProxyConfig({
+      config: { ...base, stores: [{ ...base.stores[0], balancing }] },
+      configDir: '/',
+    });
+    assert.deepEqual(c.policy.stores[0]?.balancing, balancing);
+  });
   void test('a grant carries its read-cache settings', () => {
     const grants = [
       { store: 'm', bucket: 'bkt', access: ['read'], cache: { ttlSeconds: 60, maxSizeBytes: 1024 } },
