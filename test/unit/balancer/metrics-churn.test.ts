@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { Balancer } from '../../../proxy/balancer/balancer.ts';
-import { StorePool } from '../../../proxy/balancer/pool.ts';
+import type { StorePool } from '../../../proxy/balancer/pool.ts';
 import type { ProxyTimeouts } from '../../../proxy/config/types.ts';
 import { ProxyMetrics } from '../../../proxy/metrics.ts';
 
@@ -23,17 +23,18 @@ const timeouts: ProxyTimeouts = {
 void test('backends that leave with a DNS change take their series along; live ones keep theirs', async () => {
   let generation = 0;
   const resolver = {
-    resolve: async () => ({
-      addresses: [0, 1, 2].map((i) => ({ address: `10.0.${generation}.${i}`, family: 4 as const })),
-      ttlMs: 5000,
-    }),
+    resolve: () =>
+      Promise.resolve({
+        addresses: [0, 1, 2].map((i) => ({ address: `10.0.${generation}.${i}`, family: 4 as const })),
+        ttlMs: 5000,
+      }),
   };
   const proxyMetrics = new ProxyMetrics();
   const registry: Registry = proxyMetrics.registry;
   const balancer = new Balancer({
     registry,
     forgetBackend: (id) => proxyMetrics.forgetBackend(id),
-    deps: { resolver, prober: async () => ({ ok: true, at: 0 }) },
+    deps: { resolver, prober: () => Promise.resolve({ ok: true, at: 0 }) },
   });
   const live = balancer.start(
     {
