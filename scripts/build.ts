@@ -7,7 +7,7 @@
  * `make check` (`tsc --noEmit`), which CI runs first, so a type error never hides a test run.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,9 @@ export function buildDist(): string {
   // In the repo, so the renames below stay on one file system.
   const tmp = mkdtempSync(join(REPO_ROOT, '.dist-'));
   try {
+    // mkdtemp makes the directory 0700, and it becomes dist/: the image copies it as it is and
+    // runs as user 65532, which could then not read its own code.
+    chmodSync(tmp, 0o755);
     execFileSync(
       process.execPath,
       [

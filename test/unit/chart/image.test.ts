@@ -121,6 +121,20 @@ void describe('Dockerfile', () => {
     }
   });
 
+  void test('dist/ is readable by everyone: the image copies it as built and runs as user 65532', () => {
+    buildDist();
+    const walk = (dir: string): void => {
+      const mode = statSync(dir).mode & 0o777;
+      assert.equal(mode & 0o055, 0o055, `${dir} is ${mode.toString(8)}: others cannot list it`);
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else assert.equal(statSync(p).mode & 0o044, 0o044, `${p} is not readable by others`);
+      }
+    };
+    walk(join(REPO_ROOT, 'dist'));
+  });
+
   void test('.dockerignore admits only what the build copies', () => {
     const lines = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8')
       .split('\n')
