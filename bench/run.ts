@@ -95,12 +95,17 @@ function run(step: Step): Promise<string> {
 }
 
 const summary: string[] = [];
+let failures = 0;
 for (const step of steps) {
   if (!existsSync(join(ROOT, step.script))) {
     summary.push(`${step.name}: skipped (${step.script} not present)`);
     continue;
   }
   process.stdout.write(`\n=== ${step.name}: node ${step.script} ${step.args.join(' ')}\n`);
-  summary.push(`${step.name}: ${await run(step)}`);
+  const outcome = await run(step);
+  if (outcome !== 'ok') failures++;
+  summary.push(`${step.name}: ${outcome}`);
 }
 process.stdout.write(`\n=== summary (${FULL ? 'full' : 'quick'})\n${summary.join('\n')}\n`);
+// The others still ran (and reported); the run as a whole did not succeed.
+if (failures > 0) process.exitCode = 1;

@@ -144,7 +144,7 @@ export function registerOperatorCommand(program: Command): void {
   program
     .command('operator')
     .description('Run the operator: the injection webhook on every replica, the controller on the leader')
-    .option('--kubeconfig <path>', 'kubeconfig (default: in-cluster, then $KUBECONFIG / ~/.kube/config)')
+    .option('--kubeconfig <path>', 'kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)')
     .option('--namespace <ns>', 'operator namespace (default: $POD_NAMESPACE, else sluice-system)')
     .option('--log-level <level>', 'trace|debug|info|warn|error|fatal', 'info')
     .option('--webhook-port <port>', 'webhook HTTPS port', '9443')
@@ -178,15 +178,31 @@ export function registerOperatorCommand(program: Command): void {
     .option('--host-network <policy>', 'refuse | skip hostNetwork pods asking for injection')
     .option('--exclude-namespaces <list>', 'comma-separated namespaces never injected')
     .action(async (raw: RawOperatorOptions) => {
-      const config = parseOperatorConfig(raw, {
-        podName: process.env.POD_NAME,
-        podNamespace: process.env.POD_NAMESPACE,
-      });
-      const log = pino({ name: 'sluice-operator', level: config.logLevel });
+      // User errors (a bad flag, an unreadable kubeconfig) are one line and exit 2, not a stack.
+      let config: OperatorConfig;
       const kc = new KubeConfig();
-      if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-      else kc.loadFromDefault();
-      const op = await startOperator(config, kc, log);
+      try {
+        config = parseOperatorConfig(raw, {
+          podName: process.env.POD_NAME,
+          podNamespace: process.env.POD_NAMESPACE,
+        });
+        if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
+        else kc.loadFromDefault();
+      } catch (err) {
+        process.stderr.write(`sluice operator: invalid configuration: ${(err as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const log = pino({ name: 'sluice-operator', level: config.logLevel });
+      let op: RunningOperator;
+      try {
+        op = await startOperator(config, kc, log);
+      } catch (err) {
+        // A port in use, a TLS Secret that cannot be read: logged as such, not thrown as a stack.
+        log.fatal({ err: (err as Error).message }, 'operator could not start');
+        process.exitCode = 1;
+        return;
+      }
       log.info(
         {
           identity: config.identity,

@@ -20,7 +20,10 @@ export const Annotations = {
   proxyMemoryLimit: 'sluice.dev/proxy-memory-limit',
   logLevel: 'sluice.dev/log-level',
   cacheSize: 'sluice.dev/cache-size',
-  /** Set by the webhook: "injected" once mutated, making re-invocation a no-op. */
+  /**
+   * Set by the webhook: "injected" once mutated. A re-invocation then only gives the S3 env to
+   * containers added since (by later webhooks), and is a no-op when there are none.
+   */
   status: 'sluice.dev/status',
 } as const;
 
@@ -72,8 +75,8 @@ export const WEBHOOK_CERT_SECRET = 'sluice-webhook-tls';
 
 /**
  * Env var carrying a pod's read-cache size (a Kubernetes quantity, from the operator config or
- * the `sluice.dev/cache-size` annotation) into the sidecar; `sluice proxy` reads it at its CLI
- * edge. Set only when a size is configured.
+ * the `sluice.dev/cache-size` annotation) into the sidecar. Set only when a size is configured.
+ * Reserved for the read cache still to come: `sluice proxy` does not read it yet.
  */
 export const SIDECAR_CACHE_SIZE_ENV = 'SLUICE_CACHE_SIZE';
 

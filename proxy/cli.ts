@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { resolveBalancerOptions } from './balancer/config.ts';
 import { ConfigError, parseDocumentText, parseProxyConfig } from './config/parse.ts';
 import type { ProxyConfig } from './config/types.ts';
-import { startProxy } from './server.ts';
+import { startProxy, type ProxyHandle } from './server.ts';
 
 /** CLI flags of `sluice proxy`. */
 export interface ProxyFlags {
@@ -60,7 +60,7 @@ export function registerProxyCommand(program: Command): void {
     .option('--config <file>', 'proxy config (YAML or JSON): listeners, timeouts, limits, inline policy')
     .option(
       '--policy <file>',
-      'PodPolicyDocument JSON (the operator-mounted policy.json); replaces inline stores/grants',
+      'PodPolicyDocument JSON (the operator-mounted policy.json); --config then holds no stores/grants',
     )
     .option('--listen <host:port>', 'S3 listener (default 127.0.0.1:7480)')
     .option('--admin <host:port>', 'admin listener: /metrics /healthz /readyz (default 0.0.0.0:7481)')
@@ -74,7 +74,15 @@ export function registerProxyCommand(program: Command): void {
         process.exitCode = 2;
         return;
       }
-      const proxy = await startProxy(config);
+      let proxy: ProxyHandle;
+      try {
+        proxy = await startProxy(config);
+      } catch (err) {
+        // A credentials file missing, a port in use: one line, not a stack trace.
+        process.stderr.write(`sluice proxy: could not start: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
       const stop = (signal: string): void => {
         proxy.log.info({ signal }, 'signal received');
         void proxy.shutdown().then(() => process.exit(0));

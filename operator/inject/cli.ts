@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { resolveInjectorConfig } from '../webhook/config.ts';
+import { defaultInjectorConfig, resolveInjectorConfig } from '../webhook/config.ts';
 import type { InjectorConfig } from '../webhook/config.ts';
-import { supportsNativeSidecars } from '../webhook/version.ts';
+import { parseKubeVersion, supportsNativeSidecars } from '../webhook/version.ts';
 import { injectStream } from './inject.ts';
 import type { InjectReport } from './inject.ts';
 
@@ -41,13 +41,31 @@ export function registerInjectCommand(program: Command): void {
     });
 }
 
+/**
+ * The injector settings of a `--config` file: an object whose keys are InjectorConfig's fields.
+ * A typo (`imagee:`) is refused, not ignored; the values are checked by resolveInjectorConfig.
+ */
+function injectorConfigFile(file: string, text: string): Partial<InjectorConfig> {
+  const doc = parseYaml(text) as unknown;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new Error(`${file}: must be a mapping`);
+  // The defaults name every field but the optional ones without a default.
+  const known = [...Object.keys(defaultInjectorConfig()), 'command', 'cacheSize'];
+  for (const key of Object.keys(doc)) {
+    if (!known.includes(key)) throw new Error(`${file}: ${key}: unknown field (known: ${known.join(', ')})`);
+  }
+  return doc;
+}
+
 async function runInject(flags: InjectFlags): Promise<number> {
   let config: InjectorConfig;
   let input: string;
   try {
     const fromFile = flags.config
-      ? (parseYaml(await readFile(flags.config, 'utf8')) as Partial<InjectorConfig>)
+      ? injectorConfigFile(flags.config, await readFile(flags.config, 'utf8'))
       : {};
+    if (flags.kubeVersion !== undefined && parseKubeVersion(flags.kubeVersion) === undefined)
+      throw new Error(`--kube-version ${flags.kubeVersion}: not a Kubernetes version (e.g. 1.31)`);
     config = resolveInjectorConfig({
       ...fromFile,
       ...(flags.image && { image: flags.image }),

@@ -333,7 +333,7 @@ export interface ParseProxyConfigInput {
   config: unknown;
   /** Directory of the config file, for relative paths in it. */
   configDir: string;
-  /** The parsed `--policy` file, if any; it replaces any inline stores/grants. */
+  /** The parsed `--policy` file, if any: the stores and grants; the config may then hold none. */
   policy?: { raw: unknown; file: string };
   /** CLI flags; they win over the file. */
   flags?: { listen?: string; admin?: string; logLevel?: string };

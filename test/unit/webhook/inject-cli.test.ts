@@ -1,6 +1,8 @@
 /** `sluice inject` as users run it: the real CLI process, stdin in, YAML out, exit status. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -49,4 +51,28 @@ void test('a refused template exits 1 and is passed through unchanged; bad input
   assert.equal(sluice(['-f', '-'], 'a: [').status, 2);
   assert.equal(sluice(['-f', '/nonexistent.yaml'], '').status, 2);
   assert.equal(sluice(['-f', '-', '--host-network', 'allow'], pod).status, 2);
+});
+
+void test('a typo in --config or a --kube-version that is not a version exits 2, naming it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-inject-'));
+  try {
+    const typo = join(dir, 'typo.yaml');
+    writeFileSync(typo, 'imagee: registry.example/sluice:1\n');
+    const r = sluice(['-f', '-', '--config', typo], pod);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /imagee: unknown field/);
+    const list = join(dir, 'list.yaml');
+    writeFileSync(list, '- image: x\n');
+    assert.equal(sluice(['-f', '-', '--config', list], pod).status, 2);
+    const ok = join(dir, 'ok.yaml');
+    writeFileSync(ok, 'image: registry.example/sluice:1\ncacheSize: 64Mi\n');
+    const good = sluice(['-f', '-', '--config', ok], pod);
+    assert.equal(good.status, 0, good.stderr);
+    assert.match(good.stdout, /registry\.example\/sluice:1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const v = sluice(['-f', '-', '--kube-version', 'abc'], pod);
+  assert.equal(v.status, 2);
+  assert.match(v.stderr, /--kube-version abc: not a Kubernetes version/);
 });
