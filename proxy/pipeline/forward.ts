@@ -44,8 +44,20 @@ export interface AttemptResult {
   error: ProxyError | undefined;
 }
 
-function classify(err: Error & { code?: string }): { failure: AttemptOutcome['failure']; error: ProxyError } {
+/** How a backend failure counts for retries and what the client is told (exported for tests). */
+export function classify(err: Error & { code?: string; syscall?: string }): {
+  failure: AttemptOutcome['failure'];
+  error: ProxyError;
+} {
   if (err instanceof ProxyError) return { failure: 'other', error: err };
+  // An unreachable host or network is a connect failure only while connecting: on a connection
+  // already up, the request may have reached the backend, and only a safe method may be retried.
+  if ((err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') && err.syscall !== 'connect') {
+    return {
+      failure: 'reset',
+      error: new ProxyError(Errors.ServiceUnavailable, 'The backend became unreachable.', { cause: err }),
+    };
+  }
   switch (err.code) {
     case 'CONNECT_TIMEOUT':
       return {

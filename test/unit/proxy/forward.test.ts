@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { open, parseResponse, readAll } from '../../integration/proxy/raw.ts';
+import { classify } from '../../../proxy/pipeline/forward.ts';
 import { SECRET, startFake } from './fake-backend.ts';
 import type { FakeStack } from './fake-backend.ts';
 
@@ -406,4 +407,13 @@ void describe('ListBuckets filtering and compression', () => {
     assert.equal(r.status, 500, r.text);
     assert.match(r.text, /<Code>InternalError<\/Code>/);
   });
+});
+
+void test('an unreachable host is a connect failure only while connecting (a DELETE is then not retried)', () => {
+  const err = (code: string, syscall: string): Error => Object.assign(new Error(code), { code, syscall });
+  for (const code of ['EHOSTUNREACH', 'ENETUNREACH']) {
+    assert.equal(classify(err(code, 'connect')).failure, 'connect');
+    assert.equal(classify(err(code, 'read')).failure, 'reset');
+  }
+  assert.equal(classify(err('ECONNREFUSED', 'connect')).failure, 'connect');
 });
