@@ -3,7 +3,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE := node_modules/.bin/node
-export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cache/sluice/bin:$(PATH)
+# Pins shared with the shell scripts (NODE_MAJOR is the Node the `node` package must provide).
+NODE_MAJOR := $(shell . scripts/testbed/versions.sh && echo "$$NODE_MAJOR")
+# The test-bed cache: $SLUICE_CACHE (environment or `make SLUICE_CACHE=...`; unset or empty means
+# ~/.cache/sluice, as in scripts/testbed/versions.sh). Exported so that build.sh and the tests
+# (test/testbed/bin.ts) use the same cache as this PATH.
+SLUICE_CACHE := $(or $(SLUICE_CACHE),$(HOME)/.cache/sluice)
+export SLUICE_CACHE
+export PATH := $(CURDIR)/node_modules/.bin:$(SLUICE_CACHE)/bin:$(PATH)
 
 .PHONY: help setup deps testbed build check test test-unit test-integration test-e2e e2e demo golden bench clean
 
@@ -12,11 +19,17 @@ help: ## list targets
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@# npm ci also succeeds when the `node` package's install script did not run (e.g.
+	@# npm_config_ignore_scripts), leaving no Node 24 in $(NODE): check before stamping, or every
+	@# later make would trust the stamp.
+	@v=$$($(NODE) -p process.versions.node 2>/dev/null) && [[ $${v%%.*} == "$(NODE_MAJOR)" ]] || { \
+	  echo "ERROR: $(NODE) is not Node $(NODE_MAJOR) (got: $${v:-nothing}) after npm ci: its install script" \
+	    "must run (unset npm_config_ignore_scripts / ignore-scripts), then run make again" >&2; exit 1; }
 	@touch $@
 
 deps: node_modules/.installed ## npm packages (incl. Node 24)
 
-testbed: ## Debian packages and test-bed binaries (MinIO, etcd, kube-apiserver, helm), cached
+testbed: ## Debian packages and test-bed binaries (MinIO, etcd, kube-apiserver, kubectl, helm), cached
 	scripts/testbed/debian.sh
 	scripts/testbed/build.sh
 
@@ -29,6 +42,8 @@ check: deps ## type check, lint, format
 	npm run check
 
 test-unit: deps
+	@# The chart's unit tests render with the test bed's helm (test/unit/chart/helm.ts).
+	scripts/testbed/build.sh helm
 	npm run test:unit
 
 test-integration: setup

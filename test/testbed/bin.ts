@@ -8,17 +8,21 @@ import { join } from 'node:path';
 
 /** Options for {@link binPath}. */
 export interface BinOptions {
-  /** The cache root (build.sh's SLUICE_CACHE); default ~/.cache/sluice. Passed in, never read from env here. */
+  /** The cache root; default {@link defaultCacheDir}. */
   cacheDir?: string;
 }
 
-/** The default cache root, ~/.cache/sluice — the same default as scripts/testbed/versions.sh. */
-export function defaultCacheDir(): string {
-  return join(homedir(), '.cache', 'sluice');
+/**
+ * The default cache root: $SLUICE_CACHE when set, else ~/.cache/sluice — exactly as
+ * scripts/testbed/versions.sh resolves it, so tests find the binaries build.sh (and the Makefile,
+ * which exports SLUICE_CACHE) put there rather than a different cache.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SLUICE_CACHE || join(homedir(), '.cache', 'sluice');
 }
 
 /**
- * Absolute path of the cached test-bed binary `name` (minio, etcd, kube-apiserver, helm).
+ * Absolute path of the cached test-bed binary `name` (minio, etcd, kube-apiserver, kubectl, helm).
  * Throws an Error naming `make testbed` when it is missing or not executable, so a test fails
  * with the fix in its message rather than with a bare ENOENT from spawn.
  */

@@ -2,19 +2,27 @@
  * kubectl and helm against a test-bed control plane, with an explicit environment (KUBECONFIG
  * given, nothing read from ~/.kube or ~/.config/helm).
  */
-import { existsSync } from 'node:fs';
 import { binPath } from './bin.ts';
 import type { BinOptions } from './bin.ts';
 import { runClient } from './clients.ts';
 import type { ClientResult, RunOptions } from './clients.ts';
 
-/** Debian/the machine image ships kubectl 1.32 here (within the supported skew of 1.34). */
-export const KUBECTL = '/usr/bin/kubectl';
-
-/** Runs `kubectl args` with KUBECONFIG=`kubeconfigPath`; never rejects on a non-zero exit. */
-export function kubectl(kubeconfigPath: string, args: string[], opts?: RunOptions): Promise<ClientResult> {
-  if (!existsSync(KUBECTL)) throw new Error(`kubectl not found at ${KUBECTL}: run \`make testbed\``);
-  return runClient(KUBECTL, args, { KUBECONFIG: kubeconfigPath }, opts);
+/**
+ * Runs the cached kubectl (`make testbed`) with KUBECONFIG=`kubeconfigPath`; never rejects on a
+ * non-zero exit. build.sh builds it from the same k8s.io/kubernetes as kube-apiserver, so client
+ * and server versions match on any machine (no distribution kubectl is assumed: Debian 12's is 1.20).
+ */
+export function kubectl(
+  kubeconfigPath: string,
+  args: string[],
+  opts?: RunOptions & BinOptions,
+): Promise<ClientResult> {
+  return runClient(
+    binPath('kubectl', { cacheDir: opts?.cacheDir }),
+    args,
+    { KUBECONFIG: kubeconfigPath },
+    opts,
+  );
 }
 
 /** Runs the cached helm (`make testbed`) with KUBECONFIG=`kubeconfigPath`. */
