@@ -30,6 +30,27 @@ const policy = {
 };
 const silent = pino({ level: 'silent' });
 
+/** Writes a mounted certificate pair as kubelet does: new files, then an atomic rename. */
+function writePair(dir: string, cert: string, key: string): void {
+  writeFileSync(join(dir, 'tls.crt.tmp'), cert);
+  writeFileSync(join(dir, 'tls.key.tmp'), key);
+  renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));
+  renameSync(join(dir, 'tls.crt.tmp'), join(dir, 'tls.crt'));
+}
+
+/** A webhook server on the pair mounted in `dir`, polled every 20 ms. */
+function startMounted(dir: string, logger: pino.Logger): Promise<WebhookServer> {
+  return startWebhookServer({
+    injector: resolveInjectorConfig(),
+    tls: { mode: 'mounted', certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), pollMs: 20 },
+    port: 0,
+    host: '127.0.0.1',
+    nativeSidecars: true,
+    namespaceLabels: () => Promise.resolve({}),
+    logger,
+  });
+}
+
 interface Reply {
   status: number;
   body: string;
@@ -229,24 +250,10 @@ void describe('webhook server lifecycle', () => {
 
   void test('a mounted certificate is reloaded without a restart', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
-    const write = (b: CertBundle): void => {
-      // As kubelet does: new files, then an atomic rename.
-      writeFileSync(join(dir, 'tls.crt.tmp'), b.cert);
-      writeFileSync(join(dir, 'tls.key.tmp'), b.key);
-      renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));
-      renameSync(join(dir, 'tls.crt.tmp'), join(dir, 'tls.crt'));
-    };
+    const write = (b: CertBundle): void => writePair(dir, b.cert, b.key);
     const first = renewBundle(undefined, 'ca', policy, new Date());
     write(first);
-    const server = await startWebhookServer({
-      injector: resolveInjectorConfig(),
-      tls: { mode: 'mounted', certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), pollMs: 20 },
-      port: 0,
-      host: '127.0.0.1',
-      nativeSidecars: true,
-      namespaceLabels: () => Promise.resolve({}),
-      logger: silent,
-    });
+    const server = await startMounted(dir, silent);
     try {
       const before = await servedCert(server.port, first.caCert);
       assert.equal(before, new X509Certificate(first.cert).fingerprint256);
@@ -267,26 +274,13 @@ void describe('webhook server lifecycle', () => {
 
   void test('a mismatched mounted pair is skipped: the old one is served until a matching pair', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-tls-'));
-    const write = (cert: string, key: string): void => {
-      writeFileSync(join(dir, 'tls.crt.tmp'), cert);
-      writeFileSync(join(dir, 'tls.key.tmp'), key);
-      renameSync(join(dir, 'tls.key.tmp'), join(dir, 'tls.key'));
-      renameSync(join(dir, 'tls.crt.tmp'), join(dir, 'tls.crt'));
-    };
+    const write = (cert: string, key: string): void => writePair(dir, cert, key);
     // The log tells when a poll has seen the mismatched pair.
     const logged: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void logged.push(line) });
     const first = renewBundle(undefined, 'ca', policy, new Date());
     write(first.cert, first.key);
-    const server = await startWebhookServer({
-      injector: resolveInjectorConfig(),
-      tls: { mode: 'mounted', certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), pollMs: 20 },
-      port: 0,
-      host: '127.0.0.1',
-      nativeSidecars: true,
-      namespaceLabels: () => Promise.resolve({}),
-      logger,
-    });
+    const server = await startMounted(dir, logger);
     const until = async (what: string, done: () => Promise<boolean> | boolean): Promise<void> => {
       for (let i = 0; i < 250; i++) {
         if (await done()) return;
