@@ -89,27 +89,43 @@ function rejectSocket(socket: Socket, spec: ErrorSpec): void {
   );
 }
 
+/** Sockets whose malformed input is being answered: Node may report each later packet again. */
+const rejecting = new WeakSet<Socket>();
+
 /**
- * Runs `then` once no response is going out on `socket` any more. A request pipelined before a
- * malformed one is still answered first, in order: an error written while its response streams
- * would land inside that body, and a client would take the bytes as the object's (Node's own
- * handler closes instead, and loses the earlier answer). If the socket closes first, nothing.
+ * Answers a socket whose HTTP parsing failed with `spec`, in order. A request pipelined before
+ * the malformed one is still answered first: an error written while its response streams would
+ * land inside that body, and a client would take the bytes as the object's (Node's own handler
+ * closes instead, and loses the earlier answer). But when the request in flight is the one whose
+ * bytes were bad (a broken chunk in its body), it will never complete: it is answered now — the
+ * error if its response has not started, else the connection closes.
  */
-function afterResponses(socket: Socket, then: () => void): void {
-  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (current == null || current.writableFinished) return then();
-  const onClose = (): void => {
-    current.off('finish', onFinish);
+function rejectInOrder(socket: Socket, spec: ErrorSpec): void {
+  if (rejecting.has(socket)) return;
+  rejecting.add(socket);
+  const next = (): void => {
+    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (current == null || current.writableFinished) return rejectSocket(socket, spec);
+    if (!current.req.complete) {
+      if (current.headersSent) socket.destroy();
+      else rejectSocket(socket, spec);
+      return;
+    }
+    // Its request is whole; its response still goes out. The next pipelined response, if any,
+    // takes the socket as this one finishes: look again then.
+    const onClose = (): void => {
+      current.off('finish', onFinish);
+    };
+    const onFinish = (): void => {
+      socket.off('close', onClose);
+      setImmediate(() => {
+        if (!socket.destroyed) next();
+      });
+    };
+    current.once('finish', onFinish);
+    socket.once('close', onClose);
   };
-  // The next pipelined response, if any, takes the socket as this one finishes: look again then.
-  const onFinish = (): void => {
-    socket.off('close', onClose);
-    setImmediate(() => {
-      if (!socket.destroyed) afterResponses(socket, then);
-    });
-  };
-  current.once('finish', onFinish);
-  socket.once('close', onClose);
+  next();
 }
 
 /** Starts a proxy; resolves once both listeners accept connections. */
@@ -212,7 +228,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
           : Errors.BadRequest;
     metrics.errors.inc({ code: spec.code, source: spec.source });
     log.warn({ code: err.code, s3Code: spec.code }, 'rejected a malformed request');
-    afterResponses(socket, () => rejectSocket(socket, spec));
+    rejectInOrder(socket, spec);
   });
 
   const routes = defaultAdminRoutes(metrics.registry, () => ready);

@@ -417,3 +417,26 @@ void test('an unreachable host is a connect failure only while connecting (a DEL
   }
   assert.equal(classify(err('ECONNREFUSED', 'connect')).failure, 'connect');
 });
+
+void test('a broken HTTP chunk inside an upload is answered 400 at once, not after the idle timeout', async () => {
+  const slow = await startFake({ timeouts: { clientIdleMs: 30_000 } });
+  try {
+    slow.handle((req, res) => {
+      req.resume();
+      req.on('end', () => res.end());
+    });
+    const sock = await open(slow.proxy.url);
+    const started = Date.now();
+    sock.write(
+      'PUT /fake-bucket/broken HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n',
+    );
+    const r = parseResponse(await readAll(sock, 10_000));
+    sock.destroy();
+    assert.equal(r.status, 400, r.text);
+    assert.match(r.body, /<Code>BadRequest<\/Code>/);
+    assert.ok(Date.now() - started < 5_000, 'answered at once');
+    assert.equal((r.text.match(/HTTP\/1\.1 /g) ?? []).length, 1, 'one answer');
+  } finally {
+    await slow.stop();
+  }
+});
