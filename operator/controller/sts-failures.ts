@@ -34,8 +34,13 @@ export class StsFailures {
   record(identity: string, failed: ReadonlyMap<string, string>): void {
     const touched = new Set<string>(failed.keys());
     for (const [store, ids] of this.byStore) if (ids.has(identity)) touched.add(store);
+    // A change shows in the store's summary or in the identity's namespace's own (what its
+    // BucketAccesses report): either is a change.
+    const ns = identity.slice(0, identity.indexOf('/'));
+    const summary = (store: string): string =>
+      `${key(this.forStore(store))}\0${key(this.forStore(store, ns))}`;
     for (const store of touched) {
-      const before = key(this.forStore(store));
+      const before = summary(store);
       let ids = this.byStore.get(store);
       const message = failed.get(store);
       if (message === undefined) {
@@ -45,7 +50,7 @@ export class StsFailures {
         if (!ids) this.byStore.set(store, (ids = new Map<string, string>()));
         ids.set(identity, message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE)}…` : message);
       }
-      if (key(this.forStore(store)) !== before) this.onChange(store);
+      if (summary(store) !== before) this.onChange(store);
     }
   }
 

@@ -74,6 +74,16 @@ void test('ObjectStore: endpoint url shape, sts only with mode sts, allowedNames
     ),
     /Duplicate value/,
   );
+  assert.match(
+    await rejected(
+      createStore(env.admin, 'bad-health-path', {
+        ...base,
+        endpoints: [{ url: 'http://m:9000' }],
+        balancing: { healthCheck: { path: '/minio/health live' } },
+      }),
+    ),
+    /healthCheck.path must start with \/ and hold visible ASCII only/,
+  );
   const { allowedNamespaces: _omit, ...noAllowed } = base;
   assert.match(
     await rejected(

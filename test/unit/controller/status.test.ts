@@ -207,6 +207,16 @@ void describe('STS failures (in-memory, per store)', () => {
       'the store sees all',
     );
   });
+  void test('a new error in one namespace is a change even when the store-wide summary stays', () => {
+    const changed: string[] = [];
+    const f = new StsFailures((store) => changed.push(store));
+    f.record('a/x', new Map([['s', 'error of a']]));
+    f.record('b/y', new Map([['s', 'error of b']]));
+    changed.length = 0;
+    f.record('b/y', new Map([['s', 'another error of b']])); // the store-wide summary names a/x's
+    assert.deepEqual(changed, ['s']);
+    assert.equal(f.forStore('s', 'b')?.message, 'another error of b');
+  });
   void test('a long error is cut', () => {
     const f = new StsFailures(() => undefined);
     f.record('ns/a', new Map([['s', 'x'.repeat(5000)]]));
