@@ -41,13 +41,6 @@ export const Errors = {
     'The specified bucket is not valid.',
   ),
   BadRequest: spec('BadRequest', 400, 'downstream', false, 'Malformed HTTP request.'),
-  MalformedXML: spec(
-    'MalformedXML',
-    400,
-    'downstream',
-    false,
-    'The XML you provided was not well-formed or did not validate against our published schema.',
-  ),
   RequestHeaderSectionTooLarge: spec(
     'RequestHeaderSectionTooLarge',
     400,

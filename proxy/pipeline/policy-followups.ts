@@ -8,15 +8,18 @@
  */
 import { Readable } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
+import { deny } from '../policy/engine.ts';
 import { filterListBucketsXml, MAX_LIST_BUCKETS_BYTES } from '../policy/list-buckets.ts';
 import { AwsChunkedDecoder } from '../sigv4/chunked.ts';
 import { withPlainBody } from './upstream.ts';
 import { denialError } from './authorize.ts';
 import type { RequestContext } from './context.ts';
 
+/** A body longer than the bound: the policy's own `delete-too-large` refusal (MalformedXML). */
+class BodyTooLarge extends Error {}
+
 /**
- * Reads `body` whole, failing with MalformedXML (S3's answer to an oversized DeleteObjects) past
- * `maxBytes`. The body is then left paused, not destroyed: it may be the client request itself,
+ * Reads `body` whole, failing with {@link BodyTooLarge} past `maxBytes`. The body is then left paused, not destroyed: it may be the client request itself,
  * and destroying it would close the socket before the error could be answered (respond.ts closes
  * the connection after answering a request it did not read to the end).
  */
@@ -34,7 +37,7 @@ function readAll(body: Readable, maxBytes: number): Promise<Buffer> {
       if (size > maxBytes) {
         stop();
         body.pause();
-        reject(new ProxyError(Errors.MalformedXML, 'The DeleteObjects request body is too large.'));
+        reject(new BodyTooLarge());
         return;
       }
       chunks.push(chunk);
@@ -148,7 +151,16 @@ export async function applyPolicyFollowUps(
     const up = ctx.upstream!;
     const { maxBytes } = d.deleteObjects;
     sendContinue();
-    const body = up.body ? await readBounded(ctx, up.body, maxBytes, clientIdleMs) : Buffer.alloc(0);
+    let body: Buffer;
+    try {
+      body = up.body ? await readBounded(ctx, up.body, maxBytes, clientIdleMs) : Buffer.alloc(0);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      // The same refusal as a body whose Content-Length already said so (proxy/policy/engine.ts).
+      const denial = deny(ctx.operation, 'delete-too-large', `body exceeds ${maxBytes} bytes`);
+      ctx.policy = `deny:${denial.reason}`;
+      throw denialError(denial);
+    }
     // An aws-chunked body with trailers was decoded, not re-framed (handler.ts): its checksum
     // trailer goes on as a header.
     const trailers =

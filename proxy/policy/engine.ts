@@ -116,7 +116,11 @@ export type Decision =
     };
 
 /** A denial with its catalog entry filled in. */
-export function deny(operation: string, reason: DenyReason, message: string): Decision {
+export function deny(
+  operation: string,
+  reason: DenyReason,
+  message: string,
+): Extract<Decision, { allow: false }> {
   const kind = DENY_KINDS[reason];
   return { allow: false, operation, reason, message, s3Code: kind.s3Code, status: kind.status };
 }
