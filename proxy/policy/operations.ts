@@ -52,8 +52,6 @@ export interface OperationRule {
   /** true: x-amz-copy-source must be present; otherwise it must be absent. */
   copySource?: boolean;
   needs: readonly Need[];
-  /** Needs added by an optional query parameter when present, in place of a need of the same kind. */
-  paramNeeds?: Readonly<Record<string, Need>>;
 }
 
 const RESPONSE_OVERRIDES = [
@@ -65,6 +63,15 @@ const RESPONSE_OVERRIDES = [
   'response-expires',
 ];
 const GET_OBJECT_PARAMS = ['versionId', 'partNumber', ...RESPONSE_OVERRIDES];
+const LIST_V2_PARAMS = [
+  'prefix',
+  'delimiter',
+  'continuation-token',
+  'start-after',
+  'max-keys',
+  'fetch-owner',
+  'encoding-type',
+];
 
 const read: Need = { kind: 'object', access: 'read' };
 const write: Need = { kind: 'object', access: 'write' };
@@ -313,20 +320,18 @@ export const OPERATIONS: readonly OperationRule[] = [
     method: 'GET',
     scope: 'bucket',
     requires: { 'list-type': '2' },
-    // `metadata` is MinIO's extension: the listing carries each object's user metadata, which
-    // only a read grant may see (paramNeeds).
-    optional: [
-      'prefix',
-      'delimiter',
-      'continuation-token',
-      'start-after',
-      'max-keys',
-      'fetch-owner',
-      'encoding-type',
-      'metadata',
-    ],
+    optional: LIST_V2_PARAMS,
     needs: [{ kind: 'list' }],
-    paramNeeds: { metadata: { kind: 'list', withRead: true } },
+  },
+  {
+    // MinIO's extension: the listing carries each object's user metadata, which only a read
+    // grant may see. Matching one more parameter, this rule wins over the one above.
+    operation: 'ListObjectsV2',
+    method: 'GET',
+    scope: 'bucket',
+    requires: { 'list-type': '2', metadata: null },
+    optional: LIST_V2_PARAMS,
+    needs: [{ kind: 'list', withRead: true }],
   },
   {
     operation: 'ListObjectVersions',
@@ -594,14 +599,7 @@ export function classify(input: ClassifyInput): Classification {
     };
   }
 
-  let needs = [...rule.needs];
-  if (rule.paramNeeds) {
-    for (const param in rule.paramNeeds) {
-      if (!input.query.has(param)) continue;
-      const need = rule.paramNeeds[param]!;
-      needs = [...needs.filter((n) => n.kind !== need.kind), need];
-    }
-  }
+  const needs = [...rule.needs];
   if (method !== 'GET' && method !== 'HEAD') {
     for (const { header, need } of HEADER_NEEDS) {
       if (headers[header] !== undefined && !needs.some((n) => sameNeed(n, need))) needs.push(need);
