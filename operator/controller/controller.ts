@@ -295,17 +295,14 @@ export class Controller {
   }
 
   /**
-   * A store's credential Secret from its informer's cache. Throws CredentialsPending (the
-   * reconcile is retried) while that informer has not listed yet — at start, after a failover,
-   * or just after a store's secretRef changed: taken for "no Secret", a pod's grants on the
-   * store would be revoked until the list arrived.
+   * A store's credential Secret from its informer's cache, or 'pending' while that informer has
+   * not listed yet — at start, after a failover, or just after a store's secretRef changed.
+   * Taken for "no Secret", a pod's grants on the store would be revoked until the list arrived
+   * (reconcile-pod.ts retries instead; status says CredentialsPending).
    */
-  private credentialSecret(namespace: string, name: string): Secret | undefined {
+  private credentialSecret(namespace: string, name: string): Secret | undefined | 'pending' {
     const inf = this.credentialInformers.get(`${namespace}/${name}`);
-    if (!inf?.synced) {
-      throw new ControllerError('CredentialsPending', `Secret ${namespace}/${name} is not listed yet`, true);
-    }
-    return inf.get(name, namespace);
+    return inf?.synced ? inf.get(name, namespace) : 'pending';
   }
 
   /** Starts an informer per Secret referenced by a store, stops the ones no longer referenced. */
@@ -337,7 +334,8 @@ export class Controller {
       inf.on('update', onChange);
       inf.on('delete', onChange);
       this.credentialInformers.set(key, inf);
-      const started = inf.start().catch((err: unknown) => {
+      // Listed: what waited for it (CredentialsPending) is looked at again, Secret or none.
+      const started = inf.start().then(onChange, (err: unknown) => {
         // Stopped before its first list (the store no longer refers to it, or we stopped).
         this.o.log.debug({ err: String(err), secret: key }, 'credential Secret watch ended before its list');
       });

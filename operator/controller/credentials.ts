@@ -17,7 +17,9 @@ export interface StoreCredentials {
 
 /** Result of reading a store's Secret: the keys, or why they cannot be used. */
 export type CredentialsLookup =
-  { ok: true; credentials: StoreCredentials } | { ok: false; reason: 'CredentialsMissing'; message: string };
+  | { ok: true; credentials: StoreCredentials }
+  /** CredentialsPending: the Secret's watch has not listed it yet; it may well exist. */
+  | { ok: false; reason: 'CredentialsMissing' | 'CredentialsPending'; message: string };
 
 const KEY_PAIRS = [
   ['accessKeyId', 'secretAccessKey', 'sessionToken'],

@@ -160,7 +160,11 @@ async function buildDesired(
       const s = stores.get(n);
       if (s) lookups.set(n, world.storeCredentials(s));
     }
-    return lookups.get(n);
+    const found = lookups.get(n);
+    // Not known yet is not missing: retried, so a pod's grants on the store are not revoked.
+    if (found?.ok === false && found.reason === 'CredentialsPending')
+      throw new ControllerError('CredentialsPending', found.message, true);
+    return found;
   };
   const dropped = new Set<string>();
   const input = {

@@ -14,12 +14,21 @@ export const Reasons = {
   StoreNotFound: 'StoreNotFound',
   NamespaceNotAllowed: 'NamespaceNotAllowed',
   CredentialsMissing: 'CredentialsMissing',
+  /** The store's Secret is not listed yet (its watch is starting, or failing: see the log). */
+  CredentialsPending: 'CredentialsPending',
   /** An `sts` store's AssumeRole failed for at least one pod on its last attempt. */
   StsFailed: 'StsFailed',
 } as const;
 
 /** A Ready condition without its transition time. */
 export type Readiness = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+/** Credentials that cannot be used: missing (False), or not known yet (Unknown). */
+function credentialsNotReady(creds: Extract<CredentialsLookup, { ok: false }>): Readiness {
+  return creds.reason === 'CredentialsPending'
+    ? { type: 'Ready', status: 'Unknown', reason: Reasons.CredentialsPending, message: creds.message }
+    : { type: 'Ready', status: 'False', reason: Reasons.CredentialsMissing, message: creds.message };
+}
 
 /** The failure text of a store's STS, as both kinds report it. */
 function stsFailureText(sts: StsFailure): string {
@@ -35,8 +44,7 @@ export function objectStoreReadiness(
   creds: CredentialsLookup,
   sts?: StsFailure,
 ): Readiness {
-  if (!creds.ok)
-    return { type: 'Ready', status: 'False', reason: Reasons.CredentialsMissing, message: creds.message };
+  if (!creds.ok) return credentialsNotReady(creds);
   const mode = store.spec.credentials.mode ?? 'static';
   if (mode === 'sts' && sts)
     return { type: 'Ready', status: 'False', reason: Reasons.StsFailed, message: stsFailureText(sts) };
@@ -83,6 +91,7 @@ export function bucketAccessReadiness(
       message: `ObjectStore ${ref} does not allow namespace ${ns} (spec.allowedNamespaces)`,
     };
   }
+  if (creds?.ok === false && creds.reason === 'CredentialsPending') return credentialsNotReady(creds);
   if (!creds || !creds.ok) {
     return {
       type: 'Ready',

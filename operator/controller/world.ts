@@ -23,7 +23,8 @@ export interface Caches {
   podSecrets: Cache<Secret>;
   nodes: Cache<Node>;
   namespaces: Cache<Namespace>;
-  credentialSecret(namespace: string, name: string): Secret | undefined;
+  /** 'pending' while the Secret's watch has not listed yet (absent then means unknown). */
+  credentialSecret(namespace: string, name: string): Secret | undefined | 'pending';
 }
 
 /** Derived lookups over {@link Caches}; see the module comment. */
@@ -45,7 +46,15 @@ export class World {
 
   storeCredentials(store: ObjectStore): CredentialsLookup {
     const ref = store.spec.credentials.secretRef;
-    return readStoreCredentials(this.caches.credentialSecret(ref.namespace, ref.name), ref);
+    const secret = this.caches.credentialSecret(ref.namespace, ref.name);
+    if (secret === 'pending') {
+      return {
+        ok: false,
+        reason: 'CredentialsPending',
+        message: `Secret ${ref.namespace}/${ref.name} is not listed yet (see the operator's log if this lasts)`,
+      };
+    }
+    return readStoreCredentials(secret, ref);
   }
 
   /** Injected pods of `ns` carrying `identity` that can still run (see {@link isFinished}). */

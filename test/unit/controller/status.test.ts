@@ -76,6 +76,18 @@ void describe('status', () => {
     assert.match(r.message, /delivered to 2 pod/);
     assert.equal(objectStoreReadiness(store, bad).reason, 'CredentialsMissing');
   });
+  void test('credentials not listed yet: Ready is Unknown (CredentialsPending), not False', () => {
+    const pending = {
+      ok: false,
+      reason: 'CredentialsPending',
+      message: 'Secret o/k is not listed yet',
+    } as const;
+    for (const r of [
+      objectStoreReadiness(store, pending),
+      bucketAccessReadiness(ba, store, { ok: 'y' }, pending, 0),
+    ])
+      assert.deepEqual([r.status, r.reason], ['Unknown', 'CredentialsPending']);
+  });
   void test('StsFailed: an sts store and its BucketAccesses are not Ready while AssumeRole fails, after the earlier reasons', () => {
     const good = readStoreCredentials(secret({ accessKeyId: 'a', secretAccessKey: 'b' }), {
       namespace: 'o',
