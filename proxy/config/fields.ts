@@ -43,13 +43,17 @@ export function optStr(v: unknown, path: string): string | undefined {
   return v === undefined ? undefined : str(v, path);
 }
 
-/** A non-negative integer, default `def` when absent. */
-export function int(v: unknown, path: string, def: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return def;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-    throw new ConfigError(path, `must be an integer between 0 and ${max}`);
+/** An integer within [min, max]. */
+export function intBetween(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(path, `must be an integer between ${min} and ${max}`);
   }
   return v;
+}
+
+/** A non-negative integer, default `def` when absent. */
+export function int(v: unknown, path: string, def: number, max = Number.MAX_SAFE_INTEGER): number {
+  return v === undefined ? def : intBetween(v, path, 0, max);
 }
 
 export function arr(v: unknown, path: string): unknown[] {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type * as Yaml from 'yaml';
 import { isValidBucketName } from '../s3/bucket.ts';
-import { ConfigError, arr, at, int, noUnknownKeys, obj, oneOf, optStr, str } from './fields.ts';
+import { ConfigError, arr, at, int, intBetween, noUnknownKeys, obj, oneOf, optStr, str } from './fields.ts';
 import type {
   AccessMode,
   BalancingAlgorithm,
@@ -162,14 +162,6 @@ function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
   return store;
 }
 
-/** A positive integer within [min, max]. */
-function bounded(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(path, `must be an integer between ${min} and ${max}`);
-  }
-  return v;
-}
-
 /**
  * A store's `balancing`, field by field as the ObjectStore CRD allows it: a typo (`healthcheck:`,
  * `intervalMS:`) or a wrong type (`maxEjectionPercent: "50"`) fails here, naming the field,
@@ -181,7 +173,7 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
   const out: NonNullable<StoreSpec['balancing']> = {};
   if (o.algorithm !== undefined) out.algorithm = oneOf(o.algorithm, at(path, 'algorithm'), ALGORITHMS);
   if (o.dnsRefreshMs !== undefined)
-    out.dnsRefreshMs = bounded(o.dnsRefreshMs, at(path, 'dnsRefreshMs'), 1000);
+    out.dnsRefreshMs = intBetween(o.dnsRefreshMs, at(path, 'dnsRefreshMs'), 1000);
   if (o.healthCheck !== undefined) {
     const hp = at(path, 'healthCheck');
     const h = obj(o.healthCheck, hp);
@@ -194,10 +186,10 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
       }
       hc.path = h.path;
     }
-    if (h.intervalMs !== undefined) hc.intervalMs = bounded(h.intervalMs, at(hp, 'intervalMs'), 100);
-    if (h.timeoutMs !== undefined) hc.timeoutMs = bounded(h.timeoutMs, at(hp, 'timeoutMs'), 1);
-    if (h.rise !== undefined) hc.rise = bounded(h.rise, at(hp, 'rise'), 1, 100);
-    if (h.fall !== undefined) hc.fall = bounded(h.fall, at(hp, 'fall'), 1, 100);
+    if (h.intervalMs !== undefined) hc.intervalMs = intBetween(h.intervalMs, at(hp, 'intervalMs'), 100);
+    if (h.timeoutMs !== undefined) hc.timeoutMs = intBetween(h.timeoutMs, at(hp, 'timeoutMs'), 1);
+    if (h.rise !== undefined) hc.rise = intBetween(h.rise, at(hp, 'rise'), 1, 100);
+    if (h.fall !== undefined) hc.fall = intBetween(h.fall, at(hp, 'fall'), 1, 100);
     out.healthCheck = hc;
   }
   if (o.outlier !== undefined) {
@@ -213,19 +205,19 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
     noUnknownKeys(x, keys, op);
     const outlier: Partial<OutlierSpec> = {};
     if (x.consecutive5xx !== undefined)
-      outlier.consecutive5xx = bounded(x.consecutive5xx, at(op, 'consecutive5xx'), 1);
+      outlier.consecutive5xx = intBetween(x.consecutive5xx, at(op, 'consecutive5xx'), 1);
     if (x.consecutiveConnectFailures !== undefined)
-      outlier.consecutiveConnectFailures = bounded(
+      outlier.consecutiveConnectFailures = intBetween(
         x.consecutiveConnectFailures,
         at(op, 'consecutiveConnectFailures'),
         1,
       );
     if (x.baseEjectionMs !== undefined)
-      outlier.baseEjectionMs = bounded(x.baseEjectionMs, at(op, 'baseEjectionMs'), 1);
+      outlier.baseEjectionMs = intBetween(x.baseEjectionMs, at(op, 'baseEjectionMs'), 1);
     if (x.maxEjectionPercent !== undefined)
-      outlier.maxEjectionPercent = bounded(x.maxEjectionPercent, at(op, 'maxEjectionPercent'), 0, 100);
+      outlier.maxEjectionPercent = intBetween(x.maxEjectionPercent, at(op, 'maxEjectionPercent'), 0, 100);
     if (x.panicThresholdPercent !== undefined)
-      outlier.panicThresholdPercent = bounded(
+      outlier.panicThresholdPercent = intBetween(
         x.panicThresholdPercent,
         at(op, 'panicThresholdPercent'),
         0,
