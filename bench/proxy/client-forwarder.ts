@@ -93,9 +93,9 @@ function viaSluice(pool: UpstreamPool, path: string, headers: string[], res: Ser
     if (--unflushed === 0) controller?.resume();
   };
   const handler: UpstreamHandler = {
-    onResponseStart(c, status, headers) {
+    onResponseStart(c, status, head) {
       controller = c;
-      res.writeHead(status, { 'content-length': headers['content-length'] });
+      res.writeHead(status, { 'content-length': head.contentLength });
     },
     onResponseData(c, chunk) {
       unflushed++;

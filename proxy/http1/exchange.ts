@@ -315,7 +315,7 @@ export class Exchange implements UpstreamController {
     if (this.options.bodyTimeout > 0 && head.framing.kind !== 'none') {
       this.idleTimer = setTimeout(this.onIdleTimer, this.options.bodyTimeout);
     }
-    this.handler.onResponseStart(this, head.status, head.headers, head.statusMessage);
+    this.handler.onResponseStart(this, head.status, head, head.statusMessage);
     if (this.done) return;
     switch (head.framing.kind) {
       case 'none':

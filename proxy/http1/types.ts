@@ -5,6 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { BodyChunkLedger } from './release.ts';
+import type { ResponseHead } from './response-head.ts';
 
 export interface UpstreamRequestOptions {
   method: string;
@@ -62,10 +63,11 @@ export interface UpstreamHandler {
   onRequestStart?(controller: UpstreamController): void;
   onBodySent?(chunk: Buffer): void;
   onRequestSent?(): void;
+  /** `head` is the parsed head (its `headers` record is built on first use; `raw` is as sent). */
   onResponseStart(
     controller: UpstreamController,
     statusCode: number,
-    headers: Record<string, string>,
+    head: ResponseHead,
     statusMessage: string,
   ): void;
   onResponseData(controller: UpstreamController, chunk: Buffer): void;

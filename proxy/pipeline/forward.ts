@@ -22,9 +22,10 @@
  *
  * `forward(ctx, backend, attempt)` may be called again for another backend by a retry wrapper.
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AttemptOutcome, Backend } from '../balancer/types.ts';
 import { UpstreamError } from '../http1/errors.ts';
+import type { ResponseHead } from '../http1/response-head.ts';
 import type { UpstreamController, UpstreamHandler } from '../http1/types.ts';
 import { Errors, ProxyError } from '../errors.ts';
 import type { ProxyTimeouts } from '../config/types.ts';
@@ -243,7 +244,7 @@ class ForwardAttempt implements UpstreamHandler {
   onResponseStart(
     c: UpstreamController,
     statusCode: number,
-    parsed: IncomingHttpHeaders,
+    head: ResponseHead,
     statusMessage: string,
   ): void {
     const { ctx, outcome } = this;
@@ -251,7 +252,7 @@ class ForwardAttempt implements UpstreamHandler {
     outcome.headersMs = performance.now() - this.started;
     ctx.backendHeadersMs = outcome.headersMs;
     // The backend's header lines as they came (names' case, repeats, bytes), minus hop-by-hop.
-    const headers = responseHeaders(ctx, c.rawHeaders, parsed);
+    const headers = responseHeaders(ctx, head);
     // The backend answered before the whole request body was read (e.g. 403 to a PUT): the
     // rest of it is not forwarded, so the client connection cannot carry another request.
     if (this.up.body && !this.req.complete) ctx.closeConnection = true;
@@ -259,7 +260,7 @@ class ForwardAttempt implements UpstreamHandler {
     // small response is held until complete, so a failure inside it can still go elsewhere.
     if (
       (ctx.responseTransform && statusCode === 200) ||
-      (ctx.holdForRetry && (statusCode === 503 || Number(parsed['content-length']) <= HOLD_FOR_RETRY_BYTES))
+      (ctx.holdForRetry && (statusCode === 503 || Number(head.contentLength) <= HOLD_FOR_RETRY_BYTES))
     ) {
       this.held = { status: statusCode, message: statusMessage, headers, chunks: [], size: 0 };
       return;

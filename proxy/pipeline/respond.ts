@@ -3,55 +3,30 @@
  * the proxy's own errors are S3 XML documents. Every response carries an x-amz-request-id (the
  * backend's when it sent one, so store-side logs correlate; ours otherwise).
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import { HOP_BY_HOP, type ResponseHead } from '../http1/response-head.ts';
 import { renderS3Error } from '../errors.ts';
 import type { ProxyError } from '../errors.ts';
 import type { RequestContext } from './context.ts';
-
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-connection',
-]);
-
-function hasHopByHop(h: IncomingHttpHeaders): boolean {
-  for (const name of HOP_BY_HOP) if (h[name] !== undefined) return true;
-  return false;
-}
 
 /**
  * The backend's response header lines for the client, flat [name, value, …]: as received (the
  * names' case, repeated lines, the bytes of each value — latin1 in, latin1 out), minus hop-by-hop
  * headers, plus our x-amz-request-id when the backend sent none (ctx.backendRequestId otherwise).
- * `parsed` is the client's parse of the same lines (proxy/http1/response-head.ts), for lookups.
  */
-export function responseHeaders(
-  ctx: RequestContext,
-  raw: readonly (Buffer | string)[] | null | undefined,
-  parsed: IncomingHttpHeaders,
-): string[] {
-  const out: string[] = [];
-  if (raw) {
-    const filter = hasHopByHop(parsed);
+export function responseHeaders(ctx: RequestContext, head: ResponseHead): string[] {
+  const raw = head.raw;
+  let out: string[];
+  if (head.hasHopByHop) {
+    out = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1');
-      if (filter && HOP_BY_HOP.has(name.toLowerCase())) continue;
-      out.push(name, raw[i + 1]!.toString('latin1'));
+      const name = raw[i]!;
+      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+      out.push(name, raw[i + 1]!);
     }
   } else {
-    for (const name in parsed) {
-      if (HOP_BY_HOP.has(name)) continue;
-      const v = parsed[name]!;
-      if (Array.isArray(v)) for (const x of v) out.push(name, x);
-      else out.push(name, v);
-    }
+    out = raw.slice();
   }
-  const rid = parsed['x-amz-request-id'];
-  if (typeof rid === 'string') ctx.backendRequestId = rid;
+  if (head.requestId !== undefined) ctx.backendRequestId = head.requestId;
   else out.push('x-amz-request-id', ctx.id);
   return out;
 }

@@ -34,8 +34,8 @@ export function upstreamRequest(
         bodyTimeout: req.bodyTimeout ?? 10_000,
       },
       {
-        onResponseStart(c, statusCode, headers) {
-          head = { statusCode, headers, rawHeaders: c.rawHeaders };
+        onResponseStart(c, statusCode, parsed) {
+          head = { statusCode, headers: parsed.headers, rawHeaders: c.rawHeaders };
         },
         onResponseData(_c, chunk) {
           chunks.push(Buffer.from(chunk));

@@ -263,11 +263,11 @@ export function record(
     onRequestSent() {
       note('requestSent');
     },
-    onResponseStart(c, status, headers, statusMessage) {
+    onResponseStart(c, status, head, statusMessage) {
       note('responseStart');
       rec.status = status;
       rec.statusMessage = statusMessage;
-      rec.headers = headers;
+      rec.headers = head.headers;
       rec.rawHeaders = c.rawHeaders;
     },
     onResponseData(_c, chunk) {

@@ -296,3 +296,59 @@ void describe('Keep-Alive: timeout hint', () => {
     assert.equal(hint('Connection: close', 'Keep-Alive: timeout=5'), undefined);
   });
 });
+
+void describe('the headers the request path reads without the record', () => {
+  void test('x-amz-request-id, Content-Length and hop-by-hop presence, in any case', () => {
+    const h = parseResponseHead(
+      head('HTTP/1.1 200 OK', 'X-AMZ-Request-Id: r1', 'content-LENGTH: 3', 'ETag: "e"'),
+      'GET',
+    );
+    assert.equal(h.requestId, 'r1');
+    assert.equal(h.contentLength, '3');
+    assert.equal(h.hasHopByHop, false);
+    for (const hop of [
+      'Connection: keep-alive',
+      'Keep-Alive: timeout=5',
+      'TE: trailers',
+      'Trailer: x',
+      'Upgrade: h2c',
+      'Proxy-Connection: x',
+      'Transfer-Encoding: chunked',
+    ]) {
+      const withHop = parseResponseHead(head('HTTP/1.1 200 OK', 'Content-Length: 0', hop), 'GET');
+      assert.equal(withHop.hasHopByHop, true, hop);
+    }
+  });
+
+  void test('repeats are joined as the record joins them', () => {
+    const h = parseResponseHead(
+      head(
+        'HTTP/1.1 200 OK',
+        'x-amz-request-id: a',
+        'Content-Length: 5',
+        'X-Amz-Request-Id: b',
+        'content-length: 5',
+      ),
+      'GET',
+    );
+    assert.equal(h.requestId, 'a, b');
+    assert.equal(h.requestId, h.headers['x-amz-request-id']);
+    assert.equal(h.contentLength, h.headers['content-length']);
+    assert.deepEqual(h.framing, { kind: 'length', length: 5 });
+  });
+
+  void test('only spaces and tabs around a value are dropped; other control bytes there are errors', () => {
+    assert.equal(parseResponseHead(head('HTTP/1.1 200 OK', 'X-A: \t v \t'), 'GET').headers['x-a'], 'v');
+    for (const value of ['v\x0b', '\x0cv', 'v\x1f']) {
+      assertProtocol(
+        () => parseResponseHead(head('HTTP/1.1 200 OK', `X-A: ${value}`), 'GET'),
+        /bad value of X-A/,
+      );
+    }
+    // obs-text at the ends is part of the value (latin1 0xa0 is not whitespace here).
+    assert.equal(
+      parseResponseHead(head('HTTP/1.1 200 OK', 'X-A: \xa0v\xa0'), 'GET').headers['x-a'],
+      '\xa0v\xa0',
+    );
+  });
+});
