@@ -35,9 +35,12 @@ export type DenyReason =
   /**
    * A store's own extension header that acts beyond what the policy sees: MinIO's `x-minio-*`
    * (force-delete of a bucket with its objects, reads inside archives) and
-   * `x-amz-snowball-*` (a PUT of a tar unpacked to keys the tar names).
+   * MinIO's instructions in user metadata (`x-amz-meta-snowball-auto-extract`: a PUT of a tar
+   * unpacked to keys the tar names). See ./headers.ts.
    */
-  | 'store-extension';
+  | 'store-extension'
+  /** An `x-amz-*` header the S3 API does not define for requests (./headers.ts). */
+  | 'unsupported-header';
 
 /** How one reason surfaces to the client. */
 export interface DenyKind {
@@ -65,6 +68,8 @@ export const DENY_KINDS: Readonly<Record<DenyReason, DenyKind>> = {
   'reserved-bucket': denied,
   'no-policy': denied,
   'store-extension': denied,
+  // S3's own answer to a header that implies functionality it does not implement.
+  'unsupported-header': { ...invalid, s3Code: 'NotImplemented', status: 501 },
 };
 
 /** Every reason, for pre-initialising metric label sets. */

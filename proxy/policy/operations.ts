@@ -17,6 +17,7 @@
  */
 import type { AccessMode, BucketConfigAccess } from '../config/types.ts';
 import type { DenyReason } from './errors.ts';
+import { refusedHeader } from './headers.ts';
 
 /** One right an operation needs; the engine turns each into a grant lookup. */
 export type Need =
@@ -470,18 +471,6 @@ function effectiveHeaders(
   return out;
 }
 
-/**
- * The first header that is a store's own extension acting beyond what the policy sees (see
- * DenyReason 'store-extension'), if any. A prefix list, not each name: MinIO adds such headers
- * release by release.
- */
-function storeExtensionHeader(headers: Readonly<Record<string, string | undefined>>): string | undefined {
-  for (const name in headers) {
-    if (name.startsWith('x-minio-') || name.startsWith('x-amz-snowball-')) return name;
-  }
-  return undefined;
-}
-
 /** An `x-amz-*` query parameter that counts as a header (not the client's own signature). */
 function isHoisted(name: string): boolean {
   return !IGNORED_PARAMS.has(name) && name.toLowerCase().startsWith('x-amz-');
@@ -547,14 +536,22 @@ export function classify(input: ClassifyInput): Classification {
   if (typeof headers === 'string') {
     return { ok: false, operation: 'Unknown', reason: 'ambiguous-request', message: headers };
   }
-  const extension = storeExtensionHeader(headers);
-  if (extension !== undefined) {
+  const refused = refusedHeader(headers);
+  if (refused !== undefined) {
     return {
       ok: false,
       operation: 'Unknown',
-      reason: 'store-extension',
-      message: `header ${extension} is a store extension the proxy does not pass on`,
+      reason: refused.reason,
+      message:
+        refused.reason === 'store-extension'
+          ? `header ${refused.name} is a store extension the proxy does not pass on`
+          : `header ${refused.name} is not an S3 request header the proxy passes on`,
     };
+  }
+  // A browser form upload (POST Object) names its key in the body, which the policy does not read;
+  // MinIO takes any multipart/form-data POST for one, whatever the query says (`?delete`).
+  if (method === 'POST' && /^\s*multipart\/form-data/i.test(headers['content-type'] ?? '')) {
+    return unknown('browser form uploads (POST with multipart/form-data) are not passed on');
   }
   const hasCopySource = headers['x-amz-copy-source'] !== undefined;
 

@@ -330,21 +330,66 @@ void describe('store extension headers (MinIO acts on them beyond what the polic
   );
   void test('x-minio-force-delete: a bucket delete that would take its objects with it', () =>
     denied(run(admin, 'DELETE', '/data', { 'x-minio-force-delete': 'true' }), 'store-extension'));
-  void test('x-amz-snowball-extract: a tar unpacked to the keys it names, outside the prefix', () =>
+  void test('x-amz-meta-snowball-auto-extract: MinIO unpacks the tar to the keys it names, outside the prefix', () => {
     denied(
-      run(admin, 'PUT', '/data/team/x.tar', {
-        'x-amz-snowball-extract': 'true',
-        'x-amz-meta-minio-snowball-prefix': 'elsewhere',
-      }),
+      run(admin, 'PUT', '/data/team/x.tar', { 'x-amz-meta-snowball-auto-extract': 'true' }),
       'store-extension',
-    ));
-  void test('x-amz-snowball-extract as a query parameter (x-amz-* parameters count as headers)', () =>
-    denied(run(admin, 'PUT', '/data/team/x.tar?X-Amz-Snowball-Extract=true', {}), 'store-extension'));
+    );
+    // The prefix MinIO unpacks under, alone, is refused too (and any x-amz-meta-minio-*).
+    denied(
+      run(admin, 'PUT', '/data/team/x.tar', { 'x-amz-meta-minio-snowball-prefix': 'elsewhere' }),
+      'store-extension',
+    );
+    denied(
+      run(admin, 'PUT', '/data/team/x', { 'x-amz-meta-x-amz-unencrypted-content-length': '1' }),
+      'store-extension',
+    );
+  });
+  void test('MinIO instructions as x-amz-* query parameters (stores read them as headers)', () => {
+    denied(
+      run(admin, 'PUT', '/data/team/x.tar?X-Amz-Meta-Snowball-Auto-Extract=true', {}),
+      'store-extension',
+    );
+    denied(run(admin, 'PUT', '/data/team/x.tar?x-amz-snowball-extract=true', {}), 'store-extension');
+  });
   void test('x-minio-extract: a read inside an archive', () =>
     denied(run(admin, 'GET', '/data/team/a.zip/inner', { 'x-minio-extract': 'true' }), 'store-extension'));
-  void test('without them the same requests are allowed', () => {
+  void test('x-amz-replication-status on a DELETE (MinIO skips object-lock checks for a replica)', () => {
+    const d = run(admin, 'DELETE', '/data/team/locked?versionId=v1', {
+      'x-amz-replication-status': 'REPLICA',
+    });
+    denied(d, 'unsupported-header');
+    assert.equal(d.allow ? 0 : d.status, 501);
+    assert.equal(d.allow ? '' : d.s3Code, 'NotImplemented');
+  });
+  void test('an x-amz-* header the S3 API does not define is refused, as a header or a parameter', () => {
+    denied(run(admin, 'GET', '/data/team/x', { 'x-amz-made-up': '1' }), 'unsupported-header');
+    denied(run(admin, 'GET', '/data/team/x?x-amz-made-up=1', {}), 'unsupported-header');
+  });
+  void test('a multipart/form-data POST is refused: MinIO reads it as a form upload, whatever the query', () => {
+    const body = { 'content-type': 'multipart/form-data; boundary=XyZ' };
+    denied(run(admin, 'POST', '/data?delete', body), 'unknown-operation');
+    denied(
+      run(admin, 'POST', '/data', { 'content-type': ' Multipart/Form-Data; boundary=a' }),
+      'unknown-operation',
+    );
+  });
+  void test('without them the same requests are allowed; S3 request headers and user metadata pass', () => {
     assert.ok(run(admin, 'DELETE', '/data', {}).allow);
-    assert.ok(run(admin, 'PUT', '/data/team/x.tar', { 'x-amz-meta-minio-snowball-prefix': 'x' }).allow);
+    assert.ok(run(admin, 'DELETE', '/data/team/locked?versionId=v1', {}).allow);
+    assert.ok(run(admin, 'POST', '/data?delete', { 'content-type': 'application/xml' }).allow);
+    const put = run(admin, 'PUT', '/data/team/x.tar', {
+      'x-amz-meta-mtime': '1700000000',
+      'x-amz-meta-snowball': 'a name that only starts like it',
+      'x-amz-server-side-encryption': 'AES256',
+      'x-amz-storage-class': 'STANDARD',
+      'x-amz-checksum-crc32': 'AAAAAA==',
+      'x-amz-sdk-checksum-algorithm': 'CRC32',
+      'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+      'x-amz-date': '20261207T000000Z',
+      'x-amz-tagging': 'a=b',
+    });
+    assert.ok(put.allow, JSON.stringify(put));
   });
   void test("ListObjectsV2 with metadata (each object's user metadata) needs read as well as list", () => {
     denied(run(admin, 'GET', '/listonly?list-type=2&metadata=true', {}), 'no-grant');

@@ -1,0 +1,108 @@
+/**
+ * Which `x-amz-*` request headers the proxy passes on. A store picks behaviour from headers the
+ * operation table never sees: MinIO unpacks a PUT of a tar to the keys the tar names when it
+ * carries `x-amz-meta-snowball-auto-extract`, and deletes an object-locked version for good when a
+ * DELETE carries `x-amz-replication-status: REPLICA`. So the `x-amz-*` headers (and `x-amz-*`
+ * query parameters, which stores read as headers) are an allow-list — the request headers the S3
+ * API defines — and anything else is refused, never passed on and never silently dropped
+ * (dropping `x-amz-server-side-encryption` would store data unencrypted).
+ *
+ * User metadata (`x-amz-meta-*`) passes, except names a store reads as instructions: MinIO's
+ * `x-amz-meta-snowball-*` and `x-amz-meta-minio-*`, and `x-amz-meta-x-amz-*`, which MinIO keeps
+ * for its own encryption metadata. MinIO's own `x-minio-*` headers are refused whole.
+ */
+
+/** The S3 API's request headers (names lower-cased), by what they are for. */
+export const KNOWN_AMZ_HEADERS: ReadonlySet<string> = new Set([
+  // Signing and payload (the client's are replaced; SDKs send them on every request).
+  'x-amz-content-sha256',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-decoded-content-length',
+  'x-amz-trailer',
+  'x-amz-user-agent',
+  'x-amz-sdk-checksum-algorithm',
+  'x-amz-checksum-algorithm',
+  'x-amz-checksum-crc32',
+  'x-amz-checksum-crc32c',
+  'x-amz-checksum-crc64nvme',
+  'x-amz-checksum-sha1',
+  'x-amz-checksum-sha256',
+  'x-amz-checksum-type',
+  'x-amz-checksum-mode',
+  'x-amz-expected-bucket-owner',
+  'x-amz-source-expected-bucket-owner',
+  'x-amz-request-payer',
+  'x-amz-mfa',
+  // Object writes: storage, encryption, tagging, redirects.
+  'x-amz-storage-class',
+  'x-amz-website-redirect-location',
+  'x-amz-tagging',
+  'x-amz-server-side-encryption',
+  'x-amz-server-side-encryption-aws-kms-key-id',
+  'x-amz-server-side-encryption-context',
+  'x-amz-server-side-encryption-bucket-key-enabled',
+  'x-amz-server-side-encryption-customer-algorithm',
+  'x-amz-server-side-encryption-customer-key',
+  'x-amz-server-side-encryption-customer-key-md5',
+  'x-amz-write-offset-bytes',
+  'x-amz-mp-object-size',
+  // Copies (the source is checked by the policy; these only qualify it).
+  'x-amz-copy-source',
+  'x-amz-copy-source-range',
+  'x-amz-copy-source-if-match',
+  'x-amz-copy-source-if-none-match',
+  'x-amz-copy-source-if-modified-since',
+  'x-amz-copy-source-if-unmodified-since',
+  'x-amz-copy-source-server-side-encryption-customer-algorithm',
+  'x-amz-copy-source-server-side-encryption-customer-key',
+  'x-amz-copy-source-server-side-encryption-customer-key-md5',
+  'x-amz-metadata-directive',
+  'x-amz-tagging-directive',
+  // Conditional deletes.
+  'x-amz-if-match-last-modified-time',
+  'x-amz-if-match-size',
+  'x-amz-if-match-initiated-time',
+  // Reads and listings.
+  'x-amz-object-attributes',
+  'x-amz-max-parts',
+  'x-amz-part-number-marker',
+  'x-amz-optional-object-attributes',
+  // Bucket creation.
+  'x-amz-bucket-object-lock-enabled',
+  'x-amz-object-ownership',
+  // Need `config-write` (operations.ts HEADER_NEEDS).
+  'x-amz-acl',
+  'x-amz-grant-read',
+  'x-amz-grant-write',
+  'x-amz-grant-read-acp',
+  'x-amz-grant-write-acp',
+  'x-amz-grant-full-control',
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+  'x-amz-bypass-governance-retention',
+]);
+
+/** User-metadata names a store reads as instructions (after `x-amz-meta-`). */
+const STORE_METADATA_PREFIXES = ['snowball-', 'minio-', 'x-amz-', 'x-minio-'];
+
+export type HeaderRefusal = { name: string; reason: 'store-extension' | 'unsupported-header' };
+
+/** The first header of `headers` (lower-cased names) the proxy does not pass on, if any. */
+export function refusedHeader(headers: Readonly<Record<string, unknown>>): HeaderRefusal | undefined {
+  for (const name in headers) {
+    // Most headers are not x-amz-* or x-minio-*: one character test each.
+    if (name.charCodeAt(0) !== 0x78 /* x */) continue;
+    if (name.startsWith('x-minio-')) return { name, reason: 'store-extension' };
+    if (!name.startsWith('x-amz-')) continue;
+    if (name.startsWith('x-amz-meta-')) {
+      const rest = name.slice(11);
+      if (STORE_METADATA_PREFIXES.some((p) => rest.startsWith(p))) return { name, reason: 'store-extension' };
+      continue;
+    }
+    if (name.startsWith('x-amz-snowball-')) return { name, reason: 'store-extension' };
+    if (!KNOWN_AMZ_HEADERS.has(name)) return { name, reason: 'unsupported-header' };
+  }
+  return undefined;
+}
