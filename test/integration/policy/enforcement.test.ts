@@ -123,6 +123,27 @@ function accessLines(pred: (a: Record<string, unknown>) => boolean): Record<stri
     .filter((a): a is Record<string, unknown> => !!a && pred(a));
 }
 
+/** A ustar archive of one file (what MinIO's snowball auto-extract unpacks). */
+function tarOf(name: string, content: string): Buffer {
+  const data = Buffer.from(content);
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100, 'latin1');
+  header.write('0000644\0', 100, 'latin1');
+  header.write('0000000\0', 108, 'latin1');
+  header.write('0000000\0', 116, 'latin1');
+  header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+  header.write('00000000000\0', 136, 'latin1');
+  header.write('        ', 148, 'latin1'); // checksum field counts as spaces while summing
+  header.write('0', 156, 'latin1');
+  header.write('ustar\u000000', 257, 'latin1');
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  const padded = Buffer.alloc(Math.ceil(data.length / 512) * 512);
+  data.copy(padded);
+  return Buffer.concat([header, padded, Buffer.alloc(1024)]);
+}
+
 void describe('policy enforcement through the proxy', () => {
   void test('allowed inside the grant (and the access log names the grant)', async () => {
     await s3.send(new PutObjectCommand({ Bucket: DATA, Key: 'team/new.txt', Body: 'x' }));
@@ -137,6 +158,38 @@ void describe('policy enforcement through the proxy', () => {
     const line = accessLines((a) => a.key === 'other/new.txt').at(-1);
     assert.equal(line?.policy, 'deny:no-grant');
     assert.equal(line?.backend, undefined, 'no backend was picked');
+  });
+
+  void test("MinIO's tar auto-extract, which writes the keys the tar names, is refused", async () => {
+    const tar = tarOf('other/extracted.txt', 'pwned');
+    const meta = { 'snowball-auto-extract': 'true' };
+    // Direct, with the real keys, MinIO unpacks it outside team/: the header is live on this store.
+    await direct.send(
+      new PutObjectCommand({ Bucket: DATA, Key: 'team/direct.tar', Body: tar, Metadata: meta }),
+    );
+    assert.equal(await body(DATA, 'other/extracted.txt'), 'pwned');
+    await direct.send(
+      new DeleteObjectsCommand({ Bucket: DATA, Delete: { Objects: [{ Key: 'other/extracted.txt' }] } }),
+    );
+    // Through the proxy, with a grant on team/ only: refused, nothing written.
+    await rejects(
+      s3.send(new PutObjectCommand({ Bucket: DATA, Key: 'team/x.tar', Body: tar, Metadata: meta })),
+    );
+    assert.equal(await exists(DATA, 'other/extracted.txt'), false);
+    assert.equal(await exists(DATA, 'team/x.tar'), false);
+    assert.equal(accessLines((a) => a.key === 'team/x.tar').at(-1)?.policy, 'deny:store-extension');
+  });
+
+  void test('an x-amz-* header S3 does not define is refused with NotImplemented', async () => {
+    const r = await raw(
+      'PUT',
+      `/${DATA}/team/replica.txt`,
+      { 'x-amz-replication-status': 'REPLICA', 'content-length': '1' },
+      'x',
+    );
+    assert.equal(r.status, 501);
+    assert.match(r.text, /<Code>NotImplemented<\/Code>/);
+    assert.equal(await exists(DATA, 'team/replica.txt'), false);
   });
 
   void test('a denied upload with Expect: 100-continue gets no 100 and no body is sent', async () => {
