@@ -77,7 +77,13 @@ export interface BucketAccess extends KubeObject {
 
 /** The parts of core/v1 objects the controller reads. */
 export interface Pod extends KubeObject {
-  spec?: { nodeName?: string; serviceAccountName?: string };
+  spec?: {
+    nodeName?: string;
+    serviceAccountName?: string;
+    hostNetwork?: boolean;
+    containers?: { name?: string }[];
+    initContainers?: { name?: string }[];
+  };
   status?: { phase?: string };
 }
 export interface Secret extends KubeObject {

@@ -3,7 +3,7 @@
  * every reconciler asks for (a namespace's labels, a store's credentials, a node's zone). Keeping
  * reconcilers on this interface keeps them free of watch plumbing.
  */
-import { IDENTITY_LABEL } from '../contract.ts';
+import { IDENTITY_LABEL, SIDECAR_CONTAINER_NAME } from '../contract.ts';
 import type { CredentialsLookup } from './credentials.ts';
 import { readStoreCredentials } from './credentials.ts';
 import { ZONE_LABEL } from './types.ts';
@@ -57,11 +57,16 @@ export class World {
     return readStoreCredentials(secret, ref);
   }
 
-  /** Injected pods of `ns` carrying `identity` that can still run (see {@link isFinished}). */
+  /**
+   * Injected pods of `ns` carrying `identity` that can still run (see {@link isFinished}) and
+   * look injected ({@link carriesSidecar}).
+   */
   podsWithIdentity(ns: string, identity: string): Pod[] {
     return this.caches.pods
       .list(ns)
-      .filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] === identity && !isFinished(p));
+      .filter(
+        (p) => p.metadata?.labels?.[IDENTITY_LABEL] === identity && !isFinished(p) && carriesSidecar(p),
+      );
   }
 
   /** The zone of the pod's node, once it is scheduled and the node is labelled. */
@@ -70,6 +75,19 @@ export class World {
     if (!node) return undefined;
     return this.caches.nodes.get(node)?.metadata?.labels?.[ZONE_LABEL] || undefined;
   }
+}
+
+/**
+ * The identity label alone is not proof of injection: anyone who can create or label pods can set
+ * it. A pod gets credentials only when it also has the sidecar container (as a container or a
+ * native sidecar) and is not on the host network, where the sidecar's 127.0.0.1 would be the
+ * node's. Hardening, not a boundary: whoever can create pods in a namespace can mount that
+ * namespace's Secrets (README, "Security model").
+ */
+export function carriesSidecar(pod: Pod): boolean {
+  if (pod.spec?.hostNetwork === true) return false;
+  const named = (c: { name?: string }): boolean => c.name === SIDECAR_CONTAINER_NAME;
+  return (pod.spec?.containers ?? []).some(named) || (pod.spec?.initContainers ?? []).some(named);
 }
 
 /**

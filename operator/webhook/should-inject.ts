@@ -10,7 +10,8 @@
  *      its identity — identities are per pod, so manifests never carry one;
  *   4. `sluice.dev/inject: "false"` opts out, "true" opts in, anything else warns and is ignored;
  *   5. otherwise the namespace label `sluice.dev/injection: enabled` decides;
- *   6. hostNetwork pods are refused or skipped per config (their 127.0.0.1 is the node's).
+ *   6. hostNetwork pods are refused or skipped per config (their 127.0.0.1 is the node's), also
+ *      ones that arrive marked as injected (2 and 3).
  */
 import { Annotations, IDENTITY_LABEL, NAMESPACE_INJECTION_LABEL } from '../contract.ts';
 import type { InjectorConfig } from './config.ts';
@@ -72,7 +73,7 @@ export function shouldInject(
   }
 
   const injected = annotations[Annotations.status] === STATUS_INJECTED;
-  if (injected && pod.metadata?.labels?.[IDENTITY_LABEL]) {
+  if (injected && pod.metadata?.labels?.[IDENTITY_LABEL] && pod.spec?.hostNetwork !== true) {
     return { action: 'complete-env', warnings };
   }
 

@@ -162,6 +162,21 @@ void describe('per-pod Secrets', () => {
     assert.deepEqual(doc, { version: 1, stores: [], grants: [] });
   });
 
+  void test('the identity label alone gets nothing: no sidecar container, or the host network', async () => {
+    await createPod(env.admin, {
+      ns: 'team-b',
+      name: 'label-only',
+      identity: 'id-label-only',
+      noSidecar: true,
+    });
+    await createPod(env.admin, { ns: 'team-b', name: 'on-host', identity: 'id-on-host', hostNetwork: true });
+    // Created after them: once its Secret is there, theirs would have been written too.
+    await createPod(env.admin, { ns: 'team-b', name: 'after-them', identity: 'id-after-them' });
+    await eventually('the injected pod is served', () => policyOf('team-b', 'id-after-them'));
+    assert.equal(await readSecret(env.admin, 'team-b', podSecretName('id-label-only')), undefined);
+    assert.equal(await readSecret(env.admin, 'team-b', podSecretName('id-on-host')), undefined);
+  });
+
   void test('serviceAccountName selects pods by service account; both selectors must match when both are set', async () => {
     await createAccess(env.admin, 'team-b', 'by-sa', {
       storeRef: 'main',

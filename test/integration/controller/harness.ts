@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { parseAllDocuments } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { IDENTITY_LABEL } from '../../../operator/contract.ts';
+import { IDENTITY_LABEL, SIDECAR_CONTAINER_NAME } from '../../../operator/contract.ts';
 import { KubeClient, isStatus } from '../../../operator/kube/client.ts';
 import { Controller, type ControllerOptions } from '../../../operator/controller/controller.ts';
 import { createOperatorMetrics, type OperatorMetrics } from '../../../operator/metrics.ts';
@@ -103,16 +103,26 @@ export interface PodArgs {
   labels?: Record<string, string>;
   serviceAccountName?: string;
   nodeName?: string;
+  /** Leave the sidecar container out (a pod that only carries the label). */
+  noSidecar?: boolean;
+  hostNetwork?: boolean;
 }
 
-/** An injected pod as the webhook leaves it (the identity label); it stays Pending (no kubelet). */
+/**
+ * An injected pod as the webhook leaves it (the identity label and the sidecar container); it
+ * stays Pending (no kubelet).
+ */
 export function createPod(c: KubeClient, a: PodArgs): Promise<{ metadata: { uid: string; name: string } }> {
   return c.create(`/api/v1/namespaces/${a.ns}/pods`, {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: a.name, labels: { ...(a.labels ?? {}), [IDENTITY_LABEL]: a.identity } },
     spec: {
-      containers: [{ name: 'app', image: 'example.invalid/app:1' }],
+      containers: [
+        { name: 'app', image: 'example.invalid/app:1' },
+        ...(a.noSidecar ? [] : [{ name: SIDECAR_CONTAINER_NAME, image: 'example.invalid/sluice:1' }]),
+      ],
+      ...(a.hostNetwork ? { hostNetwork: true } : {}),
       ...(a.serviceAccountName ? { serviceAccountName: a.serviceAccountName } : {}),
       ...(a.nodeName ? { nodeName: a.nodeName } : {}),
     },

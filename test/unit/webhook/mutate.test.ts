@@ -302,6 +302,16 @@ void describe('mutate()', () => {
     assert.deepEqual(mutatePod(after, 'ns', ctx()).patch, []);
   });
 
+  void test('a pod that arrives injected, with an identity, on the host network is refused too', () => {
+    const pod = injected(annotated());
+    pod.spec!.hostNetwork = true;
+    assert.ok(pod.metadata?.labels?.['sluice.dev/identity'], 'it carries an identity');
+    const m = mutatePod(pod, 'ns', ctx());
+    assert.equal(m.outcome.result, 'denied', JSON.stringify(m.outcome));
+    const skipped = mutatePod(pod, 'ns', ctx({ config: resolveInjectorConfig({ hostNetwork: 'skip' }) }));
+    assert.equal(skipped.outcome.result, 'skipped');
+  });
+
   void test('marked injected without a sidecar is denied, not half-fixed', () => {
     const pod = annotated();
     pod.metadata!.annotations!['sluice.dev/status'] = 'injected';
