@@ -64,6 +64,10 @@ export interface ProxyHandle {
 interface ConnState {
   since: number;
   requests: number;
+  /** A request of this connection is being handled (its response has not closed). */
+  busy: boolean;
+  /** Requests pipelined behind it, in order. */
+  waiting: (() => void)[];
 }
 
 function listen(server: Server, host: string, port: number): Promise<string> {
@@ -195,14 +199,29 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   });
   // Responses in flight, so a drain can still mark those whose head has not gone out.
   const open = new Set<ServerResponse>();
+  // Requests pipelined on one connection are handled one after another. Node emits each as soon
+  // as it is parsed, and handled at once a DELETE pipelined behind a PUT of the same key could
+  // reach the store first (RFC 9112 §9.3.2: only safe methods may be processed in parallel);
+  // pipelining is rare enough that safe ones need not be told apart.
   const track = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void => {
     inFlight++;
     open.add(res);
+    const st = conns.get(req.socket);
     res.once('close', () => {
       inFlight--;
       open.delete(res);
+      if (st === undefined) return;
+      st.busy = false;
+      st.waiting.shift()?.();
     });
-    handler(req, res, expectContinue);
+    const run = (): void => {
+      if (st) st.busy = true;
+      // The client left while this request waited: nothing to do but let its response close.
+      if (req.socket.destroyed) res.destroy();
+      else handler(req, res, expectContinue);
+    };
+    if (st?.busy) st.waiting.push(run);
+    else run();
   };
 
   const server = http.createServer({
@@ -212,7 +231,9 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     keepAliveTimeout: config.timeouts.keepAliveIdleMs,
     connectionsCheckingInterval: Math.min(1000, config.timeouts.requestHeaderTimeoutMs || 1000),
   });
-  server.on('connection', (socket: Socket) => conns.set(socket, { since: Date.now(), requests: 0 }));
+  server.on('connection', (socket: Socket) =>
+    conns.set(socket, { since: Date.now(), requests: 0, busy: false, waiting: [] }),
+  );
   server.on('request', (req, res) => track(req, res, false));
   server.on('checkContinue', (req, res) => track(req, res, true));
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {

@@ -7,6 +7,7 @@ import { parseTarget } from '../s3/target.ts';
 import { clientAuthKind, stripPresignParams } from '../sigv4/client-auth.ts';
 import { payloadMode } from '../sigv4/payload.ts';
 import type { RequestContext } from './context.ts';
+import { connectionNamedHeader } from './upstream.ts';
 
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
 
@@ -25,5 +26,12 @@ export function parsePhase(ctx: RequestContext, virtualHostDomains: readonly str
   const te = req.headers['transfer-encoding'];
   if (te !== undefined && te.toLowerCase() !== 'chunked') {
     throw new ProxyError(Errors.NotImplemented, 'Only chunked Transfer-Encoding is supported.');
+  }
+  const named = connectionNamedHeader(req);
+  if (named !== undefined) {
+    throw new ProxyError(
+      Errors.InvalidArgument,
+      `Connection names header ${named}, which the proxy forwards.`,
+    );
   }
 }

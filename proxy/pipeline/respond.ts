@@ -12,16 +12,21 @@ import type { RequestContext } from './context.ts';
  * The backend's response header lines for the client, flat [name, value, …]: as received (the
  * names' case, repeated lines, the bytes of each value — latin1 in, latin1 out), minus hop-by-hop
  * headers, plus our x-amz-request-id when the backend sent none (ctx.backendRequestId otherwise).
+ * A Content-Length beside a body framed otherwise (chunked, or to the close, which a backend
+ * sending both means) is dropped too: Node would send it with the decoded body, whatever its
+ * length, and the client would read the rest as the answer to its next request.
  */
 export function responseHeaders(ctx: RequestContext, head: ResponseHead): string[] {
   const raw = head.raw;
   let out: string[];
-  if (head.hasHopByHop) {
+  const dropLength =
+    head.contentLength !== undefined && (head.framing.kind === 'chunked' || head.framing.kind === 'close');
+  if (head.hasHopByHop || dropLength) {
     out = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!;
-      if (HOP_BY_HOP.has(name.toLowerCase())) continue;
-      out.push(name, raw[i + 1]!);
+      const lower = raw[i]!.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || (dropLength && lower === 'content-length')) continue;
+      out.push(raw[i]!, raw[i + 1]!);
     }
   } else {
     out = raw.slice();

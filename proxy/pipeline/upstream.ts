@@ -36,7 +36,54 @@ const DROP = new Set([
   'content-length',
   'x-amz-decoded-content-length',
   'content-encoding',
+  // Who the client is, as the app says: stores take the source IP of their policy conditions
+  // (aws:SourceIp) and audit logs from these (MinIO: X-Forwarded-For, X-Real-IP, Forwarded), and
+  // the request comes from the sidecar, not from wherever the app claims.
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-server',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
 ]);
+
+/**
+ * Headers Node's request parser keeps once (the first line wins in req.headers) while
+ * req.rawHeaders, which is what is forwarded, keeps every line: given twice, the policy and the
+ * store could read different values (a second Content-Type: multipart/form-data would turn a POST
+ * into a form upload at MinIO, whose router matches any of the values). Refused.
+ */
+const SINGLE_VALUED = new Set([
+  'content-type',
+  'content-md5',
+  'user-agent',
+  'referer',
+  'if-modified-since',
+  'if-unmodified-since',
+  'from',
+  'max-forwards',
+  'expires',
+]);
+
+/**
+ * A header the request's Connection header names (RFC 9110 §7.6.1: a proxy drops it) but that
+ * this proxy would otherwise forward, if any. Such a request is refused rather than trimmed: the
+ * policy judged the request with the header (a CopyObject, by its x-amz-copy-source) and the
+ * store would get it without (a plain PutObject), so the log and metrics would name the wrong
+ * operation.
+ */
+export function connectionNamedHeader(req: IncomingMessage): string | undefined {
+  const connection = req.headers.connection;
+  if (connection === undefined) return undefined;
+  for (const token of connection.toLowerCase().split(',')) {
+    const name = token.trim();
+    if (name !== '' && !DROP.has(name) && req.headers[name] !== undefined) return name;
+  }
+  return undefined;
+}
 
 function parseLength(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -116,12 +163,16 @@ export function buildUpstream(
   const raw = req.rawHeaders;
   const headers: string[] = [];
   const signed: Record<string, string> = Object.create(null) as Record<string, string>;
-  const connTokens = req.headers.connection?.toLowerCase();
+  let seen: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (DROP.has(lower)) continue;
-    if (connTokens && connTokens.includes(lower) && connTokens.split(/\s*,\s*/).includes(lower)) continue;
+    if (SINGLE_VALUED.has(lower)) {
+      if (seen?.has(lower))
+        throw new ProxyError(Errors.InvalidArgument, `Header ${name} is given more than once.`);
+      (seen ??= new Set()).add(lower);
+    }
     if (isSigned(lower)) {
       const prev = signed[lower];
       signed[lower] = prev === undefined ? raw[i + 1]! : `${prev},${raw[i + 1]!}`;

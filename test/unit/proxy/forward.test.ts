@@ -444,3 +444,113 @@ void test('a broken HTTP chunk inside an upload is answered 400 at once, not aft
     await slow.stop();
   }
 });
+
+void describe('what the client sends that the store would read differently', () => {
+  const inFlight = async (): Promise<number> => (await f.proxy.metrics.inFlight.get()).values[0]?.value ?? 0;
+
+  void test('a DELETE pipelined behind a PUT of the same key reaches the store after the PUT is answered', async () => {
+    const events: string[] = [];
+    f.handle((req, res) => {
+      if (!req.url!.endsWith('/ordered')) return void res.writeHead(404).end();
+      events.push(`got ${req.method}`);
+      req.resume();
+      req.on('end', () => {
+        const answer = (): void => {
+          events.push(`answered ${req.method}`);
+          res.writeHead(req.method === 'PUT' ? 200 : 204).end();
+        };
+        if (req.method === 'PUT') setTimeout(answer, 200);
+        else answer();
+      });
+    });
+    const sock = await open(f.proxy.url);
+    sock.write(
+      'PUT /fake-bucket/ordered HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc' +
+        'DELETE /fake-bucket/ordered HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    const text = await readAll(sock, 5_000, 'HTTP/1.1 204');
+    sock.destroy();
+    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.deepEqual(events, ['got PUT', 'answered PUT', 'got DELETE', 'answered DELETE']);
+  });
+
+  void test('requests waiting behind one whose client left are dropped, and nothing stays in flight', async () => {
+    const got: string[] = [];
+    f.handle((req, res) => {
+      if (!req.url!.includes('/left-')) return void res.writeHead(404).end();
+      got.push(req.url!);
+      setTimeout(() => res.writeHead(200, { 'content-length': '2' }).end('ok'), 300);
+    });
+    const sock = await open(f.proxy.url);
+    sock.write(
+      'GET /fake-bucket/left-1 HTTP/1.1\r\nHost: x\r\n\r\nDELETE /fake-bucket/left-2 HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    sock.destroy();
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(got, ['/fake-bucket/left-1'], 'the waiting DELETE never went out');
+    assert.equal(await inFlight(), 0);
+  });
+
+  void test('X-Forwarded-For, X-Real-IP and Forwarded are not passed on (stores take the source IP from them)', async () => {
+    f.handle((_req, res) => res.end('ok'));
+    const r = await request(`${f.proxy.url}/fake-bucket/ip`, {
+      headers: {
+        'x-forwarded-for': '10.99.0.1',
+        'x-real-ip': '10.99.0.1',
+        forwarded: 'for=10.99.0.1',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'elsewhere',
+      },
+    });
+    await r.body.text();
+    const seen = f.seen.at(-1)!;
+    for (const h of ['x-forwarded-for', 'x-real-ip', 'forwarded', 'x-forwarded-proto', 'x-forwarded-host'])
+      assert.equal(seen.headers[h], undefined, h);
+  });
+
+  void test('a Connection header naming a header it carries is refused, not trimmed', async () => {
+    const before = f.seen.length;
+    const sock = await open(f.proxy.url);
+    sock.write(
+      'PUT /fake-bucket/dst HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, x-amz-copy-source\r\n' +
+        'x-amz-copy-source: /fake-bucket/src\r\nContent-Length: 3\r\n\r\nabc',
+    );
+    const r = parseResponse(await readAll(sock, 5_000, '</Error>'));
+    sock.destroy();
+    assert.equal(r.status, 400);
+    assert.match(r.body, /<Code>InvalidArgument<\/Code>/);
+    assert.equal(f.seen.length, before, 'nothing reached the store');
+  });
+
+  void test('a single-valued header given twice is refused (the policy reads the first, the store maybe the other)', async () => {
+    const before = f.seen.length;
+    const sock = await open(f.proxy.url);
+    sock.write(
+      'POST /fake-bucket/k?uploads HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n' +
+        'Content-Type: multipart/form-data; boundary=b\r\n\r\n',
+    );
+    const r = parseResponse(await readAll(sock, 5_000, '</Error>'));
+    sock.destroy();
+    assert.equal(r.status, 400);
+    assert.match(r.body, /Content-Type is given more than once/);
+    assert.equal(f.seen.length, before, 'nothing reached the store');
+  });
+
+  void test("a backend's Content-Length beside chunked framing is not passed on with the decoded body", async () => {
+    f.handle((_req, res) => {
+      res.setHeader('content-length', '5');
+      res.setHeader('transfer-encoding', 'chunked');
+      res.writeHead(200);
+      res.end('HELLO, and more than five bytes');
+    });
+    const sock = await open(f.proxy.url);
+    sock.write('GET /fake-bucket/both HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const text = await readAll(sock, 5_000);
+    sock.destroy();
+    const head = text.slice(0, text.indexOf('\r\n\r\n')).toLowerCase();
+    assert.doesNotMatch(head, /content-length/);
+    assert.match(head, /transfer-encoding: chunked/);
+    assert.match(text, /HELLO, and more than five bytes/);
+  });
+});
