@@ -57,10 +57,55 @@ import { defaultInjectorConfig } from '../../operator/webhook/config.ts';
 import { EVENT_LOOP_SAMPLING_MS } from '../../proxy/metrics.ts';
 import { buildDist } from '../../scripts/build.ts';
 
+const args = process.argv.slice(2);
+/** Every flag this script and ./proc.ts read; true: it takes a value. Checked before anything runs. */
+const FLAGS: Readonly<Record<string, boolean>> = {
+  '--seconds': true,
+  '--rounds': true,
+  '--warmup': true,
+  '--sizes': true,
+  '--concurrency': true,
+  '--ops': true,
+  '--added-rate': true,
+  '--memory-limit': true,
+  '--proxy-logs': true,
+  '--node-options': true,
+  '--pin': false,
+  '--own-core': false,
+  '--quick': false,
+  '--ceiling-only': false,
+  '--added-only': false,
+  '--anonymous-gets': false,
+  '--no-peer': false,
+  '--no-floor': false,
+  '--plain-node': false,
+};
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  const takesValue = FLAGS[a];
+  if (takesValue === undefined) {
+    // A typo (or --help) must not start a 25-minute run with the defaults.
+    const usage = `usage: node bench/proxy/run.ts ${Object.entries(FLAGS)
+      .map(([f, v]) => `[${f}${v ? ' X' : ''}]`)
+      .join(' ')}
+(what each does: the comment at the top of bench/proxy/run.ts)`;
+    const help = a === '--help' || a === '-h';
+    process.stderr.write(
+      help
+        ? `${usage}
+`
+        : `unknown flag ${a}
+${usage}
+`,
+    );
+    process.exit(help ? 0 : 2);
+  }
+  if (takesValue) i++;
+}
+
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
 const SLUICE = buildDist();
 
-const args = process.argv.slice(2);
 const SECONDS = Number(args[args.indexOf('--seconds') + 1]) || 2;
 /**
  * Each cell's warm-up, before its rounds (discarded; `--warmup S`): S/2 s of 4 KiB GETs, then S s
