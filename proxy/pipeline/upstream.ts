@@ -54,19 +54,22 @@ const DROP = new Set([
  * Headers Node's request parser keeps once (the first line wins in req.headers) while
  * req.rawHeaders, which is what is forwarded, keeps every line: given twice, the policy and the
  * store could read different values (a second Content-Type: multipart/form-data would turn a POST
- * into a form upload at MinIO, whose router matches any of the values). Refused.
+ * into a form upload at MinIO, whose router matches any of the values). Refused. A bit each, so
+ * that telling repeats needs no set per request.
  */
-const SINGLE_VALUED = new Set([
-  'content-type',
-  'content-md5',
-  'user-agent',
-  'referer',
-  'if-modified-since',
-  'if-unmodified-since',
-  'from',
-  'max-forwards',
-  'expires',
-]);
+const SINGLE_VALUED: ReadonlyMap<string, number> = new Map(
+  [
+    'content-type',
+    'content-md5',
+    'user-agent',
+    'referer',
+    'if-modified-since',
+    'if-unmodified-since',
+    'from',
+    'max-forwards',
+    'expires',
+  ].map((name, i) => [name, 1 << i]),
+);
 
 /**
  * A header the request's Connection header names (RFC 9110 §7.6.1: a proxy drops it) but that
@@ -163,15 +166,15 @@ export function buildUpstream(
   const raw = req.rawHeaders;
   const headers: string[] = [];
   const signed: Record<string, string> = Object.create(null) as Record<string, string>;
-  let seen: Set<string> | undefined;
+  let seen = 0; // SINGLE_VALUED bits
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
     if (DROP.has(lower)) continue;
-    if (SINGLE_VALUED.has(lower)) {
-      if (seen?.has(lower))
-        throw new ProxyError(Errors.InvalidArgument, `Header ${name} is given more than once.`);
-      (seen ??= new Set()).add(lower);
+    const bit = SINGLE_VALUED.get(lower);
+    if (bit !== undefined) {
+      if (seen & bit) throw new ProxyError(Errors.InvalidArgument, `Header ${name} is given more than once.`);
+      seen |= bit;
     }
     if (isSigned(lower)) {
       const prev = signed[lower];
