@@ -11,8 +11,11 @@ import type { BucketAccess, ObjectStore, SluiceStatus } from './types.ts';
 /** Reasons of the Ready condition (CamelCase, stable: users alert on them). */
 export const Reasons = {
   Ready: 'Ready',
+  /**
+   * The store does not exist or does not allow the namespace: one reason for both, so that a
+   * tenant cannot learn from its own BucketAccess which cluster-scoped stores exist.
+   */
   StoreNotFound: 'StoreNotFound',
-  NamespaceNotAllowed: 'NamespaceNotAllowed',
   CredentialsMissing: 'CredentialsMissing',
   /** The store's Secret is not listed yet (its watch is starting, or failing: see the log). */
   CredentialsPending: 'CredentialsPending',
@@ -75,20 +78,12 @@ export function bucketAccessReadiness(
 ): Readiness {
   const ref = ba.spec.storeRef;
   const ns = ba.metadata?.namespace ?? '';
-  if (!store) {
+  if (!store || !storeAllowsNamespace(store, namespaceLabels)) {
     return {
       type: 'Ready',
       status: 'False',
       reason: Reasons.StoreNotFound,
-      message: `ObjectStore ${ref} not found`,
-    };
-  }
-  if (!storeAllowsNamespace(store, namespaceLabels)) {
-    return {
-      type: 'Ready',
-      status: 'False',
-      reason: Reasons.NamespaceNotAllowed,
-      message: `ObjectStore ${ref} does not allow namespace ${ns} (spec.allowedNamespaces)`,
+      message: `ObjectStore ${ref} does not exist or does not allow namespace ${ns} (its spec.allowedNamespaces)`,
     };
   }
   if (creds?.ok === false && creds.reason === 'CredentialsPending') return credentialsNotReady(creds);

@@ -380,17 +380,17 @@ void describe('per-pod Secrets', () => {
     assert.ok(!versions.includes(0), `a write without the grant: grants per version ${versions.join(',')}`);
   });
 
-  void test('a store that does not allow the namespace: NamespaceNotAllowed, and no grant reaches the pod', async () => {
+  void test('a store that does not allow the namespace: StoreNotFound (as if it did not exist), and no grant reaches the pod', async () => {
     await createAccess(env.admin, 'team-b', 'gold', {
       storeRef: 'restricted',
       podSelector: {},
       grants: [{ bucket: 'gold', access: ['read'] }],
     });
-    const ba = await eventually('NamespaceNotAllowed', async () => {
+    const ba = await eventually('StoreNotFound', async () => {
       const b = await env.admin.get<BucketAccess>(
         '/apis/sluice.dev/v1alpha1/namespaces/team-b/bucketaccesses/gold',
       );
-      return b.status?.conditions?.[0]?.reason === 'NamespaceNotAllowed' ? b : undefined;
+      return b.status?.conditions?.[0]?.reason === 'StoreNotFound' ? b : undefined;
     });
     assert.equal(ba.status?.conditions?.[0]?.status, 'False');
     const before = ba.status?.conditions?.[0]?.lastTransitionTime;
@@ -425,7 +425,7 @@ void describe('per-pod Secrets', () => {
       );
       return b.status?.conditions?.[0]?.reason === 'StoreNotFound' ? b : undefined;
     });
-    assert.match(b1.status?.conditions?.[0]?.message ?? '', /ObjectStore nope not found/);
+    assert.match(b1.status?.conditions?.[0]?.message ?? '', /ObjectStore nope does not exist or does not allow namespace team-c/);
     await createStore(env.admin, 'nokeys', storeSpec('missing-secret'));
     await createAccess(env.admin, 'team-c', 'nokeys', {
       storeRef: 'nokeys',

@@ -62,14 +62,17 @@ const secret = (data: Record<string, string>): Secret => ({
 });
 
 void describe('status', () => {
-  void test('BucketAccess reasons in order: StoreNotFound, NamespaceNotAllowed, CredentialsMissing, Ready', () => {
+  void test('BucketAccess reasons in order: StoreNotFound (missing or not allowing the namespace, alike), CredentialsMissing, Ready', () => {
     const good = readStoreCredentials(secret({ accessKeyId: 'a', secretAccessKey: 'b' }), {
       namespace: 'o',
       name: 'k',
     });
     const bad = readStoreCredentials(undefined, { namespace: 'o', name: 'k' });
-    assert.equal(bucketAccessReadiness(ba, undefined, {}, undefined, 0).reason, 'StoreNotFound');
-    assert.equal(bucketAccessReadiness(ba, store, {}, good, 0).reason, 'NamespaceNotAllowed');
+    const missing = bucketAccessReadiness(ba, undefined, {}, undefined, 0);
+    const notAllowed = bucketAccessReadiness(ba, store, {}, good, 0);
+    // A tenant cannot tell a store that exists but excludes it from one that does not exist.
+    assert.deepEqual(notAllowed, missing);
+    assert.equal(missing.reason, 'StoreNotFound');
     assert.equal(bucketAccessReadiness(ba, store, { ok: 'y' }, bad, 0).reason, 'CredentialsMissing');
     const r = bucketAccessReadiness(ba, store, { ok: 'y' }, good, 2);
     assert.deepEqual([r.status, r.reason], ['True', 'Ready']);
@@ -120,7 +123,7 @@ void describe('status', () => {
       bucketAccessReadiness(ba, undefined, { ok: 'y' }, undefined, 0, failure).reason,
       'StoreNotFound',
     );
-    assert.equal(bucketAccessReadiness(ba, sts, {}, good, 0, failure).reason, 'NamespaceNotAllowed');
+    assert.equal(bucketAccessReadiness(ba, sts, {}, good, 0, failure).reason, 'StoreNotFound');
     assert.equal(bucketAccessReadiness(ba, sts, { ok: 'y' }, bad, 0, failure).reason, 'CredentialsMissing');
     assert.equal(objectStoreReadiness(store, good, failure).reason, 'Ready');
     assert.equal(bucketAccessReadiness(ba, store, { ok: 'y' }, good, 1, failure).reason, 'Ready');
