@@ -12,6 +12,24 @@
  * for its own encryption metadata. MinIO's own `x-minio-*` headers are refused whole.
  */
 
+/**
+ * Headers that add a need to whatever operation carries them on a mutating request (operations.ts
+ * HEADER_NEEDS): canned ACLs and grants can make objects public, object-lock settings and
+ * governance bypass can make data undeletable or delete protected data.
+ */
+export const CONFIG_WRITE_HEADERS: readonly string[] = [
+  'x-amz-acl',
+  'x-amz-grant-read',
+  'x-amz-grant-write',
+  'x-amz-grant-read-acp',
+  'x-amz-grant-write-acp',
+  'x-amz-grant-full-control',
+  'x-amz-object-lock-mode',
+  'x-amz-object-lock-retain-until-date',
+  'x-amz-object-lock-legal-hold',
+  'x-amz-bypass-governance-retention',
+];
+
 /** The S3 API's request headers (names lower-cased), by what they are for. */
 export const KNOWN_AMZ_HEADERS: ReadonlySet<string> = new Set([
   // Signing and payload (the client's are replaced; SDKs send them on every request).
@@ -71,17 +89,7 @@ export const KNOWN_AMZ_HEADERS: ReadonlySet<string> = new Set([
   // Bucket creation.
   'x-amz-bucket-object-lock-enabled',
   'x-amz-object-ownership',
-  // Need `config-write` (operations.ts HEADER_NEEDS).
-  'x-amz-acl',
-  'x-amz-grant-read',
-  'x-amz-grant-write',
-  'x-amz-grant-read-acp',
-  'x-amz-grant-write-acp',
-  'x-amz-grant-full-control',
-  'x-amz-object-lock-mode',
-  'x-amz-object-lock-retain-until-date',
-  'x-amz-object-lock-legal-hold',
-  'x-amz-bypass-governance-retention',
+  ...CONFIG_WRITE_HEADERS,
 ]);
 
 /** User-metadata names a store reads as instructions (after `x-amz-meta-`). */

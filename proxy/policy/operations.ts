@@ -17,7 +17,7 @@
  */
 import type { AccessMode, BucketConfigAccess } from '../config/types.ts';
 import type { DenyReason } from './errors.ts';
-import { refusedHeader } from './headers.ts';
+import { CONFIG_WRITE_HEADERS, refusedHeader } from './headers.ts';
 
 /** One right an operation needs; the engine turns each into a grant lookup. */
 export type Need =
@@ -394,24 +394,13 @@ export const IGNORED_PARAMS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Headers that add a need to whatever operation carries them on a mutating request: canned ACLs
- * and grants can make objects public, object-lock settings and governance bypass can make data
- * undeletable or delete protected data. Both need an explicit `config-write` grant.
+ * Headers that add a need to whatever operation carries them on a mutating request
+ * (./headers.ts CONFIG_WRITE_HEADERS): they need an explicit `config-write` grant.
  */
-export const HEADER_NEEDS: readonly { header: string; need: Need }[] = [
-  ...[
-    'x-amz-acl',
-    'x-amz-grant-read',
-    'x-amz-grant-write',
-    'x-amz-grant-read-acp',
-    'x-amz-grant-write-acp',
-    'x-amz-grant-full-control',
-    'x-amz-object-lock-mode',
-    'x-amz-object-lock-retain-until-date',
-    'x-amz-object-lock-legal-hold',
-    'x-amz-bypass-governance-retention',
-  ].map((header) => ({ header, need: configWrite })),
-];
+export const HEADER_NEEDS: readonly { header: string; need: Need }[] = CONFIG_WRITE_HEADERS.map((header) => ({
+  header,
+  need: configWrite,
+}));
 
 /** What the classifier needs to see of a request; all values already decoded exactly once. */
 export interface ClassifyInput {
