@@ -8,8 +8,8 @@
  * (dropping `x-amz-server-side-encryption` would store data unencrypted).
  *
  * User metadata (`x-amz-meta-*`) passes, except names a store reads as instructions: MinIO's
- * `x-amz-meta-snowball-*` and `x-amz-meta-minio-*`, and `x-amz-meta-x-amz-*`, which MinIO keeps
- * for its own encryption metadata. MinIO's own `x-minio-*` headers are refused whole.
+ * `x-amz-meta-snowball-*` and `x-amz-meta-minio-*`. MinIO's own `x-minio-*` headers are refused
+ * whole.
  */
 
 /**
@@ -40,14 +40,10 @@ export const KNOWN_AMZ_HEADERS: ReadonlySet<string> = new Set([
   'x-amz-trailer',
   'x-amz-user-agent',
   'x-amz-sdk-checksum-algorithm',
-  'x-amz-checksum-algorithm',
-  'x-amz-checksum-crc32',
-  'x-amz-checksum-crc32c',
-  'x-amz-checksum-crc64nvme',
-  'x-amz-checksum-sha1',
-  'x-amz-checksum-sha256',
-  'x-amz-checksum-type',
-  'x-amz-checksum-mode',
+  // x-amz-checksum-* (crc32, sha256, md5, xxhash…, -type, -mode, -algorithm) pass by prefix: only
+  // integrity checks, and the SDKs add algorithms release by release.
+  // The Java SDK v2 asks for an MD5 trailer on every GetObject (integrity, nothing else).
+  'x-amz-te',
   'x-amz-expected-bucket-owner',
   'x-amz-source-expected-bucket-owner',
   'x-amz-request-payer',
@@ -88,12 +84,21 @@ export const KNOWN_AMZ_HEADERS: ReadonlySet<string> = new Set([
   'x-amz-optional-object-attributes',
   // Bucket creation.
   'x-amz-bucket-object-lock-enabled',
+  'x-amz-bucket-object-lock-token',
   'x-amz-object-ownership',
+  // Bucket configuration (the operation itself needs config-write).
+  'x-amz-confirm-remove-self-bucket-access',
+  'x-amz-transition-default-minimum-object-size',
+  'x-amz-skip-destination-validation',
   ...CONFIG_WRITE_HEADERS,
 ]);
 
-/** User-metadata names a store reads as instructions (after `x-amz-meta-`). */
-const STORE_METADATA_PREFIXES = ['snowball-', 'minio-', 'x-amz-', 'x-minio-'];
+/**
+ * User-metadata names a store reads as instructions (after `x-amz-meta-`). Not `x-amz-*`: the S3
+ * Encryption Client keeps its envelope there (`x-amz-meta-x-amz-key-v2`, `-iv`, `-cek-alg`), and
+ * MinIO drops the two names of that family it reserves (`-unencrypted-content-length`, `-md5`).
+ */
+const STORE_METADATA_PREFIXES = ['snowball-', 'minio-', 'x-minio-'];
 
 export type HeaderRefusal = { name: string; reason: 'store-extension' | 'unsupported-header' };
 
@@ -110,7 +115,8 @@ export function refusedHeader(headers: Readonly<Record<string, unknown>>): Heade
       continue;
     }
     if (name.startsWith('x-amz-snowball-')) return { name, reason: 'store-extension' };
-    if (!KNOWN_AMZ_HEADERS.has(name)) return { name, reason: 'unsupported-header' };
+    if (!KNOWN_AMZ_HEADERS.has(name) && !name.startsWith('x-amz-checksum-'))
+      return { name, reason: 'unsupported-header' };
   }
   return undefined;
 }

@@ -425,7 +425,10 @@ void describe('per-pod Secrets', () => {
       );
       return b.status?.conditions?.[0]?.reason === 'StoreNotFound' ? b : undefined;
     });
-    assert.match(b1.status?.conditions?.[0]?.message ?? '', /ObjectStore nope does not exist or does not allow namespace team-c/);
+    assert.match(
+      b1.status?.conditions?.[0]?.message ?? '',
+      /ObjectStore nope does not exist or does not allow namespace team-c/,
+    );
     await createStore(env.admin, 'nokeys', storeSpec('missing-secret'));
     await createAccess(env.admin, 'team-c', 'nokeys', {
       storeRef: 'nokeys',
