@@ -5,9 +5,12 @@
  * `[/]bucket/key[?versionId=id]`, URL-encoded. Backends parse it differently — MinIO
  * query-unescapes it (`+` becomes a space), then parses the *decoded* string as a URL (so a
  * decoded `?` or `#` ends the key and a decoded `%` is decoded again). We therefore accept only
- * values every such parser reads the same way, and refuse the rest with InvalidArgument:
- * no raw `+`, strictly valid escapes, and after one decode no `%`, `?`, `#`, control
- * characters, dot or empty segments. The query part may only be `versionId=<token>`.
+ * values every such parser reads the same way, or reads within what the policy checked, and
+ * refuse the rest with InvalidArgument: no raw `+`, strictly valid escapes, and after one decode
+ * no `%` (a second decode could make anything of it), control characters, dot or empty segments.
+ * The query part may only be `versionId=<token>`. A decoded `?` or `#` is kept (keys like
+ * `track #1.mp3` are common): a backend that re-parses would read the key cut there, and the
+ * engine requires read on that key too ({@link readsOfCopySource}).
  */
 import { hasControlChar, isValidBucketName, keyProblem, strictDecode } from './target.ts';
 
@@ -39,8 +42,8 @@ export function parseCopySource(header: string): CopySource {
 
   const decoded = strictDecode(raw);
   if (decoded === undefined) return fail('copy source contains a malformed percent-escape');
-  if (/[%?#]/.test(decoded) || hasControlChar(decoded)) {
-    return fail('copy source decodes to %, ?, # or a control character (backends would read it differently)');
+  if (decoded.includes('%') || hasControlChar(decoded)) {
+    return fail('copy source decodes to % or a control character (backends would read it differently)');
   }
   const slash = decoded.indexOf('/');
   if (slash <= 0) return fail('copy source must be bucket/key');
@@ -50,5 +53,24 @@ export function parseCopySource(header: string): CopySource {
   if (key === '') return fail('copy source has no key');
   const problem = keyProblem(key);
   if (problem) return fail(`copy source ${problem}`);
+  const cut = cutKey(key);
+  if (cut !== undefined) {
+    const cutProblem = cut === '' ? 'has no key before ? or #' : keyProblem(cut);
+    if (cutProblem) return fail(`copy source ${cutProblem} (as a backend that re-parses it would read it)`);
+  }
   return { ok: true, bucket, key, versionId };
+}
+
+/** `key` cut at its first `?` or `#` (what a backend re-parsing the decoded value reads), if any. */
+function cutKey(key: string): string | undefined {
+  const q = key.indexOf('?');
+  const h = key.indexOf('#');
+  if (q < 0 && h < 0) return undefined;
+  return key.slice(0, q < 0 ? h : h < 0 ? q : Math.min(q, h));
+}
+
+/** The keys a copy from `key` may read at the backend: the key, and the key cut at `?` or `#`. */
+export function readsOfCopySource(key: string): string[] {
+  const cut = cutKey(key);
+  return cut === undefined ? [key] : [key, cut];
 }

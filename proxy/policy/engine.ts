@@ -16,7 +16,7 @@
  *   CopyObject whose source lives on another store is refused.
  */
 import type { AccessMode, BucketConfigAccess, Grant, PodPolicyDocument } from '../config/types.ts';
-import { parseCopySource } from './copy-source.ts';
+import { parseCopySource, readsOfCopySource } from './copy-source.ts';
 import { MAX_DELETE_BODY_BYTES, parseDeleteBody } from './delete-xml.ts';
 import { DENY_KINDS, PolicyValidationError } from './errors.ts';
 import type { DenyReason } from './errors.ts';
@@ -200,8 +200,17 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
           message: `copy source bucket ${src.bucket} is on store ${srcStore}`,
         };
       }
+      // A key with ? or # must also be readable as a re-parsing backend would cut it.
+      const [key, cut] = readsOfCopySource(src.key);
+      if (cut !== undefined && !findObject(index, src.bucket, cut, 'read')) {
+        return {
+          ok: false,
+          reason: 'no-grant',
+          message: `no grant allows read on copy source ${src.bucket}/${cut} (the key cut at ? or #)`,
+        };
+      }
       return found(
-        findObject(index, src.bucket, src.key, 'read'),
+        findObject(index, src.bucket, key!, 'read'),
         'no-grant',
         `no grant allows read on copy source ${src.bucket}/${src.key}`,
       );
