@@ -216,8 +216,10 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     });
     const run = (): void => {
       if (st) st.busy = true;
-      // The client left while this request waited: nothing to do but let its response close.
-      if (req.socket.destroyed) res.destroy();
+      // The client left, or the response before closed the connection (Connection: close at a
+      // keep-alive bound or while draining), while this request waited: its answer could never
+      // be delivered, so it must not run (a client resends what got no answer).
+      if (req.socket.destroyed || req.socket.writableEnded) res.destroy();
       else handler(req, res, expectContinue);
     };
     if (st?.busy) st.waiting.push(run);

@@ -8,7 +8,7 @@ import { bucketAccessSelectsPod } from './policy.ts';
 import { bucketAccessReadiness, nextStatus, objectStoreReadiness, sameStatus } from './status.ts';
 import type { StsFailure } from './sts-failures.ts';
 import { GROUP, VERSION } from './types.ts';
-import { isFinished, type World } from './world.ts';
+import { carriesSidecar, isFinished, type World } from './world.ts';
 
 /** Number of injected pods in the BucketAccess's namespace it selects. */
 export function countMatchedPods(world: World, ns: string, name: string): number {
@@ -16,8 +16,13 @@ export function countMatchedPods(world: World, ns: string, name: string): number
   if (!ba) return 0;
   return world.caches.pods
     .list(ns)
-    .filter((p) => p.metadata?.labels?.[IDENTITY_LABEL] && !isFinished(p) && bucketAccessSelectsPod(ba, p))
-    .length;
+    .filter(
+      (p) =>
+        p.metadata?.labels?.[IDENTITY_LABEL] &&
+        !isFinished(p) &&
+        carriesSidecar(p) &&
+        bucketAccessSelectsPod(ba, p),
+    ).length;
 }
 
 async function patchStatus(client: KubeClient, path: string, status: unknown): Promise<void> {

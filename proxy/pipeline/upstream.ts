@@ -71,19 +71,28 @@ const SINGLE_VALUED: ReadonlyMap<string, number> = new Map(
   ].map((name, i) => [name, 1 << i]),
 );
 
-/**
- * A header the request's Connection header names (RFC 9110 §7.6.1: a proxy drops it) but that
- * this proxy would otherwise forward, if any. Such a request is refused rather than trimmed: the
- * policy judged the request with the header (a CopyObject, by its x-amz-copy-source) and the
- * store would get it without (a plain PutObject), so the log and metrics would name the wrong
- * operation.
- */
-export function connectionNamedHeader(req: IncomingMessage): string | undefined {
+/** The header names a request's Connection header lists (lower-cased), or undefined. */
+function connectionTokens(req: IncomingMessage): string[] | undefined {
   const connection = req.headers.connection;
   if (connection === undefined) return undefined;
-  for (const token of connection.toLowerCase().split(',')) {
-    const name = token.trim();
-    if (name !== '' && !DROP.has(name) && req.headers[name] !== undefined) return name;
+  return connection
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
+
+/**
+ * A header the policy reads (`x-amz-*`, Content-Type, Content-MD5) that the request carries and
+ * its Connection header names, if any. A proxy drops headers Connection names (RFC 9110 §7.6.1),
+ * and buildUpstream does for any other (an h2c upgrade's HTTP2-Settings); these are refused
+ * instead: the policy judged the request with the header (a CopyObject, by its
+ * x-amz-copy-source) and the store would get it without (a plain PutObject).
+ */
+export function connectionNamedHeader(req: IncomingMessage): string | undefined {
+  for (const name of connectionTokens(req) ?? []) {
+    const readByPolicy = name.startsWith('x-amz-') || name === 'content-type' || name === 'content-md5';
+    if (readByPolicy && req.headers[name] !== undefined) return name;
   }
   return undefined;
 }
@@ -167,10 +176,12 @@ export function buildUpstream(
   const headers: string[] = [];
   const signed: Record<string, string> = Object.create(null) as Record<string, string>;
   let seen = 0; // SINGLE_VALUED bits
+  // Hop-by-hop by the client's own Connection header (those the policy reads were refused).
+  const named = connectionTokens(req);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const lower = name.toLowerCase();
-    if (DROP.has(lower)) continue;
+    if (DROP.has(lower) || named?.includes(lower)) continue;
     const bit = SINGLE_VALUED.get(lower);
     if (bit !== undefined) {
       if (seen & bit) throw new ProxyError(Errors.InvalidArgument, `Header ${name} is given more than once.`);

@@ -163,18 +163,39 @@ void describe('per-pod Secrets', () => {
   });
 
   void test('the identity label alone gets nothing: no sidecar container, or the host network', async () => {
+    await createAccess(env.admin, 'team-b', 'label-probe', {
+      storeRef: 'main',
+      podSelector: { matchLabels: { probe: 'label' } },
+      grants: [{ bucket: 'probe', access: ['read'] }],
+    });
+    const labels = { probe: 'label' };
     await createPod(env.admin, {
       ns: 'team-b',
       name: 'label-only',
       identity: 'id-label-only',
       noSidecar: true,
+      labels,
     });
-    await createPod(env.admin, { ns: 'team-b', name: 'on-host', identity: 'id-on-host', hostNetwork: true });
+    await createPod(env.admin, {
+      ns: 'team-b',
+      name: 'on-host',
+      identity: 'id-on-host',
+      hostNetwork: true,
+      labels,
+    });
     // Created after them: once its Secret is there, theirs would have been written too.
-    await createPod(env.admin, { ns: 'team-b', name: 'after-them', identity: 'id-after-them' });
+    await createPod(env.admin, { ns: 'team-b', name: 'after-them', identity: 'id-after-them', labels });
     await eventually('the injected pod is served', () => policyOf('team-b', 'id-after-them'));
     assert.equal(await readSecret(env.admin, 'team-b', podSecretName('id-label-only')), undefined);
     assert.equal(await readSecret(env.admin, 'team-b', podSecretName('id-on-host')), undefined);
+    // The BucketAccess counts the one pod it serves, not the two that only carry the label.
+    const matched = async (): Promise<number | undefined> =>
+      (
+        await env.admin.get<BucketAccess>(
+          '/apis/sluice.dev/v1alpha1/namespaces/team-b/bucketaccesses/label-probe',
+        )
+      ).status?.matchedPods;
+    await eventually('matchedPods 1', async () => ((await matched()) === 1 ? true : undefined));
   });
 
   void test('serviceAccountName selects pods by service account; both selectors must match when both are set', async () => {

@@ -554,3 +554,38 @@ void describe('what the client sends that the store would read differently', () 
     assert.match(text, /HELLO, and more than five bytes/);
   });
 });
+
+void describe('Connection and pipelining at the edges', () => {
+  void test('an h2c upgrade attempt (Connection: Upgrade, HTTP2-Settings) is served over HTTP/1.1, the named headers dropped', async () => {
+    f.handle((_req, res) => res.end('ok'));
+    const before = f.seen.length;
+    const sock = await open(f.proxy.url);
+    sock.write(
+      'GET /fake-bucket/h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n' +
+        'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+    );
+    const r = parseResponse(await readAll(sock, 5_000, 'ok'));
+    sock.destroy();
+    assert.equal(r.status, 200);
+    const seen = f.seen.slice(before).find((s) => s.url.endsWith('/h2c'))!;
+    assert.equal(seen.headers['http2-settings'], undefined);
+    assert.equal(seen.headers.upgrade, undefined);
+  });
+
+  void test('a request pipelined behind one answered with Connection: close never reaches the store', async (t) => {
+    const bounded = await startFake({ keepAlive: { maxRequests: 1 } });
+    t.after(() => bounded.stop());
+    bounded.handle((_req, res) => res.writeHead(200, { 'content-length': '2' }).end('ok'));
+    const sock = await open(bounded.proxy.url);
+    sock.write(
+      'GET /fake-bucket/first HTTP/1.1\r\nHost: x\r\n\r\nDELETE /fake-bucket/second HTTP/1.1\r\nHost: x\r\n\r\n',
+    );
+    const text = await readAll(sock, 5_000);
+    sock.destroy();
+    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.match(text.toLowerCase(), /connection: close/);
+    await new Promise((r) => setTimeout(r, 200));
+    const urls = bounded.seen.map((s) => s.url).filter((u) => u.startsWith('/fake-bucket/'));
+    assert.deepEqual(urls, ['/fake-bucket/first'], 'the DELETE was never sent');
+  });
+});
