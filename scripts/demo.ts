@@ -79,7 +79,8 @@ try {
 
   step(
     'The platform team registers the store',
-    'An ObjectStore lists the 4 nodes with zones; its keys live in a Secret only the operator reads.',
+    'An ObjectStore lists the 4 nodes with zones; its keys live in a Secret in the operator namespace ' +
+      '(static mode: each served pod\'s Secret carries a copy; README, "Security model").',
   );
   await j.applyStore();
 
