@@ -219,6 +219,7 @@ export class Journey {
           endpoints: this.minio.endpoints.map((url, i) => ({ url, zone: NODE_ZONES[i] })),
           region: this.minio.region,
           addressing: 'path',
+          provider: 'minio',
           balancing: { algorithm: 'peak-ewma', healthCheck: { path: '/minio/health/live', intervalMs: 500 } },
           credentials: { mode: 'static', secretRef: { namespace: OPERATOR_NS, name: 'minio-credentials' } },
           allowedNamespaces: {},

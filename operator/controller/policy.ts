@@ -47,6 +47,7 @@ export function toStoreSpec(name: string, store: ObjectStore): StoreSpec {
     addressing: s.addressing ?? 'path',
     credentials: { file: credentialsKey(name) },
   };
+  if (s.provider) spec.provider = s.provider;
   if (s.balancing) spec.balancing = structuredClone(s.balancing);
   return spec;
 }

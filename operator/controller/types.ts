@@ -8,6 +8,7 @@ import type {
   BucketConfigAccess,
   HealthCheckSpec,
   OutlierSpec,
+  StoreProvider,
 } from '../../proxy/config/types.ts';
 import type { Condition } from '../kube/conditions.ts';
 import type { KubeObject } from '../kube/client.ts';
@@ -24,6 +25,7 @@ export interface ObjectStoreSpec {
   endpoints: { url: string; zone?: string }[];
   region: string;
   addressing?: 'path' | 'virtual';
+  provider?: StoreProvider;
   balancing?: {
     algorithm?: BalancingAlgorithm;
     healthCheck?: Partial<HealthCheckSpec>;

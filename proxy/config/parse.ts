@@ -22,6 +22,7 @@ import type {
   ProxyConfig,
   StoreSpec,
 } from './types.ts';
+import { STORE_PROVIDERS } from './types.ts';
 
 export { ConfigError } from './fields.ts';
 
@@ -134,7 +135,11 @@ function parseEndpoint(v: unknown, path: string): EndpointSpec {
 
 function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
   const o = obj(v, path);
-  noUnknownKeys(o, ['name', 'endpoints', 'region', 'addressing', 'credentials', 'balancing'], path);
+  noUnknownKeys(
+    o,
+    ['name', 'endpoints', 'region', 'addressing', 'provider', 'credentials', 'balancing'],
+    path,
+  );
   const name = str(o.name, at(path, 'name'));
   if (!STORE_NAME_RE.test(name)) throw new ConfigError(at(path, 'name'), 'must be a DNS-style name');
   const eps = arr(o.endpoints, at(path, 'endpoints'));
@@ -158,6 +163,7 @@ function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
       o.addressing === undefined ? 'path' : oneOf(o.addressing, at(path, 'addressing'), ['path', 'virtual']),
     credentials: { file: isAbsolute(file) ? file : resolve(baseDir, file) },
   };
+  if (o.provider !== undefined) store.provider = oneOf(o.provider, at(path, 'provider'), STORE_PROVIDERS);
   if (o.balancing !== undefined) store.balancing = parseBalancing(o.balancing, at(path, 'balancing'));
   return store;
 }

@@ -79,6 +79,9 @@ export interface CredentialsRef {
   file: string;
 }
 
+export const STORE_PROVIDERS = ['aws', 'minio', 'ceph', 'vast', 'other'] as const;
+export type StoreProvider = (typeof STORE_PROVIDERS)[number];
+
 /** One S3-compatible store: its own backend pool; its traffic never reaches another store. */
 export interface StoreSpec {
   name: string;
@@ -86,6 +89,12 @@ export interface StoreSpec {
   region: string;
   /** 'path' always works; 'virtual' makes the proxy use <bucket>.<host> towards the backend. */
   addressing: 'path' | 'virtual';
+  /**
+   * The store's software, where its S3 dialect matters: `minio` checks signatures folding every
+   * Unicode space in header values (Go's strings.Fields), so the proxy signs them that way for it.
+   * Unset: SigV4 as AWS defines it (ASCII spaces only).
+   */
+  provider?: StoreProvider;
   credentials: CredentialsRef;
   balancing?: {
     algorithm?: BalancingAlgorithm;

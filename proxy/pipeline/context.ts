@@ -45,6 +45,8 @@ export interface UpstreamRequest {
   body: Readable | undefined;
   /** How the backend client may free the body's memory once written (proxy/http1/types.ts). */
   releaseBody: boolean | BodyChunkLedger;
+  /** How signed header values are folded for this store (config/types.ts StoreSpec.provider). */
+  foldHeaderValue: (v: string) => string;
 }
 
 /** Per-request state. Fields are filled by the phase named in their comment. */

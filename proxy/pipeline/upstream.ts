@@ -10,7 +10,12 @@ import { type Duplex, Readable } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import { BodyChunkLedger } from '../http1/release.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
-import { sortSignedHeaders } from '../sigv4/canonical-request.ts';
+import type { StoreProvider } from '../config/types.ts';
+import {
+  canonicalHeaderValue,
+  canonicalHeaderValueGo,
+  sortSignedHeaders,
+} from '../sigv4/canonical-request.ts';
 import type { S3Target } from '../s3/target.ts';
 import { AwsChunkedDecoder, planReframe, type AwsChunkedDecoderOptions } from '../sigv4/chunked.ts';
 import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD } from '../sigv4/payload.ts';
@@ -171,6 +176,7 @@ export function buildUpstream(
   target: S3Target,
   payload: PayloadMode,
   reframeTrailers = true,
+  provider?: StoreProvider,
 ): UpstreamRequest {
   const raw = req.rawHeaders;
   const headers: string[] = [];
@@ -254,6 +260,8 @@ export function buildUpstream(
   }
 
   const method = req.method ?? 'GET';
+  // MinIO folds Unicode spaces in header values when it checks the signature (config/types.ts).
+  const foldHeaderValue = provider === 'minio' ? canonicalHeaderValueGo : canonicalHeaderValue;
   // Signed headers go out with the client's bytes (x-amz-meta-* values are stored as sent); only
   // the signature sees them folded (canonicalHeaderValue).
   for (const name in signed) headers.push(name, signed[name]!);
@@ -265,12 +273,13 @@ export function buildUpstream(
       path: encodePath(target.bucket, target.key, false),
       // No query (GET/PUT/HEAD of an object, the hot case): nothing to convert or sort.
       query: target.query.size === 0 ? '' : canonicalQuery(toQueryMap(target.query)),
-      ...sortSignedHeaders(signed),
+      ...sortSignedHeaders(signed, foldHeaderValue),
       payloadHash: signed['x-amz-content-sha256'],
     },
     headers,
     body,
     releaseBody,
+    foldHeaderValue,
   };
 }
 
@@ -318,7 +327,7 @@ export function withPlainBody(
   }
   return {
     ...up,
-    canonical: { ...up.canonical, ...sortSignedHeaders(signed), payloadHash },
+    canonical: { ...up.canonical, ...sortSignedHeaders(signed, up.foldHeaderValue), payloadHash },
     headers,
     body: payload.length > 0 ? Readable.from([payload], { objectMode: false }) : undefined,
     releaseBody: false, // a buffer of ours, not the client's chunks

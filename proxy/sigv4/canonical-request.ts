@@ -49,10 +49,34 @@ export function canonicalHeaderValue(v: string): string {
 }
 
 /**
- * Sorts a record of lower-case header names to signed values into CanonicalParts' two arrays.
- * Throws on a name the signer owns. Called once per request, not per attempt.
+ * The UTF-8 bytes (as the latin1 characters the values hold) of every character Go's
+ * unicode.IsSpace accepts: ASCII whitespace, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028,
+ * U+2029, U+202F, U+205F, U+3000. Each starts with a lead byte, never a continuation byte, so a
+ * match starts a character wherever Go's decoder would start one.
  */
-export function sortSignedHeaders(headers: Readonly<Record<string, string>>): {
+const GO_SPACES =
+  /(?:[\t\n\v\f\r ]|\xc2[\x85\xa0]|\xe1\x9a\x80|\xe2\x80[\x80-\x8a\xa8\xa9\xaf]|\xe2\x81\x9f|\xe3\x80\x80)+/g;
+const MULTIBYTE_SPACE_LEAD = /[\xc2\xe1\xe2\xe3]/;
+
+/**
+ * A header value as MinIO checks it: `strings.Join(strings.Fields(v), " ")` over the value's
+ * bytes read as UTF-8 (cmd/signature-v4.go, signV4TrimAll), which folds every Unicode space, not
+ * only ASCII ones. A value without a byte that can start a multibyte space folds as SigV4 does.
+ */
+export function canonicalHeaderValueGo(v: string): string {
+  if (!MULTIBYTE_SPACE_LEAD.test(v)) return canonicalHeaderValue(v);
+  return v.replace(GO_SPACES, ' ').replace(/^ | $/g, '');
+}
+
+/**
+ * Sorts a record of lower-case header names to signed values into CanonicalParts' two arrays,
+ * each value folded by `fold`. Throws on a name the signer owns. Called once per request, not per
+ * attempt.
+ */
+export function sortSignedHeaders(
+  headers: Readonly<Record<string, string>>,
+  fold: (v: string) => string = canonicalHeaderValue,
+): {
   headerNames: string[];
   headerValues: string[];
 } {
@@ -61,7 +85,7 @@ export function sortSignedHeaders(headers: Readonly<Record<string, string>>): {
   for (let i = 0; i < headerNames.length; i++) {
     const name = headerNames[i]!;
     if (SIGNER_OWNED_HEADERS.has(name)) throw new Error(`the signer sets ${name} itself`);
-    headerValues[i] = canonicalHeaderValue(headers[name]!);
+    headerValues[i] = fold(headers[name]!);
   }
   return { headerNames, headerValues };
 }

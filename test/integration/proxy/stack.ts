@@ -88,6 +88,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
             return zone === undefined ? { url } : { url, zone };
           }),
           region: minio.region,
+          provider: 'minio',
           credentials: { file: credentialsFile },
           ...(opts.balancing === undefined ? {} : { balancing: opts.balancing }),
         },

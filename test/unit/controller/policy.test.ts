@@ -138,6 +138,15 @@ void describe('computePodPolicy', () => {
     ]);
   });
 
+  void test("a store's provider reaches the sidecar's store spec", () => {
+    const minio = store('s1');
+    minio.spec.provider = 'minio';
+    const doc = computePodPolicy(
+      input({ stores: new Map([['s1', minio]]), bucketAccesses: [ba('a', { podSelector: {} })] }),
+    ).document;
+    assert.equal(doc.stores[0]?.provider, 'minio');
+  });
+
   void test('stores not admitting the namespace, missing stores and unusable credentials contribute nothing', () => {
     const accesses = [
       ba('gold', { storeRef: 's2', podSelector: {} }),

@@ -332,6 +332,7 @@ void describe('config', () => {
       },
       'stores[0].endpoints[1]: http://a:1 is listed twice',
     ],
+    [{ ...base, stores: [{ ...base.stores[0], provider: 'MinIO' }] }, 'stores[0].provider: must be one of'],
     // balancing: typos and wrong types name the field instead of the default silently applying.
     ...(
       [

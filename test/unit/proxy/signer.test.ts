@@ -14,7 +14,11 @@ import type { Backend } from '../../../proxy/balancer/types.ts';
 import { buildUpstream, withPlainBody } from '../../../proxy/pipeline/upstream.ts';
 import { signAttempt } from '../../../proxy/pipeline/sign.ts';
 import { parseTarget } from '../../../proxy/s3/target.ts';
-import { canonicalHeaderValue, sortSignedHeaders } from '../../../proxy/sigv4/canonical-request.ts';
+import {
+  canonicalHeaderValue,
+  canonicalHeaderValueGo,
+  sortSignedHeaders,
+} from '../../../proxy/sigv4/canonical-request.ts';
 import { payloadMode } from '../../../proxy/sigv4/payload.ts';
 import { StoreSigner } from '../../../proxy/sigv4/signer.ts';
 import type { SignInput, StoreCredentials } from '../../../proxy/sigv4/signer.ts';
@@ -198,6 +202,22 @@ void describe('canonical parts', () => {
     assert.equal(canonicalHeaderValue('plain value'), 'plain value');
     assert.equal(canonicalHeaderValue('  a   b\tc  '), 'a b c');
     assert.equal(canonicalHeaderValue('x\r\ny'), 'x y');
+  });
+  void test("canonicalHeaderValueGo folds every Unicode space of the UTF-8 bytes, as MinIO's strings.Fields", () => {
+    const latin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
+    // Go: strings.Join(strings.Fields(v), " ") over the same bytes.
+    assert.equal(canonicalHeaderValueGo(latin1('Prix\u00a0: 10\u00a0€')), latin1('Prix : 10 €'));
+    assert.equal(canonicalHeaderValueGo(latin1('\u3000東京\u3000\u3000大阪 ')), latin1('東京 大阪'));
+    for (const space of ['\u0085', '\u1680', '\u2000', '\u200a', '\u2028', '\u2029', '\u202f', '\u205f']) {
+      assert.equal(canonicalHeaderValueGo(latin1(`a${space}b`)), 'a b', JSON.stringify(space));
+    }
+    // Not spaces: U+200B (zero width), U+00E0 (à, whose bytes are C3 A0), latin1 0xA0 alone.
+    for (const v of [latin1('a\u200bb'), latin1('\u00e0 la'), 'a\xa0b'])
+      assert.equal(canonicalHeaderValueGo(v), v);
+    // Without multibyte spaces it is SigV4's folding.
+    assert.equal(canonicalHeaderValueGo('  a   b\tc  '), 'a b c');
+    // SigV4 itself leaves the Unicode spaces alone.
+    assert.equal(canonicalHeaderValue(latin1('Prix\u00a0: 10')), latin1('Prix\u00a0: 10'));
   });
   void test('sortSignedHeaders refuses the headers the signer owns', () => {
     for (const h of ['host', 'x-amz-date', 'x-amz-security-token', 'authorization', 'date']) {
