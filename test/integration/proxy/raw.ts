@@ -52,11 +52,19 @@ export function parseResponse(text: string): RawResponse {
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body, text };
 }
 
-/** Sends `data` on a fresh connection and reads the answer until the server closes. */
-export async function rawRequest(url: string, data: string | Buffer, waitMs = 10_000): Promise<RawResponse> {
+/**
+ * Sends `data` on a fresh connection and reads the answer until the server closes (or, given
+ * `untilText`, until that text arrives: a kept-alive connection does not close).
+ */
+export async function rawRequest(
+  url: string,
+  data: string | Buffer,
+  waitMs = 10_000,
+  untilText?: string,
+): Promise<RawResponse> {
   const s = await open(url);
   s.write(data);
-  const text = await readAll(s, waitMs);
+  const text = await readAll(s, waitMs, untilText);
   s.destroy();
   return parseResponse(text);
 }

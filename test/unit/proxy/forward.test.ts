@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { open, parseResponse, readAll } from '../../integration/proxy/raw.ts';
+import { open, parseResponse, rawRequest, readAll } from '../../integration/proxy/raw.ts';
 import { classify } from '../../../proxy/pipeline/forward.ts';
 import { SECRET, startFake } from './fake-backend.ts';
 import type { FakeStack } from './fake-backend.ts';
@@ -509,32 +509,30 @@ void describe('what the client sends that the store would read differently', () 
       assert.equal(seen.headers[h], undefined, h);
   });
 
-  void test('a Connection header naming a header it carries is refused, not trimmed', async () => {
+  /** Sends `data` raw and reads the S3 error; asserts nothing reached the store. */
+  const refusedUnsent = async (data: string): Promise<{ status: number; body: string }> => {
     const before = f.seen.length;
-    const sock = await open(f.proxy.url);
-    sock.write(
+    const r = await rawRequest(f.proxy.url, data, 5_000, '</Error>');
+    assert.equal(f.seen.length, before, 'nothing reached the store');
+    return r;
+  };
+
+  void test('a Connection header naming a header it carries is refused, not trimmed', async () => {
+    const r = await refusedUnsent(
       'PUT /fake-bucket/dst HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, x-amz-copy-source\r\n' +
         'x-amz-copy-source: /fake-bucket/src\r\nContent-Length: 3\r\n\r\nabc',
     );
-    const r = parseResponse(await readAll(sock, 5_000, '</Error>'));
-    sock.destroy();
     assert.equal(r.status, 400);
     assert.match(r.body, /<Code>InvalidArgument<\/Code>/);
-    assert.equal(f.seen.length, before, 'nothing reached the store');
   });
 
   void test('a single-valued header given twice is refused (the policy reads the first, the store maybe the other)', async () => {
-    const before = f.seen.length;
-    const sock = await open(f.proxy.url);
-    sock.write(
+    const r = await refusedUnsent(
       'POST /fake-bucket/k?uploads HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n' +
         'Content-Type: multipart/form-data; boundary=b\r\n\r\n',
     );
-    const r = parseResponse(await readAll(sock, 5_000, '</Error>'));
-    sock.destroy();
     assert.equal(r.status, 400);
     assert.match(r.body, /Content-Type is given more than once/);
-    assert.equal(f.seen.length, before, 'nothing reached the store');
   });
 
   void test("a backend's Content-Length beside chunked framing is not passed on with the decoded body", async () => {
@@ -559,13 +557,13 @@ void describe('Connection and pipelining at the edges', () => {
   void test('an h2c upgrade attempt (Connection: Upgrade, HTTP2-Settings) is served over HTTP/1.1, the named headers dropped', async () => {
     f.handle((_req, res) => res.end('ok'));
     const before = f.seen.length;
-    const sock = await open(f.proxy.url);
-    sock.write(
+    const r = await rawRequest(
+      f.proxy.url,
       'GET /fake-bucket/h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n' +
         'Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+      5_000,
+      'ok',
     );
-    const r = parseResponse(await readAll(sock, 5_000, 'ok'));
-    sock.destroy();
     assert.equal(r.status, 200);
     const seen = f.seen.slice(before).find((s) => s.url.endsWith('/h2c'))!;
     assert.equal(seen.headers['http2-settings'], undefined);
