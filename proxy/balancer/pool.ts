@@ -73,6 +73,8 @@ export class StorePool implements BackendPool {
   #endpoints: ParsedEndpoint[];
   /** Live backends by endpoint URL, then address. */
   readonly #byEndpoint = new Map<string, Map<string, BackendNode>>();
+  /** {@link backends}, kept between changes of #byEndpoint: every pick reads it. */
+  #live: readonly BackendNode[] | undefined;
   readonly #draining = new Set<BackendNode>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #panic = false;
@@ -127,11 +129,14 @@ export class StorePool implements BackendPool {
     return this.#ready;
   }
 
-  /** All live (non-draining) backends. */
-  backends(): BackendNode[] {
-    const out: BackendNode[] = [];
-    for (const m of this.#byEndpoint.values()) out.push(...m.values());
-    return out;
+  /** All live (non-draining) backends. Shared until the set changes: do not modify it. */
+  backends(): readonly BackendNode[] {
+    if (this.#live === undefined) {
+      const out: BackendNode[] = [];
+      for (const m of this.#byEndpoint.values()) out.push(...m.values());
+      this.#live = out;
+    }
+    return this.#live;
   }
 
   /** True once {@link close} was called. */
@@ -158,11 +163,16 @@ export class StorePool implements BackendPool {
     if (this.#closed || this.#drained !== undefined) return undefined;
     const now = this.clock.now();
     const live = this.backends();
-    for (const b of live) b.refreshState(now);
-    const healthy = live.filter((b) => b.state === 'healthy');
+    let healthyCount = 0;
+    for (const b of live) {
+      b.refreshState(now);
+      if (b.state === 'healthy') healthyCount++;
+    }
     const threshold = this.options.outlier.panicThresholdPercent / 100;
-    this.#panic = live.length > 0 && healthy.length / live.length < threshold;
-    const pool = this.#panic ? live : healthy;
+    this.#panic = live.length > 0 && healthyCount / live.length < threshold;
+    // All healthy, the common case, allocates nothing.
+    const pool =
+      this.#panic || healthyCount === live.length ? live : live.filter((b) => b.state === 'healthy');
     const candidates =
       exclude === undefined || exclude.size === 0 ? pool : pool.filter((b) => !exclude.has(b));
     if (candidates.length === 0) return undefined;
@@ -248,6 +258,7 @@ export class StorePool implements BackendPool {
     this.#timers.clear();
     const all = [...this.backends(), ...this.#draining];
     this.#byEndpoint.clear();
+    this.#live = undefined;
     this.#draining.clear();
     await this.#httpProber?.close();
     await Promise.all(all.map((b) => b.dispatcher.destroy().catch(() => undefined)));
@@ -290,6 +301,7 @@ export class StorePool implements BackendPool {
     this.#timers.clear();
     for (const b of this.backends()) this.#drainBackend(b, false);
     this.#byEndpoint.clear();
+    this.#live = undefined;
     this.#drained = new Promise<void>((resolve) => (this.#onDrained = resolve));
     if (this.#closed || this.#draining.size === 0) {
       void this.close();
@@ -352,10 +364,12 @@ export class StorePool implements BackendPool {
     if (this.#drained !== undefined) return;
     const current = this.#byEndpoint.get(ep.url) ?? new Map<string, BackendNode>();
     this.#byEndpoint.set(ep.url, current);
+    this.#live = undefined;
     const wanted = new Set(addresses.map((a) => a.address));
     for (const [address, b] of current) {
       if (wanted.has(address)) continue;
       current.delete(address);
+      this.#live = undefined;
       this.#drainBackend(b, true);
     }
     const added: BackendNode[] = [];
@@ -365,6 +379,7 @@ export class StorePool implements BackendPool {
       if (this.#prober === false) forceHealthy(b);
       current.set(addr.address, b);
       added.push(b);
+      this.#live = undefined; // (an observer may have read the list meanwhile)
       this.#observer.backendAdded?.(this, b);
     }
     // A backend found after startup is probed now, not at the next tick: it takes traffic sooner.
@@ -375,6 +390,7 @@ export class StorePool implements BackendPool {
   #dropEndpoint(ep: ParsedEndpoint): void {
     const backends = this.#byEndpoint.get(ep.url);
     this.#byEndpoint.delete(ep.url);
+    this.#live = undefined;
     for (const b of backends?.values() ?? []) this.#drainBackend(b, true);
   }
 
@@ -440,7 +456,7 @@ export class StorePool implements BackendPool {
    * healthy at all (start-up, every check failing) do all candidates count; and when the zone
    * drawn has no candidate left (a retry excluded it), every candidate is fair game.
    */
-  #zoneFilter(candidates: BackendNode[], live: readonly BackendNode[]): BackendNode[] {
+  #zoneFilter(candidates: readonly BackendNode[], live: readonly BackendNode[]): readonly BackendNode[] {
     if (this.localZone === undefined) return candidates;
     const byZone = new Map<string, ZoneCapacity>();
     for (const b of live) {

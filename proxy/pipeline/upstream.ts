@@ -76,10 +76,19 @@ const SINGLE_VALUED: ReadonlyMap<string, number> = new Map(
   ].map((name, i) => [name, 1 << i]),
 );
 
+const KEEP_ALIVE: readonly string[] = ['keep-alive'];
+const CLOSE: readonly string[] = ['close'];
+
 /** The header names a request's Connection header lists (lower-cased), or undefined. */
-function connectionTokens(req: IncomingMessage): string[] | undefined {
+function connectionTokens(req: IncomingMessage): readonly string[] | undefined {
   const connection = req.headers.connection;
   if (connection === undefined) return undefined;
+  // What nearly every client sends, without a split per request.
+  if (connection.length <= 10) {
+    const lower = connection.toLowerCase();
+    if (lower === 'keep-alive') return KEEP_ALIVE;
+    if (lower === 'close') return CLOSE;
+  }
   return connection
     .toLowerCase()
     .split(',')
@@ -95,7 +104,9 @@ function connectionTokens(req: IncomingMessage): string[] | undefined {
  * x-amz-copy-source) and the store would get it without (a plain PutObject).
  */
 export function connectionNamedHeader(req: IncomingMessage): string | undefined {
-  for (const name of connectionTokens(req) ?? []) {
+  const tokens = connectionTokens(req);
+  if (tokens === undefined) return undefined;
+  for (const name of tokens) {
     const readByPolicy = name.startsWith('x-amz-') || name === 'content-type' || name === 'content-md5';
     if (readByPolicy && req.headers[name] !== undefined) return name;
   }

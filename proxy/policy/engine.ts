@@ -148,23 +148,23 @@ type NeedResult =
 
 function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
   const { bucket, key } = req;
-  const found = (entry: IndexedGrant | undefined, reason: DenyReason, message: string): NeedResult =>
-    entry ? { ok: true, entry } : { ok: false, reason, message };
+  // (Messages are built only on a denial: allowing is the path every request takes.)
   switch (need.kind) {
-    case 'object':
-      return found(
-        findObject(index, bucket ?? '', key ?? '', need.access),
-        'no-grant',
-        `no grant allows ${need.access} on ${bucket}/${key}`,
-      );
-    case 'config':
-      return found(
-        findConfig(index, bucket ?? '', need.access),
-        'no-grant',
-        `no grant gives ${need.access} on bucket ${bucket}`,
-      );
-    case 'bucket-any':
-      return found(index.byBucket.get(bucket ?? '')?.[0], 'no-grant', `no grant names bucket ${bucket}`);
+    case 'object': {
+      const entry = findObject(index, bucket ?? '', key ?? '', need.access);
+      if (entry) return { ok: true, entry };
+      return { ok: false, reason: 'no-grant', message: `no grant allows ${need.access} on ${bucket}/${key}` };
+    }
+    case 'config': {
+      const entry = findConfig(index, bucket ?? '', need.access);
+      if (entry) return { ok: true, entry };
+      return { ok: false, reason: 'no-grant', message: `no grant gives ${need.access} on bucket ${bucket}` };
+    }
+    case 'bucket-any': {
+      const entry = index.byBucket.get(bucket ?? '')?.[0];
+      if (entry) return { ok: true, entry };
+      return { ok: false, reason: 'no-grant', message: `no grant names bucket ${bucket}` };
+    }
     case 'list': {
       const prefix = req.query.get('prefix') ?? '';
       // A backend that cleaned "a/../b" would list outside the grant; refuse such prefixes.
@@ -209,11 +209,13 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
           message: `no grant allows read on copy source ${src.bucket}/${cut} (the key cut at ? or #)`,
         };
       }
-      return found(
-        findObject(index, src.bucket, key!, 'read'),
-        'no-grant',
-        `no grant allows read on copy source ${src.bucket}/${src.key}`,
-      );
+      const entry = findObject(index, src.bucket, key!, 'read');
+      if (entry) return { ok: true, entry };
+      return {
+        ok: false,
+        reason: 'no-grant',
+        message: `no grant allows read on copy source ${src.bucket}/${src.key}`,
+      };
     }
     case 'delete-keys': {
       const deleters =
@@ -288,16 +290,17 @@ export function decide(index: GrantIndex, req: EngineRequest): Decision {
   }
   const matched: string[] = [];
   let primary: IndexedGrant | undefined;
-  let extra: Partial<Decision & { allow: true }> = {};
+  let extra: Partial<Decision & { allow: true }> | undefined;
   for (const need of req.needs) {
     const r = check(index, req, need);
     if (!r.ok) return deny(req.operation, r.reason, r.message);
     if (r.entry && !matched.includes(r.entry.label)) matched.push(r.entry.label);
     if (need.kind !== 'copy-source') primary ??= r.entry;
-    extra = { ...extra, ...r.extra };
+    if (r.extra) extra = { ...extra, ...r.extra };
   }
   primary ??= req.bucket === undefined ? undefined : index.byBucket.get(req.bucket)?.[0];
-  const store = extra.store ?? (req.bucket === undefined ? undefined : index.storeByBucket.get(req.bucket));
+  const store = extra?.store ?? (req.bucket === undefined ? undefined : index.storeByBucket.get(req.bucket));
   if (store === undefined) return deny(req.operation, 'no-grant', 'no grant names this bucket');
-  return { ...extra, allow: true, operation: req.operation, store, grant: primary?.grant, matched };
+  const decision = { allow: true as const, operation: req.operation, store, grant: primary?.grant, matched };
+  return extra === undefined ? decision : { ...extra, ...decision };
 }

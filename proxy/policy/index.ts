@@ -66,6 +66,7 @@ const SIGNING = new Set([...IGNORED_PARAMS].filter((p) => p !== 'x-id').map((p) 
 
 /** Same parameters in the same order, ignoring the client's signature (stripped on one side). */
 function sameQuery(a: URLSearchParams, b: URLSearchParams): boolean {
+  if (a.size === 0 && b.size === 0) return true;
   const keep = (q: URLSearchParams) => [...q].filter(([k]) => !SIGNING.has(k.toLowerCase()));
   const x = keep(a);
   const y = keep(b);

@@ -416,7 +416,8 @@ export type Classification =
   | {
       ok: true;
       operation: string;
-      needs: Need[];
+      /** Shared with the operation table: do not modify. */
+      needs: readonly Need[];
       /** The effective headers: request headers merged with hoisted `x-amz-*` query parameters. */
       headers: Readonly<Record<string, string | undefined>>;
     }
@@ -496,30 +497,43 @@ function candidateRules(method: string, scope: Scope): readonly IndexedRule[] {
   return RULES_BY_METHOD.get(method)?.get(scope) ?? [];
 }
 
-/** Classifies one request. Pure; never throws. */
+function unknownOperation(message: string): Classification {
+  return { ok: false, operation: 'Unknown', reason: 'unknown-operation', message };
+}
+
+/** True when the request's query carries every parameter `requires` names, with its value if set. */
+function meetsRequires(query: URLSearchParams, requires: IndexedRule['requires']): boolean {
+  for (let i = 0; i < requires.length; i++) {
+    const [name, value] = requires[i]!;
+    const got = query.get(name);
+    if (got === null || (value !== null && got !== value)) return false;
+  }
+  return true;
+}
+
+/**
+ * Classifies one request. Pure; never throws. It runs on every request, so the common case (no
+ * query, no extra need) allocates only the result.
+ */
 export function classify(input: ClassifyInput): Classification {
   const method = input.method.toUpperCase();
   const scope = scopeOf(input.bucket, input.key);
-  const unknown = (message: string): Classification => ({
-    ok: false,
-    operation: 'Unknown',
-    reason: 'unknown-operation',
-    message,
-  });
 
-  const seen = new Set<string>();
+  const seen = input.query.size === 0 ? undefined : new Set<string>();
   let hoists = false;
-  for (const name of input.query.keys()) {
-    if (seen.has(name)) {
-      return {
-        ok: false,
-        operation: 'Unknown',
-        reason: 'ambiguous-request',
-        message: `query parameter ${name} is repeated`,
-      };
+  if (seen !== undefined) {
+    for (const name of input.query.keys()) {
+      if (seen.has(name)) {
+        return {
+          ok: false,
+          operation: 'Unknown',
+          reason: 'ambiguous-request',
+          message: `query parameter ${name} is repeated`,
+        };
+      }
+      seen.add(name);
+      if (!hoists) hoists = isHoisted(name);
     }
-    seen.add(name);
-    if (!hoists) hoists = isHoisted(name);
   }
   const headers = effectiveHeaders(input, hoists);
   if (typeof headers === 'string') {
@@ -540,55 +554,54 @@ export function classify(input: ClassifyInput): Classification {
   // A browser form upload (POST Object) names its key in the body, which the policy does not read;
   // MinIO takes any multipart/form-data POST for one, whatever the query says (`?delete`).
   if (method === 'POST' && /^\s*multipart\/form-data/i.test(headers['content-type'] ?? '')) {
-    return unknown('browser form uploads (POST with multipart/form-data) are not passed on');
+    return unknownOperation('browser form uploads (POST with multipart/form-data) are not passed on');
   }
   const hasCopySource = headers['x-amz-copy-source'] !== undefined;
 
-  let best: OperationRule[] = [];
+  // The rule requiring the most query parameters wins; a tie between two is ambiguous.
+  let rule: OperationRule | undefined;
+  let tied: OperationRule[] | undefined;
   let bestScore = -1;
-  for (const { rule, requires } of candidateRules(method, scope)) {
-    if ((rule.copySource ?? false) !== hasCopySource) continue;
-    const matches = requires.every(([name, value]) => {
-      const got = input.query.get(name);
-      return got !== null && (value === null || got === value);
-    });
-    if (!matches) continue;
+  for (const { rule: candidate, requires } of candidateRules(method, scope)) {
+    if ((candidate.copySource ?? false) !== hasCopySource) continue;
+    if (requires.length > 0 && !meetsRequires(input.query, requires)) continue;
     if (requires.length > bestScore) {
-      best = [rule];
+      rule = candidate;
+      tied = undefined;
       bestScore = requires.length;
     } else if (requires.length === bestScore) {
-      best.push(rule);
+      (tied ??= [rule!]).push(candidate);
     }
   }
-  const rule = best[0];
   if (!rule)
-    return unknown(
+    return unknownOperation(
       `no S3 operation matches ${method} on a ${scope}${hasCopySource ? ' with x-amz-copy-source' : ''}`,
     );
-  if (best.length > 1) {
+  if (tied !== undefined) {
     return {
       ok: false,
       operation: 'Unknown',
       reason: 'ambiguous-request',
-      message: `request matches ${best.map((r) => r.operation).join(' and ')}`,
+      message: `request matches ${tied.map((r) => r.operation).join(' and ')}`,
     };
   }
-  for (const name of seen) {
-    if (IGNORED_PARAMS.has(name) || name.toLowerCase().startsWith('x-amz-')) continue;
-    if (rule.requires && name in rule.requires) continue;
-    if (rule.optional?.includes(name)) continue;
-    return {
-      ok: false,
-      operation: rule.operation,
-      reason: 'unknown-operation',
-      message: `query parameter ${name} is not understood for ${rule.operation}`,
-    };
-  }
+  if (seen !== undefined)
+    for (const name of seen) {
+      if (IGNORED_PARAMS.has(name) || name.toLowerCase().startsWith('x-amz-')) continue;
+      if (rule.requires && name in rule.requires) continue;
+      if (rule.optional?.includes(name)) continue;
+      return {
+        ok: false,
+        operation: rule.operation,
+        reason: 'unknown-operation',
+        message: `query parameter ${name} is not understood for ${rule.operation}`,
+      };
+    }
 
-  const needs = [...rule.needs];
+  let needs: readonly Need[] = rule.needs;
   if (method !== 'GET' && method !== 'HEAD') {
     for (const { header, need } of HEADER_NEEDS) {
-      if (headers[header] !== undefined && !needs.some((n) => sameNeed(n, need))) needs.push(need);
+      if (headers[header] !== undefined && !needs.some((n) => sameNeed(n, need))) needs = [...needs, need];
     }
   }
   return { ok: true, operation: rule.operation, needs, headers };

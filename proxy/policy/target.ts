@@ -80,7 +80,20 @@ export function keyProblem(key: string): string | undefined {
   return undefined;
 }
 
+let lastHost: string | undefined;
+let lastHostName: string | undefined;
+
+/** The Host header's name, lower-case, without port; undefined when malformed. */
 function hostName(host: string): string | undefined {
+  // A pod's requests carry the same Host nearly always: the last answer is kept.
+  if (host !== lastHost) {
+    lastHostName = parseHostName(host);
+    lastHost = host;
+  }
+  return lastHostName;
+}
+
+function parseHostName(host: string): string | undefined {
   const h = host.trim().toLowerCase();
   if (h === '' || /[\s/@\\?#]/.test(h)) return undefined;
   if (h.startsWith('[')) {
