@@ -3,11 +3,13 @@
  * when the response closes. It carries identifiers, sizes and durations — never credentials,
  * Authorization headers or query strings (presigned URLs carry signatures in the query).
  *
- * Cheap on the request path: stdout gets lines in batches — pino.destination buffers up to
- * {@link LOG_BATCH_BYTES} and writes asynchronously, a timer writes whatever waits every
- * {@link LOG_FLUSH_MS} (so a quiet sidecar's lines still show within that), pino flushes it when
- * the process exits and {@link flushLog} on shutdown. A write per line cost more than the rest of
- * the logging together. The timestamp reuses its formatted second instead of a Date per line.
+ * Cheap on the request path: lines are gathered in memory ({@link LineBatcher}) and stdout gets
+ * them {@link LOG_BATCH_BYTES} at a time, written asynchronously by sonic-boom; a timer hands on
+ * whatever waits every {@link LOG_FLUSH_MS} (so a quiet sidecar's lines still show within that),
+ * and the lines still waiting are written when the process exits and by {@link flushLog} on
+ * shutdown. A write per line cost more than the rest of the logging together. The access line
+ * is formatted here, as pino would, without pino's per-call work; the timestamp reuses its
+ * formatted second instead of a Date per line. bench/proxy/log-sink.ts measures all of it.
  */
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
@@ -29,46 +31,84 @@ export function isoTimestamp(): string {
   return `${tsPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z"`;
 }
 
-/** Bytes of log lines gathered before a write to stdout. */
+/** Bytes (UTF-16 units, near enough) of log lines gathered before they are written to stdout. */
 export const LOG_BATCH_BYTES = 8 * 1024;
 /** Longest a log line waits for its batch, ms. */
 export const LOG_FLUSH_MS = 250;
+
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * A pino destination that gathers lines (strings) and hands them to sonic-boom as one buffer
+ * per batch: one UTF-8 encoding and one write call per batch instead of per line. sonic-boom's
+ * own batching either re-measured (flattened) the whole batch string on every line (string mode)
+ * or took a Buffer per line (buffer mode); both cost more than formatting the line
+ * (bench/proxy/log-sink.ts). Lines keep their order: pino's and the access lines share this.
+ */
+export class LineBatcher implements DestinationStream {
+  private readonly out: SonicBoom;
+  private readonly batchChars: number;
+  private pending: string[] = [];
+  private pendingChars = 0;
+
+  constructor(out: SonicBoom, batchChars = LOG_BATCH_BYTES) {
+    this.out = out;
+    this.batchChars = batchChars;
+  }
+
+  write(line: string): void {
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    if (this.pendingChars >= this.batchChars) this.handOn();
+  }
+
+  /** Gives the gathered lines to sonic-boom, which writes them asynchronously. */
+  handOn(): void {
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
+    this.pending = [];
+    this.pendingChars = 0;
+    // sonic-boom's types know only strings; in buffer mode it takes Buffers (and only those).
+    this.out.write(Buffer.from(text) as unknown as string);
+  }
+
+  /** Writes everything gathered; `cb` once written. */
+  flush(cb: (err?: Error) => void): void {
+    this.handOn();
+    this.out.flush(cb);
+  }
+
+  /** Writes everything gathered before returning (pino's fatal(), process exit). */
+  flushSync(): void {
+    this.handOn();
+    this.out.flushSync();
+  }
+}
 
 /** Creates the proxy logger. `dest` is for tests (default: stdout, batched, see the module doc). */
 export function createLogger(level: string, dest?: DestinationStream): Logger {
   let stream = dest;
   if (!stream) {
-    // Buffer mode: each line is encoded once and the batch is joined once, when written. In its
-    // default (string) mode sonic-boom appends each line to the batch string and measures the
-    // result's UTF-8 length, which flattens — copies — the whole batch again on every line
-    // (~4 KB per access line with 8 KiB batches; bench/proxy/log-sink.ts measures both).
-    const out = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' });
+    const out = pino.destination({ dest: 1, sync: false, minLength: 0, contentMode: 'buffer' });
+    const batcher = new LineBatcher(out);
     const timer = setInterval(() => {
       try {
-        out.flush();
+        batcher.handOn();
       } catch {
         clearInterval(timer); // destroyed: nothing left to write to
       }
     }, LOG_FLUSH_MS).unref();
-    stream = bufferLines(out);
+    // Before pino's own exit hook flushes sonic-boom: the lines still gathered here go first.
+    process.prependListener('exit', () => {
+      try {
+        batcher.flushSync();
+      } catch {
+        // stdout gone: nothing to write to
+      }
+    });
+    stream = batcher;
   }
   return pino({ level, base: { component: 'sluice-proxy' }, timestamp: isoTimestamp }, stream);
-}
-
-/**
- * pino writes strings; a buffer-mode destination takes Buffers. Small lines are encoded into
- * Node's shared buffer pool, so a line costs one small view, not an allocation of its own.
- */
-export function bufferLines(
-  out: ReturnType<typeof pino.destination>,
-): DestinationStream & { flush(cb: (err?: Error) => void): void; flushSync(): void } {
-  return {
-    // sonic-boom's types know only strings; in buffer mode it takes Buffers (and only those).
-    write: (line: string) => void out.write(Buffer.from(line) as unknown as string),
-    flush: (cb) => out.flush(cb),
-    // pino's fatal() writes its line out at once when the stream can.
-    flushSync: () => out.flushSync(),
-  };
 }
 
 /** Writes out what the logger still buffers; resolves once done (or at once for sync streams). */
@@ -102,7 +142,35 @@ export interface AccessLogLine {
   outcome: string;
 }
 
-/** Writes one access-log line (built by the caller as one object literal: no copies here). */
+/** What {@link logAccess} needs of a logger, found once per logger. */
+interface AccessSink {
+  stream: DestinationStream;
+  /** `,"component":"sluice-proxy"`: the logger's bindings, as pino writes them. */
+  bindings: string;
+}
+
+const accessSinks = new WeakMap<Logger, AccessSink>();
+
+function accessSink(log: Logger): AccessSink {
+  let sink = accessSinks.get(log);
+  if (sink === undefined) {
+    const l = log as unknown as Record<symbol, unknown>;
+    sink = {
+      stream: l[pino.symbols.streamSym] as DestinationStream,
+      bindings: l[pino.symbols.chindingsSym] as string,
+    };
+    accessSinks.set(log, sink);
+  }
+  return sink;
+}
+
+/**
+ * Writes one access-log line (built by the caller as one object literal: no copies here): the
+ * line `log.info({ access: line }, 'request')` writes, formatted here — pino's generic path
+ * (level lookup, hooks, serializers, key by key) cost twice the formatting itself.
+ */
 export function logAccess(log: Logger, line: AccessLogLine): void {
-  log.info({ access: line }, 'request');
+  if (!log.isLevelEnabled('info')) return;
+  const { stream, bindings } = accessSink(log);
+  stream.write(`{"level":30${isoTimestamp()}${bindings},"access":${JSON.stringify(line)},"msg":"request"}\n`);
 }

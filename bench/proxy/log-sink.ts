@@ -1,26 +1,45 @@
 /**
- * The access log's way to stdout (not a test): `node bench/proxy/log-sink.ts`. pino writing
- * access lines (proxy/log.ts logAccess) into sonic-boom as the proxy sets it up — batches of
- * LOG_BATCH_BYTES, asynchronous writes — in its default string mode and in buffer mode behind
- * {@link bufferLines}, to /dev/null. Reports ns per line (three timed passes after two warm-ups,
- * the event loop turning every 64 lines so that batches are written as they fill) and the bytes a
- * line allocates (V8's sampling heap profiler, collected objects included).
+ * The access log's way to stdout (not a test): `node bench/proxy/log-sink.ts`. Access lines into
+ * /dev/null three ways:
+ * - `string`: `log.info({ access }, 'request')` into sonic-boom batching LOG_BATCH_BYTES in its
+ *   default string mode (it re-measures the whole batch string on every line);
+ * - `buffer`: the same into sonic-boom in buffer mode, each line encoded into a Buffer of its own
+ *   (the proxy until session 14);
+ * - `batched`: proxy/log.ts as the proxy runs it — logAccess formatting the line itself, a
+ *   {@link LineBatcher} gathering lines and encoding one Buffer per batch.
+ * Reports ns per line (three timed passes after two warm-ups, the event loop turning every 64
+ * lines so that batches are written as they fill) and the bytes a line allocates (V8's sampling
+ * heap profiler, collected objects included).
  */
 import { openSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import pino from 'pino';
-import type { DestinationStream } from 'pino';
-import { bufferLines, isoTimestamp, logAccess, LOG_BATCH_BYTES } from '../../proxy/log.ts';
+import type { DestinationStream, Logger } from 'pino';
+import { isoTimestamp, LineBatcher, logAccess, LOG_BATCH_BYTES } from '../../proxy/log.ts';
 import type { AccessLogLine } from '../../proxy/log.ts';
 
 const LINES = 50_000;
 const fd = openSync('/dev/null', 'w');
 
-function sink(mode: 'utf8' | 'buffer'): DestinationStream {
-  if (mode === 'utf8') return pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES });
-  return bufferLines(
-    pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' }),
-  );
+type Mode = 'string' | 'buffer' | 'batched';
+const MODES: readonly Mode[] = ['string', 'buffer', 'batched'];
+
+function sink(mode: Mode): DestinationStream {
+  if (mode === 'string') return pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES });
+  if (mode === 'batched') {
+    return new LineBatcher(pino.destination({ dest: fd, sync: false, minLength: 0, contentMode: 'buffer' }));
+  }
+  const out = pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' });
+  return {
+    write: (line: string) => void out.write(Buffer.from(line) as unknown as string),
+    flush: (cb: (err?: Error) => void) => out.flush(cb),
+  } as DestinationStream;
+}
+
+/** One access line the way each mode's proxy wrote it. */
+function writeLine(log: Logger, mode: Mode, line: AccessLogLine): void {
+  if (mode === 'batched') logAccess(log, line);
+  else log.info({ access: line }, 'request');
 }
 
 function line(i: number): AccessLogLine {
@@ -46,7 +65,7 @@ function line(i: number): AccessLogLine {
   };
 }
 
-async function pass(mode: 'utf8' | 'buffer', session?: Session): Promise<{ ns: number; bytes: number }> {
+async function pass(mode: Mode, session?: Session): Promise<{ ns: number; bytes: number }> {
   const log = pino(
     { level: 'info', base: { component: 'sluice-proxy' }, timestamp: isoTimestamp },
     sink(mode),
@@ -60,7 +79,7 @@ async function pass(mode: 'utf8' | 'buffer', session?: Session): Promise<{ ns: n
   }
   const t0 = performance.now();
   for (let i = 0; i < LINES; i++) {
-    logAccess(log, line(i));
+    writeLine(log, mode, line(i));
     if ((i & 63) === 63) await new Promise((r) => setImmediate(r));
   }
   const ns = ((performance.now() - t0) * 1e6) / LINES;
@@ -80,12 +99,12 @@ async function pass(mode: 'utf8' | 'buffer', session?: Session): Promise<{ ns: n
 const session = new Session();
 session.connect();
 for (let round = 0; round < 5; round++) {
-  for (const mode of ['utf8', 'buffer'] as const) {
+  for (const mode of MODES) {
     const r = await pass(mode, round === 4 ? session : undefined);
     if (round < 2) continue;
     const what =
       round === 4 ? `${r.bytes.toFixed(0)} B allocated per line` : `${r.ns.toFixed(0)} ns per line`;
-    process.stdout.write(`log sink, sonic-boom ${mode.padEnd(6)}: ${what}\n`);
+    process.stdout.write(`access log, ${mode.padEnd(7)}: ${what}\n`);
   }
 }
 session.disconnect();

@@ -99,3 +99,40 @@ void test('fatal lines go out at once, not with the next batch', () => {
   assert.equal(r.signal, 'SIGKILL');
   assert.match(r.stdout, /"level":60.*"msg":"going down"/);
 });
+
+void test('an access line is the line pino writes for log.info({ access }, "request")', async () => {
+  const { createLogger, logAccess } = await import('../../../proxy/log.ts');
+  const written: string[] = [];
+  const log = createLogger('info', { write: (s: string) => void written.push(s) });
+  const line = {
+    requestId: 'R1',
+    backendRequestId: undefined,
+    method: 'PUT',
+    operation: 'PutObject',
+    bucket: 'b',
+    key: 'dir/ä "q" \\ \u0001\ud800',
+    status: 403,
+    errorCode: 'AccessDenied',
+    clientAuth: 'sigv4-header',
+    payload: undefined,
+    store: undefined,
+    policy: 'deny:no-grant',
+    backend: undefined,
+    bytesIn: 0,
+    bytesOut: 243,
+    durationMs: 0.123,
+    backendHeadersMs: undefined,
+    outcome: 'error',
+  };
+  logAccess(log, line);
+  log.info({ access: line }, 'request');
+  assert.equal(written.length, 2);
+  const withoutTime = (s: string) => s.replace(/"time":"[^"]*"/, '"time":"T"');
+  assert.equal(withoutTime(written[0]!), withoutTime(written[1]!));
+  assert.ok(written[0]!.endsWith('\n'));
+  assert.deepEqual((JSON.parse(written[0]!) as { access: unknown }).access, JSON.parse(JSON.stringify(line)));
+
+  const quiet = createLogger('warn', { write: (s: string) => void written.push(s) });
+  logAccess(quiet, line);
+  assert.equal(written.length, 2, 'no access line below the log level');
+});
