@@ -39,11 +39,17 @@ export const LOG_FLUSH_MS = 250;
 type SonicBoom = ReturnType<typeof pino.destination>;
 
 /**
- * A pino destination that gathers lines (strings) and hands them to sonic-boom as one buffer
- * per batch: one UTF-8 encoding and one write call per batch instead of per line. sonic-boom's
- * own batching either re-measured (flattened) the whole batch string on every line (string mode)
- * or took a Buffer per line (buffer mode); both cost more than formatting the line
+ * A pino destination that gathers lines (strings) and hands them to sonic-boom as one Buffer per
+ * batch: one UTF-8 encoding and one write call per batch instead of per line. sonic-boom's own
+ * batching either re-measured (flattened) the whole batch string on every line (string mode) or
+ * took a Buffer per line (buffer mode); both cost more than formatting the line
  * (bench/proxy/log-sink.ts). Lines keep their order: pino's and the access lines share this.
+ *
+ * sonic-boom keeps its own `minLength` of a batch: a batch handed on writes at once, a partial
+ * one (the timer's, a flush's) waits in sonic-boom, so that its flush() waits for the write to
+ * finish and its flushSync() writes it itself. With `minLength: 0` both returned while a write
+ * was still in flight: a SIGTERM lost the lines of the last batch, and a fatal line could die
+ * with the process.
  */
 export class LineBatcher implements DestinationStream {
   private readonly out: SonicBoom;
@@ -62,7 +68,7 @@ export class LineBatcher implements DestinationStream {
     if (this.pendingChars >= this.batchChars) this.handOn();
   }
 
-  /** Gives the gathered lines to sonic-boom, which writes them asynchronously. */
+  /** Gives the gathered lines to sonic-boom (which writes them once it holds a batch). */
   handOn(): void {
     if (this.pending.length === 0) return;
     const text = this.pending.length === 1 ? this.pending[0]! : this.pending.join('');
@@ -73,7 +79,7 @@ export class LineBatcher implements DestinationStream {
   }
 
   /** Writes everything gathered; `cb` once written. */
-  flush(cb: (err?: Error) => void): void {
+  flush(cb?: (err?: Error) => void): void {
     this.handOn();
     this.out.flush(cb);
   }
@@ -89,16 +95,17 @@ export class LineBatcher implements DestinationStream {
 export function createLogger(level: string, dest?: DestinationStream): Logger {
   let stream = dest;
   if (!stream) {
-    const out = pino.destination({ dest: 1, sync: false, minLength: 0, contentMode: 'buffer' });
+    const out = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' });
     const batcher = new LineBatcher(out);
     const timer = setInterval(() => {
       try {
-        batcher.handOn();
+        batcher.flush();
       } catch {
         clearInterval(timer); // destroyed: nothing left to write to
       }
     }, LOG_FLUSH_MS).unref();
     // Before pino's own exit hook flushes sonic-boom: the lines still gathered here go first.
+    // (One logger per process: the listener lives as long as the process.)
     process.prependListener('exit', () => {
       try {
         batcher.flushSync();
@@ -167,7 +174,9 @@ function accessSink(log: Logger): AccessSink {
 /**
  * Writes one access-log line (built by the caller as one object literal: no copies here): the
  * line `log.info({ access: line }, 'request')` writes, formatted here — pino's generic path
- * (level lookup, hooks, serializers, key by key) cost twice the formatting itself.
+ * (level lookup, hooks, serializers, key by key) cost twice the formatting itself. So pino's
+ * hooks, serializers, formatters and `redact` do not apply to it: the line's fields are chosen
+ * to carry no secret (the module doc); a logger option added later must be mirrored here.
  */
 export function logAccess(log: Logger, line: AccessLogLine): void {
   if (!log.isLevelEnabled('info')) return;

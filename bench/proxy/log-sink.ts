@@ -27,7 +27,9 @@ const MODES: readonly Mode[] = ['string', 'buffer', 'batched'];
 function sink(mode: Mode): DestinationStream {
   if (mode === 'string') return pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES });
   if (mode === 'batched') {
-    return new LineBatcher(pino.destination({ dest: fd, sync: false, minLength: 0, contentMode: 'buffer' }));
+    return new LineBatcher(
+      pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' }),
+    );
   }
   const out = pino.destination({ dest: fd, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' });
   return {

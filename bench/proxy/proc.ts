@@ -72,7 +72,8 @@ const MIN_SCRAPE_INTERVAL_MS = 2_000;
 /**
  * Samples peak RSS and peak anonymous RSS of `pid` every `ms` until stopped; with `adminUrl`, also
  * the proxy's heap and external memory (prom-client's nodejs_* gauges) near the anonymous peak
- * (at most one scrape per {@link MIN_SCRAPE_INTERVAL_MS}), to tell V8's share from malloc's.
+ * (at most one scrape per {@link MIN_SCRAPE_INTERVAL_MS}: a peak within it is scraped when it
+ * ends, so the figure is from at most that long after the peak), to tell V8's share from malloc's.
  */
 export function peakRss(
   pid: number,
@@ -83,20 +84,29 @@ export function peakRss(
   let atPeak: MemoryAtPeak | undefined;
   let scraping = false;
   let lastScrape = -Infinity;
+  // A peak not scraped yet: scraped as soon as the interval allows (a higher one may come first).
+  let unscrapedPeak = false;
   const sample = (): void => {
     try {
       peak.rss = Math.max(peak.rss, rssBytes(pid));
       const anon = anonRssBytes(pid);
       if (anon > peak.anon) {
         peak.anon = anon;
-        if (adminUrl && !scraping && performance.now() - lastScrape >= MIN_SCRAPE_INTERVAL_MS) {
-          scraping = true;
-          lastScrape = performance.now();
-          void scrapeMemory(adminUrl)
-            .then((m) => (atPeak = m))
-            .catch(() => undefined)
-            .finally(() => (scraping = false));
-        }
+        unscrapedPeak = true;
+      }
+      if (
+        adminUrl &&
+        unscrapedPeak &&
+        !scraping &&
+        performance.now() - lastScrape >= MIN_SCRAPE_INTERVAL_MS
+      ) {
+        scraping = true;
+        unscrapedPeak = false;
+        lastScrape = performance.now();
+        void scrapeMemory(adminUrl)
+          .then((m) => (atPeak = m))
+          .catch(() => undefined)
+          .finally(() => (scraping = false));
       }
     } catch {
       // process gone

@@ -1,10 +1,11 @@
 /**
  * The proxy logger's own stdout path (proxy/log.ts createLogger without a test destination):
- * sonic-boom in buffer mode behind bufferLines. Run in a child process, whose stdout is the
- * pipe this test reads, so what a pod's log collector would get is what is checked.
+ * a LineBatcher in front of sonic-boom in buffer mode. Run in a child process, whose stdout is
+ * the pipe this test reads, so what a pod's log collector would get is what is checked.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -90,7 +91,13 @@ void test('fatal lines go out at once, not with the next batch', () => {
       '--input-type=module',
       '-e',
       `const { createLogger } = await import('./proxy/log.ts');
+       const { pbkdf2 } = await import('node:crypto');
        const log = createLogger('info');
+       log.info('started');
+       await new Promise((r) => setTimeout(r, 400)); // the timer hands 'started' on
+       // The libuv threadpool busy, as other requests' DNS, fs and crypto keep it: an
+       // asynchronous write of the line would wait behind these and die with the process.
+       for (let i = 0; i < 8; i++) pbkdf2('x', 'y', 2_000_000, 32, 'sha256', () => {});
        log.fatal('going down');
        process.kill(process.pid, 'SIGKILL');`,
     ],
@@ -98,6 +105,49 @@ void test('fatal lines go out at once, not with the next batch', () => {
   );
   assert.equal(r.signal, 'SIGKILL');
   assert.match(r.stdout, /"level":60.*"msg":"going down"/);
+});
+
+void test('flushLog resolves once written, even when stdout is a slow reader', async () => {
+  // The parent reads nothing for a while: the pipe fills, the child's writes wait (stdout is
+  // non-blocking once touched). A flushLog that resolved before the write finished let
+  // process.exit() drop the batch in flight and write later ones past it.
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `process.stdout;
+       const { createLogger, flushLog, logAccess } = await import('./proxy/log.ts');
+       const log = createLogger('info');
+       for (let i = 0; i < 3000; i++) {
+         logAccess(log, { requestId: String(i), method: 'GET', operation: 'GetObject', bucket: 'b',
+           key: 'k'.repeat(200) + i, status: 200, bytesIn: 0, bytesOut: i, durationMs: 0.5, outcome: 'ok' });
+         if (i % 100 === 99) await new Promise((r) => setImmediate(r));
+       }
+       await flushLog(log);
+       process.exit(0);`,
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  child.stdout.pause();
+  await new Promise((r) => setTimeout(r, 1_500));
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  child.stdout.resume();
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0);
+  const lines = Buffer.concat(chunks)
+    .toString('utf8')
+    .split('\n')
+    .filter((l) => l !== '');
+  assert.equal(lines.length, 3000, 'every line arrives');
+  lines.forEach((l, i) =>
+    assert.equal(
+      (JSON.parse(l) as { access: { bytesOut: number } }).access.bytesOut,
+      i,
+      'whole and in order',
+    ),
+  );
 });
 
 void test('an access line is the line pino writes for log.info({ access }, "request")', async () => {
