@@ -364,12 +364,11 @@ export class StorePool implements BackendPool {
     if (this.#drained !== undefined) return;
     const current = this.#byEndpoint.get(ep.url) ?? new Map<string, BackendNode>();
     this.#byEndpoint.set(ep.url, current);
-    this.#live = undefined;
     const wanted = new Set(addresses.map((a) => a.address));
     for (const [address, b] of current) {
       if (wanted.has(address)) continue;
       current.delete(address);
-      this.#live = undefined;
+      this.#live = undefined; // each change, before the observers below can read the list
       this.#drainBackend(b, true);
     }
     const added: BackendNode[] = [];
@@ -379,7 +378,7 @@ export class StorePool implements BackendPool {
       if (this.#prober === false) forceHealthy(b);
       current.set(addr.address, b);
       added.push(b);
-      this.#live = undefined; // (an observer may have read the list meanwhile)
+      this.#live = undefined;
       this.#observer.backendAdded?.(this, b);
     }
     // A backend found after startup is probed now, not at the next tick: it takes traffic sooner.

@@ -146,24 +146,26 @@ type NeedResult =
   | { ok: true; entry: IndexedGrant | undefined; extra?: Partial<Decision & { allow: true }> }
   | { ok: false; reason: DenyReason; message: string };
 
+function noGrant(message: string): NeedResult {
+  return { ok: false, reason: 'no-grant', message };
+}
+
 function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
   const { bucket, key } = req;
-  // (Messages are built only on a denial: allowing is the path every request takes.)
+  // (A message is built only on a denial — the ternaries' other arm: allowing is the path every
+  // request takes.)
   switch (need.kind) {
     case 'object': {
       const entry = findObject(index, bucket ?? '', key ?? '', need.access);
-      if (entry) return { ok: true, entry };
-      return { ok: false, reason: 'no-grant', message: `no grant allows ${need.access} on ${bucket}/${key}` };
+      return entry ? { ok: true, entry } : noGrant(`no grant allows ${need.access} on ${bucket}/${key}`);
     }
     case 'config': {
       const entry = findConfig(index, bucket ?? '', need.access);
-      if (entry) return { ok: true, entry };
-      return { ok: false, reason: 'no-grant', message: `no grant gives ${need.access} on bucket ${bucket}` };
+      return entry ? { ok: true, entry } : noGrant(`no grant gives ${need.access} on bucket ${bucket}`);
     }
     case 'bucket-any': {
       const entry = index.byBucket.get(bucket ?? '')?.[0];
-      if (entry) return { ok: true, entry };
-      return { ok: false, reason: 'no-grant', message: `no grant names bucket ${bucket}` };
+      return entry ? { ok: true, entry } : noGrant(`no grant names bucket ${bucket}`);
     }
     case 'list': {
       const prefix = req.query.get('prefix') ?? '';
@@ -210,12 +212,9 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
         };
       }
       const entry = findObject(index, src.bucket, key!, 'read');
-      if (entry) return { ok: true, entry };
-      return {
-        ok: false,
-        reason: 'no-grant',
-        message: `no grant allows read on copy source ${src.bucket}/${src.key}`,
-      };
+      return entry
+        ? { ok: true, entry }
+        : noGrant(`no grant allows read on copy source ${src.bucket}/${src.key}`);
     }
     case 'delete-keys': {
       const deleters =
