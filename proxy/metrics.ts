@@ -5,47 +5,10 @@
  * fixed set, status is a class (2xx…5xx), backend is a live backend's id (its series are dropped
  * when it leaves every pool: {@link ProxyMetrics.forgetBackend}).
  */
-import type { Counter as CounterType, Histogram as HistogramType, Metric } from 'prom-client';
+import type { Gauge as GaugeType, Metric } from 'prom-client';
 import { collectDefaultMetrics } from './default-metrics.ts';
-import { Counter, Gauge, Histogram, Registry } from './runtime-deps.ts';
-
-/**
- * prom-client resolves a label object to its series by sorting and hashing it on every call;
- * the request path instead keeps the child of each label tuple it met (`labels()` once), so a
- * request costs a Map lookup per metric. Label values are bounded (module doc), so is the cache.
- */
-class Children<T> {
-  private readonly cache = new Map<string, { child: T; values: string[] }>();
-  private readonly make: (values: string[]) => T;
-  constructor(make: (values: string[]) => T) {
-    this.make = make;
-  }
-  get(a: string, b?: string, c?: string): T {
-    const key = b === undefined ? a : c === undefined ? `${a}\0${b}` : `${a}\0${b}\0${c}`;
-    let entry = this.cache.get(key);
-    if (entry === undefined) {
-      const values = [a];
-      if (b !== undefined) values.push(b);
-      if (c !== undefined) values.push(c);
-      entry = { child: this.make(values), values };
-      this.cache.set(key, entry);
-    }
-    return entry.child;
-  }
-  /** Drops the tuples whose value at `index` is `value`; returns them (to remove the series). */
-  forget(index: number, value: string): string[][] {
-    const gone: string[][] = [];
-    for (const [key, entry] of this.cache) {
-      if (entry.values[index] !== value) continue;
-      this.cache.delete(key);
-      gone.push(entry.values);
-    }
-    return gone;
-  }
-}
-
-type CounterChild = ReturnType<CounterType['labels']>;
-type HistogramChild = ReturnType<HistogramType['labels']>;
+import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './metric-series.ts';
+import { Counter, Gauge, Registry } from './runtime-deps.ts';
 
 let processMetrics: Metric[] | undefined;
 
@@ -84,46 +47,50 @@ const LATENCY_BUCKETS = [
 /** The proxy's metrics; see the module doc. */
 export class ProxyMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
+  // The series every request updates are ours (proxy/metric-series.ts: no per-call hashing);
+  // the rest are prom-client's own.
+  readonly requests = new CounterFamily({
     name: 'sluice_proxy_requests_total',
     help: 'Requests answered, by S3 operation, status class and backend ("none" when not forwarded).',
-    labelNames: ['operation', 'status_class', 'backend'] as const,
-    registers: [this.registry],
-  });
+    labelNames: ['operation', 'status_class', 'backend'],
+  }).registerIn(this.registry);
   readonly errors = new Counter({
     name: 'sluice_proxy_errors_total',
     help: 'Errors the proxy answered itself (or aborted with), by S3 error code and source.',
     labelNames: ['code', 'source'] as const,
     registers: [this.registry],
   });
-  readonly duration = new Histogram({
+  readonly duration = new HistogramFamily({
     name: 'sluice_proxy_request_duration_seconds',
     help: 'Time from request headers received to the last response byte written, by operation.',
-    labelNames: ['operation'] as const,
+    labelNames: ['operation'],
     buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly backendHeaders = new Histogram({
+  }).registerIn(this.registry);
+  readonly backendHeaders = new HistogramFamily({
     name: 'sluice_proxy_backend_response_headers_seconds',
     help: 'Time from dispatch to the backend response headers, by backend.',
-    labelNames: ['backend'] as const,
+    labelNames: ['backend'],
     buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly receivedBytes = new Counter({
+  }).registerIn(this.registry);
+  readonly receivedBytes = new CounterFamily({
     name: 'sluice_proxy_received_bytes_total',
     help: 'Request body bytes forwarded to backends.',
-    registers: [this.registry],
-  });
-  readonly sentBytes = new Counter({
+  })
+    .registerIn(this.registry)
+    .series();
+  readonly sentBytes = new CounterFamily({
     name: 'sluice_proxy_sent_bytes_total',
     help: 'Response body bytes from backends written to clients.',
-    registers: [this.registry],
-  });
-  readonly inFlight = new Gauge({
+  })
+    .registerIn(this.registry)
+    .series();
+  /** Requests being handled now; read into sluice_proxy_in_flight_requests at each scrape. */
+  inFlightCount = 0;
+  readonly inFlight: GaugeType = new Gauge({
     name: 'sluice_proxy_in_flight_requests',
     help: 'Requests currently being handled.',
     registers: [this.registry],
+    collect: (): void => this.inFlight.set(this.inFlightCount),
   });
   readonly credentialReloads = new Counter({
     name: 'sluice_proxy_credential_reloads_total',
@@ -137,12 +104,6 @@ export class ProxyMetrics {
     registers: [this.registry],
   });
 
-  private readonly requestsChildren = new Children<CounterChild>((v) => this.requests.labels(...v));
-  private readonly durationChildren = new Children<HistogramChild>((v) => this.duration.labels(...v));
-  private readonly backendHeadersChildren = new Children<HistogramChild>((v) =>
-    this.backendHeaders.labels(...v),
-  );
-
   constructor() {
     for (const metric of defaultMetrics()) this.registry.registerMetric(metric);
   }
@@ -152,24 +113,23 @@ export class ProxyMetrics {
    * backends that come and go (a hostname's rotating IPs) do not add series for ever.
    */
   forgetBackend(backend: string): void {
-    for (const values of this.requestsChildren.forget(2, backend)) this.requests.remove(...values);
-    for (const values of this.backendHeadersChildren.forget(0, backend))
-      this.backendHeaders.remove(...values);
+    this.requests.removeWhere('backend', backend);
+    this.backendHeaders.removeWhere('backend', backend);
   }
 
-  /** The requests_total child for one (operation, status class, backend), cached. */
-  requestsOf(operation: string, statusClass: string, backend: string): CounterChild {
-    return this.requestsChildren.get(operation, statusClass, backend);
+  /** The requests_total series for one (operation, status class, backend). */
+  requestsOf(operation: string, statusClass: string, backend: string): CounterSeries {
+    return this.requests.series(operation, statusClass, backend);
   }
 
-  /** The request-duration child for one operation, cached. */
-  durationOf(operation: string): HistogramChild {
-    return this.durationChildren.get(operation);
+  /** The request-duration series for one operation. */
+  durationOf(operation: string): HistogramSeries {
+    return this.duration.series(operation);
   }
 
-  /** The backend-headers child for one backend, cached. */
-  backendHeadersOf(backend: string): HistogramChild {
-    return this.backendHeadersChildren.get(backend);
+  /** The backend-headers series for one backend. */
+  backendHeadersOf(backend: string): HistogramSeries {
+    return this.backendHeaders.series(backend);
   }
 }
 

@@ -15,7 +15,7 @@ export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Log
   const durationMs = performance.now() - ctx.startedAt;
   const backend = ctx.backend?.id ?? 'none';
   const status = ctx.outcome === 'ok' || ctx.outcome === 'error' ? ctx.status : 0;
-  metrics.inFlight.dec();
+  metrics.inFlightCount--;
   metrics.requestsOf(ctx.operation, statusClass(status), backend).inc();
   metrics.durationOf(ctx.operation).observe(durationMs / 1000);
   if (ctx.backendHeadersMs !== undefined)

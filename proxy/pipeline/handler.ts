@@ -68,7 +68,7 @@ async function run(ctx: RequestContext, deps: PipelineDeps): Promise<void> {
 /** Builds the request handler over `deps`. */
 export function createRequestHandler(deps: PipelineDeps): ProxyRequestHandler {
   return (req, res, expectContinue) => {
-    deps.metrics.inFlight.inc();
+    deps.metrics.inFlightCount++;
     const ctx = createContext(nextRequestId(), req, res, expectContinue, deps.shouldClose(req));
     res.once('close', () => finishPhase(ctx, deps.metrics, deps.log));
     void run(ctx, deps);
