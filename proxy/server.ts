@@ -68,7 +68,19 @@ interface ConnState {
   busy: boolean;
   /** Requests pipelined behind it, in order. */
   waiting: (() => void)[];
+  /** We stopped reading the socket: too many requests wait (MAX_PIPELINED). */
+  readPaused: boolean;
 }
+
+/**
+ * Requests a connection may have waiting behind the one being handled before the proxy stops
+ * reading it. Node parses every request a client pipelines as soon as it arrives and holds a
+ * request and a response object for each; without a bound, a client writing requests without
+ * reading answers grew the sidecar's memory for as long as it wrote. Stopped, the client's
+ * further requests wait in the kernel's socket buffers (TCP backpressure), and what Node had
+ * already read (one socket read at most) is still answered.
+ */
+export const MAX_PIPELINED = 16;
 
 function listen(server: Server, host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -213,6 +225,10 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       if (st === undefined) return;
       st.busy = false;
       st.waiting.shift()?.();
+      if (st.readPaused && st.waiting.length < MAX_PIPELINED) {
+        st.readPaused = false;
+        req.socket.resume();
+      }
     });
     const run = (): void => {
       if (st) st.busy = true;
@@ -222,8 +238,13 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       if (req.socket.destroyed || req.socket.writableEnded) res.destroy();
       else handler(req, res, expectContinue);
     };
-    if (st?.busy) st.waiting.push(run);
-    else run();
+    if (st?.busy) {
+      st.waiting.push(run);
+      if (st.waiting.length >= MAX_PIPELINED) {
+        st.readPaused = true;
+        req.socket.pause();
+      }
+    } else run();
   };
 
   const server = http.createServer({
@@ -233,9 +254,17 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     keepAliveTimeout: config.timeouts.keepAliveIdleMs,
     connectionsCheckingInterval: Math.min(1000, config.timeouts.requestHeaderTimeoutMs || 1000),
   });
-  server.on('connection', (socket: Socket) =>
-    conns.set(socket, { since: Date.now(), requests: 0, busy: false, waiting: [] }),
-  );
+  server.on('connection', (socket: Socket) => {
+    const st: ConnState = { since: Date.now(), requests: 0, busy: false, waiting: [], readPaused: false };
+    conns.set(socket, st);
+    // Node's http resumes the socket itself (a finished request is dumped, a body is read): kept
+    // stopped while too many requests wait, as Node's own onSocketResume does for its pause.
+    // No body is cut off: every waiting request but the last was parsed whole, and the last one
+    // runs only after the queue is short again.
+    socket.on('resume', () => {
+      if (st.readPaused) socket.pause();
+    });
+  });
   server.on('request', (req, res) => track(req, res, false));
   server.on('checkContinue', (req, res) => track(req, res, true));
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {

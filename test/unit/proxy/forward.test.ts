@@ -570,6 +570,59 @@ void describe('Connection and pipelining at the edges', () => {
     assert.equal(seen.headers.upgrade, undefined);
   });
 
+  void test('a client pipelining without reading answers is read no further while 16 requests wait, then answered in full', async (t) => {
+    const stack = await startFake();
+    t.after(() => stack.stop());
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    stack.handle((req, res) => {
+      const answer = (): void => void res.writeHead(200, { 'content-length': '2' }).end('ok');
+      if (req.url!.endsWith('/held')) void held.then(answer);
+      else answer();
+    });
+    const sock = await open(stack.proxy.url);
+    let answers = 0;
+    let tail = '';
+    sock.on('data', (b: Buffer) => {
+      const text = tail + b.toString('latin1');
+      answers += text.split('HTTP/1.1 200 ').length - 1;
+      tail = text.slice(-12);
+    });
+    sock.pause(); // the client reads no answer while it writes
+    sock.write('GET /fake-bucket/held HTTP/1.1\r\nHost: x\r\n\r\n');
+    // ~12 KB per request; up to 64 MB of them. Unbounded, the proxy parsed them all as fast as
+    // they came; bounded, it stops reading and the kernel's buffers (a few MB) fill.
+    const one = `GET /fake-bucket/k HTTP/1.1\r\nHost: x\r\nx-pad: ${'p'.repeat(12_000)}\r\n\r\n`;
+    const batch = one.repeat(16);
+    let sent = 1;
+    let written = 0;
+    let stalled = false;
+    while (written < 64 * 1024 * 1024) {
+      sent += 16;
+      written += batch.length;
+      if (sock.write(batch)) continue;
+      const drained = await Promise.race([
+        new Promise<boolean>((r) => sock.once('drain', () => r(true))),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 1_000)),
+      ]);
+      if (!drained) {
+        stalled = true;
+        break;
+      }
+    }
+    assert.ok(stalled, `the proxy read all ${written} bytes of ${sent} pipelined requests`);
+    assert.ok(written < 32 * 1024 * 1024, `${written} bytes written before the proxy stopped reading`);
+    // Released, every request is answered, in order, on the same connection.
+    release();
+    sock.resume();
+    const deadline = Date.now() + 60_000;
+    while (answers < sent && Date.now() < deadline && !sock.destroyed) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    sock.destroy();
+    assert.equal(answers, sent, 'every pipelined request answered');
+  });
+
   void test('a request pipelined behind one answered with Connection: close never reaches the store', async (t) => {
     const bounded = await startFake({ keepAlive: { maxRequests: 1 } });
     t.after(() => bounded.stop());
