@@ -7,7 +7,8 @@
  * them {@link LOG_BATCH_BYTES} at a time, written asynchronously by sonic-boom; a timer hands on
  * whatever waits every {@link LOG_FLUSH_MS} (so a quiet sidecar's lines still show within that),
  * and the lines still waiting are written when the process exits and by {@link flushLog} on
- * shutdown. A write per line cost more than the rest of the logging together. The access line
+ * shutdown. A stdout that stops taking lines holds at most {@link LOG_QUEUE_MAX_BYTES} of them;
+ * later ones are dropped and counted. A write per line cost more than the rest of the logging together. The access line
  * is formatted here, as pino would, without pino's per-call work; the timestamp reuses its
  * formatted second instead of a Date per line. bench/proxy/log-sink.ts measures all of it.
  */
@@ -35,6 +36,26 @@ export function isoTimestamp(): string {
 export const LOG_BATCH_BYTES = 8 * 1024;
 /** Longest a log line waits for its batch, ms. */
 export const LOG_FLUSH_MS = 250;
+/**
+ * Most bytes of log lines held for a stdout that does not take them (a stalled log collector):
+ * beyond this, batches are dropped whole (and counted, {@link droppedLogLines}) instead of
+ * growing the sidecar's memory for as long as the stall lasts.
+ */
+export const LOG_QUEUE_MAX_BYTES = 8 * 1024 * 1024;
+
+let dropped = 0;
+
+/** Log lines dropped so far because stdout did not take them (sluice_proxy_log_lines_dropped_total). */
+export function droppedLogLines(): number {
+  return dropped;
+}
+
+/** Lines in a dropped batch: one per newline. */
+function countLines(batch: Buffer | string): number {
+  let n = 0;
+  for (let i = batch.indexOf('\n'); i >= 0; i = batch.indexOf('\n', i + 1)) n++;
+  return n;
+}
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -95,7 +116,14 @@ export class LineBatcher implements DestinationStream {
 export function createLogger(level: string, dest?: DestinationStream): Logger {
   let stream = dest;
   if (!stream) {
-    const out = pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES, contentMode: 'buffer' });
+    const out = pino.destination({
+      dest: 1,
+      sync: false,
+      minLength: LOG_BATCH_BYTES,
+      maxLength: LOG_QUEUE_MAX_BYTES,
+      contentMode: 'buffer',
+    });
+    out.on('drop', (batch: Buffer) => (dropped += countLines(batch)));
     const batcher = new LineBatcher(out);
     const timer = setInterval(() => {
       try {

@@ -5,7 +5,8 @@
  * fixed set, status is a class (2xx…5xx), backend is a live backend's id (its series are dropped
  * when it leaves every pool: {@link ProxyMetrics.forgetBackend}).
  */
-import type { Gauge as GaugeType, Metric } from 'prom-client';
+import type { Counter as CounterType, Gauge as GaugeType, Metric } from 'prom-client';
+import { droppedLogLines } from './log.ts';
 import { collectDefaultMetrics } from './default-metrics.ts';
 import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from './metric-series.ts';
 import { Counter, Gauge, Registry } from './runtime-deps.ts';
@@ -91,6 +92,18 @@ export class ProxyMetrics {
     help: 'Requests currently being handled.',
     registers: [this.registry],
     collect: (): void => this.inFlight.set(this.inFlightCount),
+  });
+  /** Process-wide count at this registry's last scrape (the count is stdout's, one per process). */
+  private droppedLogLinesSeen = droppedLogLines();
+  readonly logLinesDropped: CounterType = new Counter({
+    name: 'sluice_proxy_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout did not take them (a stalled log collector).',
+    registers: [this.registry],
+    collect: (): void => {
+      const now = droppedLogLines();
+      this.logLinesDropped.inc(now - this.droppedLogLinesSeen);
+      this.droppedLogLinesSeen = now;
+    },
   });
   readonly credentialReloads = new Counter({
     name: 'sluice_proxy_credential_reloads_total',

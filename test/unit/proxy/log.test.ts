@@ -186,3 +186,53 @@ void test('an access line is the line pino writes for log.info({ access }, "requ
   logAccess(quiet, line);
   assert.equal(written.length, 2, 'no access line below the log level');
 });
+
+void test('a stdout that takes nothing holds a bounded queue: later lines are dropped whole and counted', async () => {
+  // The parent does not read the child's stdout until the child has written 64 MB of lines.
+  const child = spawn(
+    process.execPath,
+    [
+      '--expose-gc',
+      '--input-type=module',
+      '-e',
+      `
+      const { createLogger, droppedLogLines, LOG_QUEUE_MAX_BYTES } = await import('./proxy/log.ts');
+      const log = createLogger('info');
+      const pad = 'x'.repeat(1000);
+      for (let i = 0; i < 64000; i++) {
+        log.info({ i, pad }, 'line');
+        if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1));
+      }
+      await new Promise((r) => setTimeout(r, 600)); // the flush timer's batches too
+      globalThis.gc();
+      const held = process.memoryUsage().arrayBuffers;
+      process.stderr.write(JSON.stringify({ dropped: droppedLogLines(), held, max: LOG_QUEUE_MAX_BYTES }) + '\\n');
+      `,
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout.pause();
+  let stderr = '';
+  const stats = await new Promise<{ dropped: number; held: number; max: number }>((resolve, reject) => {
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      const nl = stderr.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(stderr.slice(0, nl)) as { dropped: number; held: number; max: number });
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before its report: ${stderr}`)));
+  });
+  assert.ok(stats.dropped > 0, 'lines were dropped');
+  // Unbounded, all 64 MB stayed queued as Buffers.
+  assert.ok(stats.held < 2 * stats.max, `${stats.held} bytes of buffers held`);
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stdout.resume();
+  await once(child, 'close');
+  const lines = out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { i: number; msg: string });
+  // Whole lines only, in order, and every line either written or counted as dropped.
+  assert.equal(lines.length + stats.dropped, 64000);
+  for (let k = 1; k < lines.length; k++) assert.ok(lines[k]!.i > lines[k - 1]!.i, 'in order');
+});

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CounterFamily, HistogramFamily } from '../../../proxy/metric-series.ts';
+import { ProxyMetrics } from '../../../proxy/metrics.ts';
 import { Counter, Histogram, Registry } from '../../../proxy/runtime-deps.ts';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1, 10];
@@ -104,4 +105,33 @@ void test('a histogram ignores NaN and infinities', () => {
   s.observe(0.5);
   assert.equal(s.count, 1);
   assert.equal(s.sum, 0.5);
+});
+
+void test("the proxy's request-path series scrape under their documented names", async () => {
+  const m = new ProxyMetrics();
+  m.requestsOf('GetObject', '2xx', '10.0.0.1:9000').inc();
+  m.requestsOf('GetObject', '2xx', '10.0.0.1:9000').inc();
+  m.durationOf('GetObject').observe(0.003);
+  m.backendHeadersOf('10.0.0.1:9000').observe(0.002);
+  m.sentBytes.inc(4096);
+  m.inFlightCount = 3;
+  const text = await m.registry.metrics();
+  assert.match(
+    text,
+    /^sluice_proxy_requests_total\{operation="GetObject",status_class="2xx",backend="10\.0\.0\.1:9000"\} 2$/m,
+  );
+  assert.match(
+    text,
+    /^sluice_proxy_request_duration_seconds_bucket\{le="0\.005",operation="GetObject"\} 1$/m,
+  );
+  assert.match(
+    text,
+    /^sluice_proxy_backend_response_headers_seconds_count\{backend="10\.0\.0\.1:9000"\} 1$/m,
+  );
+  assert.match(text, /^sluice_proxy_sent_bytes_total 4096$/m);
+  assert.match(text, /^sluice_proxy_received_bytes_total 0$/m);
+  assert.match(text, /^sluice_proxy_in_flight_requests 3$/m);
+  assert.match(text, /^sluice_proxy_log_lines_dropped_total 0$/m);
+  m.forgetBackend('10.0.0.1:9000');
+  assert.doesNotMatch(await m.registry.metrics(), /10\.0\.0\.1:9000/);
 });
