@@ -70,6 +70,11 @@ interface ConnState {
   waiting: (() => void)[];
   /** We stopped reading the socket: too many requests wait (MAX_PIPELINED). */
   readPaused: boolean;
+  /**
+   * We stopped reading it since the last request's headers came in: a request whose head was
+   * cut off by the pause waits for us, not for its client (see the clientError handler).
+   */
+  stalledByUs: boolean;
 }
 
 /**
@@ -219,6 +224,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     inFlight++;
     open.add(res);
     const st = conns.get(req.socket);
+    if (st && !st.readPaused) st.stalledByUs = false;
     res.once('close', () => {
       inFlight--;
       open.delete(res);
@@ -242,6 +248,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       st.waiting.push(run);
       if (st.waiting.length >= MAX_PIPELINED) {
         st.readPaused = true;
+        st.stalledByUs = true;
         req.socket.pause();
       }
     } else run();
@@ -255,7 +262,14 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     connectionsCheckingInterval: Math.min(1000, config.timeouts.requestHeaderTimeoutMs || 1000),
   });
   server.on('connection', (socket: Socket) => {
-    const st: ConnState = { since: Date.now(), requests: 0, busy: false, waiting: [], readPaused: false };
+    const st: ConnState = {
+      since: Date.now(),
+      requests: 0,
+      busy: false,
+      waiting: [],
+      readPaused: false,
+      stalledByUs: false,
+    };
     conns.set(socket, st);
     // Node's http resumes the socket itself (a finished request is dumped, a body is read): kept
     // stopped while too many requests wait, as Node's own onSocketResume does for its pause.
@@ -272,6 +286,10 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       socket.destroy();
       return;
     }
+    // Node's header timeout counts from a request's first byte. Stopping the read (MAX_PIPELINED)
+    // can cut a pipelined request's head in two; its rest is in the kernel, read as soon as we
+    // resume. Node reports each request once, so the connection goes on.
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && conns.get(socket)?.stalledByUs) return;
     const spec =
       err.code === 'HPE_HEADER_OVERFLOW'
         ? Errors.RequestHeaderSectionTooLarge

@@ -623,6 +623,36 @@ void describe('Connection and pipelining at the edges', () => {
     assert.equal(answers, sent, 'every pipelined request answered');
   });
 
+  void test('a request whose head the pipelining bound cut in two is not timed out while the proxy holds it', async (t) => {
+    // 60 requests of ~5 KB in one write: the proxy stops reading with part of one head read.
+    // That head completes only once the slow first answer is out, after the header timeout.
+    const stack = await startFake({ timeouts: { requestHeaderTimeoutMs: 1_000 } });
+    t.after(() => stack.stop());
+    stack.handle((req, res) => {
+      const answer = (): void => void res.writeHead(200, { 'content-length': '2' }).end('ok');
+      if (req.url!.endsWith('/held')) setTimeout(answer, 2_500);
+      else answer();
+    });
+    const sock = await open(stack.proxy.url);
+    let text = '';
+    sock.on('data', (b: Buffer) => (text += b.toString('latin1')));
+    let out = 'GET /fake-bucket/held HTTP/1.1\r\nHost: x\r\n\r\n';
+    for (let i = 0; i < 60; i++)
+      out += `GET /fake-bucket/k${i} HTTP/1.1\r\nHost: x\r\nx-pad: ${'p'.repeat(5_000)}\r\n\r\n`;
+    sock.write(out);
+    const deadline = Date.now() + 15_000;
+    while (text.split('HTTP/1.1 ').length - 1 < 61 && Date.now() < deadline && !sock.destroyed) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    sock.destroy();
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
+    assert.equal(statuses.length, 61, 'every request answered');
+    assert.ok(
+      statuses.every((s) => s === '200'),
+      `statuses: ${statuses.join(',')}`,
+    );
+  });
+
   void test('a request pipelined behind one answered with Connection: close never reaches the store', async (t) => {
     const bounded = await startFake({ keepAlive: { maxRequests: 1 } });
     t.after(() => bounded.stop());
