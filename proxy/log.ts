@@ -107,6 +107,9 @@ export class LineBatcher implements DestinationStream {
 
   /** Writes everything gathered before returning (pino's fatal(), process exit). */
   flushSync(): void {
+    // sonic-boom's queue first: behind a stdout that stalled it may be full, and the last batch
+    // (a fatal line's) handed on to a full queue would be the one dropped.
+    this.out.flushSync();
     this.handOn();
     this.out.flushSync();
   }

@@ -19,6 +19,9 @@ export class CounterSeries {
   constructor(labels: Labels) {
     this.labels = labels;
   }
+  zero(): void {
+    this.value = 0;
+  }
   /** Adds `by` (default 1); a negative or non-finite amount is ignored (a counter only grows). */
   inc(by = 1): void {
     if (by >= 0 && by !== Infinity) this.value += by;
@@ -37,6 +40,11 @@ export class HistogramSeries {
     this.labels = labels;
     this.bounds = bounds;
     this.counts = new Float64Array(bounds.length + 1);
+  }
+  zero(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
   }
   /** Records `v`; NaN and ±Infinity are ignored (they would poison the sum). */
   observe(v: number): void {
@@ -137,7 +145,7 @@ interface FamilyConfig {
 }
 
 /** What a Registry reads from a metric (prom-client's Metric shape, the parts it uses). */
-abstract class Family<S extends { labels: Labels }> {
+abstract class Family<S extends { labels: Labels; zero(): void }> {
   readonly name: string;
   readonly help: string;
   readonly aggregator = 'sum';
@@ -161,8 +169,13 @@ abstract class Family<S extends { labels: Labels }> {
     this.table.removeWhere(name, value);
   }
 
+  /**
+   * Registry.resetMetrics(): series with labels go, as prom-client's do; the one series of a
+   * metric without labels is zeroed in place, since its callers keep it (proxy/metrics.ts).
+   */
   reset(): void {
-    this.table.clear();
+    if (this.noLabels) this.table.get().zero();
+    else this.table.clear();
   }
 
   /** Registers this in `registry` (which takes it as one of its own metrics). */

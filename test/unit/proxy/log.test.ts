@@ -236,3 +236,50 @@ void test('a stdout that takes nothing holds a bounded queue: later lines are dr
   assert.equal(lines.length + stats.dropped, 64000);
   for (let k = 1; k < lines.length; k++) assert.ok(lines[k]!.i > lines[k - 1]!.i, 'in order');
 });
+
+void test('a fatal line behind a full queue is written, not dropped with the last batch', async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
+      const { createLogger, droppedLogLines } = await import('./proxy/log.ts');
+      const log = createLogger('info');
+      const pad = 'x'.repeat(1000);
+      for (let i = 0; i < 12000; i++) {
+        log.info({ i, pad }, 'line');
+        if (i % 1000 === 999) await new Promise((r) => setTimeout(r, 1));
+      }
+      await new Promise((r) => setTimeout(r, 400));
+      // Small batches until one is dropped: the queue is full to within a line.
+      const before = droppedLogLines();
+      for (let k = 0; droppedLogLines() === before && k < 20000; k++) {
+        log.info({ k }, 'fill');
+        log.flush();
+      }
+      process.stderr.write('full ' + (droppedLogLines() > before) + '\\n');
+      log.info({ pad }, 'pending');
+      log.fatal('FATAL-LINE');
+      process.exit(3);
+      `,
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout.pause();
+  let stderr = '';
+  let out = '';
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+    // Read only once the queue is full; fatal() then waits for this reader.
+    if (stderr.includes('\n') && !child.stdout.listenerCount('data')) {
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout.resume();
+    }
+  });
+  const [code] = (await once(child, 'close')) as [number];
+  assert.equal(code, 3, stderr);
+  assert.match(stderr, /^full true$/m);
+  const last = out.trimEnd().split('\n').at(-1)!;
+  assert.match(last, /"level":60.*"msg":"FATAL-LINE"/);
+});

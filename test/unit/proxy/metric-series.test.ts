@@ -135,3 +135,14 @@ void test("the proxy's request-path series scrape under their documented names",
   m.forgetBackend('10.0.0.1:9000');
   assert.doesNotMatch(await m.registry.metrics(), /10\.0\.0\.1:9000/);
 });
+
+void test('after registry.resetMetrics() a kept series without labels still counts; labelled ones go', async () => {
+  const m = new ProxyMetrics();
+  m.sentBytes.inc(10);
+  m.requestsOf('GetObject', '2xx', 'b').inc();
+  m.registry.resetMetrics();
+  m.sentBytes.inc(5);
+  const text = await m.registry.metrics();
+  assert.match(text, /^sluice_proxy_sent_bytes_total 5$/m);
+  assert.doesNotMatch(text, /^sluice_proxy_requests_total\{/m);
+});
