@@ -8,9 +8,10 @@
  * whatever waits every {@link LOG_FLUSH_MS} (so a quiet sidecar's lines still show within that),
  * and the lines still waiting are written when the process exits and by {@link flushLog} on
  * shutdown. A stdout that stops taking lines holds at most {@link LOG_QUEUE_MAX_BYTES} of them;
- * later ones are dropped and counted. A write per line cost more than the rest of the logging together. The access line
- * is formatted here, as pino would, without pino's per-call work; the timestamp reuses its
- * formatted second instead of a Date per line. bench/proxy/log-sink.ts measures all of it.
+ * later ones are dropped and counted. A write per line cost more than the rest of the logging
+ * together. The access line is formatted here, as pino would, without pino's per-call work; the
+ * timestamp reuses its formatted second instead of a Date per line. bench/proxy/log-sink.ts
+ * measures all of it.
  */
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';

@@ -75,6 +75,10 @@ interface ConnState {
    * cut off by the pause waits for us, not for its client (see the clientError handler).
    */
   stalledByUs: boolean;
+  /** Node's header timeout came while we held the socket: ours starts when we resume. */
+  headTimeoutOwed: boolean;
+  /** Our header deadline for a head cut by the pause, counted from the resume. */
+  headTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -224,7 +228,12 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     inFlight++;
     open.add(res);
     const st = conns.get(req.socket);
-    if (st && !st.readPaused) st.stalledByUs = false;
+    if (st) {
+      // A head came in whole: no header deadline of ours is owed any more.
+      clearTimeout(st.headTimer);
+      st.headTimeoutOwed = false;
+      if (!st.readPaused) st.stalledByUs = false;
+    }
     res.once('close', () => {
       inFlight--;
       open.delete(res);
@@ -234,6 +243,7 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       if (st.readPaused && st.waiting.length < MAX_PIPELINED) {
         st.readPaused = false;
         req.socket.resume();
+        if (st.headTimeoutOwed) armHeadDeadline(req.socket, st);
       }
     });
     const run = (): void => {
@@ -254,6 +264,26 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     } else run();
   };
 
+  /** Answers a request Node could not parse (or whose head timed out) with its S3 error. */
+  const rejectClient = (socket: Socket, code: string | undefined): void => {
+    const spec =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? Errors.RequestHeaderSectionTooLarge
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? Errors.RequestTimeout
+          : Errors.BadRequest;
+    metrics.errors.inc({ code: spec.code, source: spec.source });
+    log.warn({ code, s3Code: spec.code }, 'rejected a malformed request');
+    rejectInOrder(socket, spec);
+  };
+  const armHeadDeadline = (socket: Socket, st: ConnState): void => {
+    st.headTimeoutOwed = false;
+    clearTimeout(st.headTimer);
+    st.headTimer = setTimeout(() => {
+      if (!socket.destroyed) rejectClient(socket, 'ERR_HTTP_REQUEST_TIMEOUT');
+    }, server.headersTimeout); // what Node's own deadline would be (config, or its default)
+  };
+
   const server = http.createServer({
     maxHeaderSize: config.limits.maxHeaderBytes,
     headersTimeout: config.timeouts.requestHeaderTimeoutMs || undefined,
@@ -269,8 +299,11 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
       waiting: [],
       readPaused: false,
       stalledByUs: false,
+      headTimeoutOwed: false,
+      headTimer: undefined,
     };
     conns.set(socket, st);
+    socket.once('close', () => clearTimeout(st.headTimer));
     // Node's http resumes the socket itself (a finished request is dumped, a body is read): kept
     // stopped while too many requests wait, as Node's own onSocketResume does for its pause.
     // No body is cut off: every waiting request but the last was parsed whole, and the last one
@@ -288,17 +321,15 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     }
     // Node's header timeout counts from a request's first byte. Stopping the read (MAX_PIPELINED)
     // can cut a pipelined request's head in two; its rest is in the kernel, read as soon as we
-    // resume. Node reports each request once, so the connection goes on.
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && conns.get(socket)?.stalledByUs) return;
-    const spec =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? Errors.RequestHeaderSectionTooLarge
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? Errors.RequestTimeout
-          : Errors.BadRequest;
-    metrics.errors.inc({ code: spec.code, source: spec.source });
-    log.warn({ code: err.code, s3Code: spec.code }, 'rejected a malformed request');
-    rejectInOrder(socket, spec);
+    // resume. Node reports each request once, so the header deadline becomes ours, counted from
+    // the resume: a head that still does not complete then is the client's.
+    const st = conns.get(socket);
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && st?.stalledByUs) {
+      if (st.readPaused) st.headTimeoutOwed = true;
+      else armHeadDeadline(socket, st);
+      return;
+    }
+    rejectClient(socket, err.code);
   });
 
   const routes = defaultAdminRoutes(metrics.registry, () => ready);

@@ -653,6 +653,33 @@ void describe('Connection and pipelining at the edges', () => {
     );
   });
 
+  void test('a head cut by the pipelining bound that never completes still times out, counted from the resume', async (t) => {
+    const stack = await startFake({ timeouts: { requestHeaderTimeoutMs: 1_000 } });
+    t.after(() => stack.stop());
+    stack.handle((req, res) => {
+      const answer = (): void => void res.writeHead(200, { 'content-length': '2' }).end('ok');
+      if (req.url!.endsWith('/held')) setTimeout(answer, 2_000);
+      else answer();
+    });
+    const sock = await open(stack.proxy.url);
+    let text = '';
+    sock.on('data', (b: Buffer) => (text += b.toString('latin1')));
+    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now())));
+    // 17 requests wait behind the held one (the proxy stops reading), then a head that never ends.
+    let out = 'GET /fake-bucket/held HTTP/1.1\r\nHost: x\r\n\r\n';
+    for (let i = 0; i < 17; i++) out += `GET /fake-bucket/k${i} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    sock.write(out + 'GET /fake-bucket/slow HTTP/1.1\r\nHost: x\r\n');
+    const start = Date.now();
+    const end = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
+    sock.destroy();
+    assert.ok(end > 0, 'the connection was closed');
+    // The held answer (2 s), then the deadline from the resume (1 s), checked at most 1 s late.
+    assert.ok(end - start >= 2_900, `closed after ${end - start} ms`);
+    const statuses = [...text.matchAll(/HTTP\/1\.1 (\d+)/g)].map((m) => m[1]);
+    assert.deepEqual(statuses, [...Array<string>(18).fill('200'), '400']);
+    assert.match(text, /<Code>RequestTimeout<\/Code>/);
+  });
+
   void test('a request pipelined behind one answered with Connection: close never reaches the store', async (t) => {
     const bounded = await startFake({ keepAlive: { maxRequests: 1 } });
     t.after(() => bounded.stop());
