@@ -138,6 +138,15 @@ class SeriesTable<S extends { labels: Labels }> {
   }
 }
 
+/** What get() hands the Registry: prom-client's MetricObjectWithValues. */
+interface Exported<Type, Value> {
+  name: string;
+  help: string;
+  type: Type;
+  aggregator: 'sum';
+  values: Value[];
+}
+
 interface FamilyConfig {
   name: string;
   help: string;
@@ -199,13 +208,7 @@ export class CounterFamily extends Family<CounterSeries> {
     super(config, (labels) => new CounterSeries(labels));
   }
 
-  get(): Promise<{
-    name: string;
-    help: string;
-    type: 'counter';
-    aggregator: 'sum';
-    values: { labels: Labels; value: number }[];
-  }> {
+  get(): Promise<Exported<'counter', { labels: Labels; value: number }>> {
     const values = this.seriesForExport().map((s) => ({ labels: s.labels, value: s.value }));
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: 'sum', values });
   }
@@ -229,13 +232,7 @@ export class HistogramFamily extends Family<HistogramSeries> {
   }
 
   /** As prom-client's histogram: `le` as the label, the series' own labels beside it. */
-  getForPromString(): Promise<{
-    name: string;
-    help: string;
-    type: 'histogram';
-    aggregator: 'sum';
-    values: HistogramValue[];
-  }> {
+  getForPromString(): Promise<Exported<'histogram', HistogramValue>> {
     const bucket = `${this.name}_bucket`;
     const values: HistogramValue[] = [];
     for (const s of this.seriesForExport()) {
@@ -255,13 +252,7 @@ export class HistogramFamily extends Family<HistogramSeries> {
   }
 
   /** For JSON: each value's labels with the series' own merged in (as prom-client's get()). */
-  async get(): Promise<{
-    name: string;
-    help: string;
-    type: 'histogram';
-    aggregator: 'sum';
-    values: HistogramValue[];
-  }> {
+  async get(): Promise<Exported<'histogram', HistogramValue>> {
     const data = await this.getForPromString();
     data.values = data.values.map((v) => ({
       labels: { ...v.sharedLabels, ...v.labels },
