@@ -3,7 +3,8 @@
  * aborts the client, timeouts (backend first byte, client not reading), connect refused, and
  * what reaches the backend (re-signed, client auth gone, path re-encoded).
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import type { Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -553,6 +554,21 @@ void describe('what the client sends that the store would read differently', () 
   });
 });
 
+/**
+ * A proxy with a 1 s header timeout in front of a backend that answers `/held` after `heldMs`
+ * and anything else at once; a raw connection to it.
+ */
+async function heldFirst(t: TestContext, heldMs: number): Promise<Socket> {
+  const stack = await startFake({ timeouts: { requestHeaderTimeoutMs: 1_000 } });
+  t.after(() => stack.stop());
+  stack.handle((req, res) => {
+    const answer = (): void => void res.writeHead(200, { 'content-length': '2' }).end('ok');
+    if (req.url!.endsWith('/held')) setTimeout(answer, heldMs);
+    else answer();
+  });
+  return open(stack.proxy.url);
+}
+
 void describe('Connection and pipelining at the edges', () => {
   void test('an h2c upgrade attempt (Connection: Upgrade, HTTP2-Settings) is served over HTTP/1.1, the named headers dropped', async () => {
     f.handle((_req, res) => res.end('ok'));
@@ -626,14 +642,7 @@ void describe('Connection and pipelining at the edges', () => {
   void test('a request whose head the pipelining bound cut in two is not timed out while the proxy holds it', async (t) => {
     // 60 requests of ~5 KB in one write: the proxy stops reading with part of one head read.
     // That head completes only once the slow first answer is out, after the header timeout.
-    const stack = await startFake({ timeouts: { requestHeaderTimeoutMs: 1_000 } });
-    t.after(() => stack.stop());
-    stack.handle((req, res) => {
-      const answer = (): void => void res.writeHead(200, { 'content-length': '2' }).end('ok');
-      if (req.url!.endsWith('/held')) setTimeout(answer, 2_500);
-      else answer();
-    });
-    const sock = await open(stack.proxy.url);
+    const sock = await heldFirst(t, 2_500);
     let text = '';
     sock.on('data', (b: Buffer) => (text += b.toString('latin1')));
     let out = 'GET /fake-bucket/held HTTP/1.1\r\nHost: x\r\n\r\n';
@@ -654,14 +663,7 @@ void describe('Connection and pipelining at the edges', () => {
   });
 
   void test('a head cut by the pipelining bound that never completes still times out, counted from the resume', async (t) => {
-    const stack = await startFake({ timeouts: { requestHeaderTimeoutMs: 1_000 } });
-    t.after(() => stack.stop());
-    stack.handle((req, res) => {
-      const answer = (): void => void res.writeHead(200, { 'content-length': '2' }).end('ok');
-      if (req.url!.endsWith('/held')) setTimeout(answer, 2_000);
-      else answer();
-    });
-    const sock = await open(stack.proxy.url);
+    const sock = await heldFirst(t, 2_000);
     let text = '';
     sock.on('data', (b: Buffer) => (text += b.toString('latin1')));
     const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now())));
