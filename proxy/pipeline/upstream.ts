@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { type Duplex, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import { BodyChunkLedger } from '../http1/release.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../s3/canonical.ts';
@@ -119,50 +119,6 @@ function parseLength(v: string | undefined, name: string): number | undefined {
   return Number(v);
 }
 
-/**
- * Feeds the client request into `through` (the aws-chunked decoder), which is what the backend
- * client reads, and passes the request's failures on to it. Errors of `through` reach the
- * forward phase through the client (onResponseError); the no-op listener keeps a late one from
- * becoming uncaught.
- *
- * Not `req.pipe(through)`: pipe resumes the request as soon as the decoder has handed its last
- * chunk on, even when the backend client has just paused the decoder (its socket is full), so
- * the decoder took one more client chunk and held it while the request buffered the next —
- * one chunk more per upload than a plain body (~64 KiB; 4 MiB at 64 concurrent uploads). Here
- * the request reads on only while the decoder is neither full nor paused.
- */
-function guard(req: IncomingMessage, through: Duplex): Duplex {
-  // Paused by a 'data' consumer (the backend client, its socket full). Not isPaused(): that is
-  // also true while a 'readable' consumer pulls (an async iterator), which never resumes it;
-  // pause() emits 'pause' only for a flowing stream.
-  let heldBack = false;
-  const readOn = (): void => {
-    if (!heldBack && !through.writableNeedDrain && !through.destroyed) req.resume();
-  };
-  const onData = (chunk: Buffer): void => {
-    if (!through.write(chunk) || heldBack) req.pause();
-  };
-  const onEnd = (): void => void through.end();
-  req.on('data', onData);
-  req.on('end', onEnd);
-  through.on('pause', () => (heldBack = true));
-  through.on('resume', () => {
-    heldBack = false;
-    readOn();
-  });
-  through.on('drain', readOn);
-  // Gone (failed or destroyed): stop feeding it, and stop reading the request, as unpipe does.
-  through.once('close', () => {
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.pause();
-  });
-  req.on('error', (err) => through.destroy(err));
-  req.on('aborted', () => through.destroy(new ProxyError(Errors.IncompleteBody)));
-  through.on('error', () => undefined);
-  return through;
-}
-
 /** A Content-Encoding without its aws-chunked coding, the only one undone here: any other describes the object. */
 function withoutAwsChunked(encoding: string | undefined): string {
   return (encoding ?? '')
@@ -241,10 +197,17 @@ export function buildUpstream(
         : 'verbatim';
     // The decoder's output is of the client request's own chunks: freed once written.
     const ledger = new BodyChunkLedger();
-    body = guard(
-      req,
-      new AwsChunkedDecoder({ output, decodedLength, plan, ledger, inputLength: contentLength }),
-    );
+    const decoder = new AwsChunkedDecoder(req, {
+      output,
+      decodedLength,
+      plan,
+      ledger,
+      inputLength: contentLength,
+    });
+    // Its failures reach the forward phase through the backend client (onResponseError); this
+    // keeps one that comes when nobody reads it any more from becoming uncaught.
+    decoder.on('error', ignore);
+    body = decoder;
     releaseBody = ledger;
     if (payload.trailer) {
       signed['x-amz-content-sha256'] = STREAMING_UNSIGNED_TRAILER;
@@ -344,3 +307,5 @@ export function withPlainBody(
     releaseBody: false, // a buffer of ours, not the client's chunks
   };
 }
+
+function ignore(): void {}

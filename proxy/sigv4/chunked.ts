@@ -25,8 +25,7 @@
  * until the input has ended with nothing after the framing. A backend may act on a complete
  * aws-chunked body before its HTTP body ends (MinIO stops reading at the trailer).
  */
-import { Transform } from 'node:stream';
-import type { TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Errors, ProxyError } from '../errors.ts';
 import type { BodyChunkLedger } from '../http1/release.ts';
 
@@ -46,7 +45,7 @@ export interface AwsChunkedDecoderOptions {
   /**
    * Counts each data view handed on, so the backend client can free an input buffer once all
    * its views are written (proxy/http1/release.ts). The decoder keeps no input buffer after
-   * `_transform` returns (partial header lines are copied into a string).
+   * decoding it (partial header lines are copied into a string).
    */
   ledger?: BodyChunkLedger | undefined;
 }
@@ -115,8 +114,18 @@ export function planReframe(
   return { trailers, length };
 }
 
-/** A Transform from aws-chunked to raw, re-framed or checked verbatim bytes; see the module doc. */
-export class AwsChunkedDecoder extends Transform {
+/**
+ * A Readable of `source`'s aws-chunked body as raw, re-framed or checked verbatim bytes; see the
+ * module doc.
+ *
+ * It reads `source` itself, one chunk at a time: each chunk is decoded as it arrives and handed
+ * on at once, and `source` is paused whenever this stream's consumer is (or what a chunk made is
+ * not all taken), and resumed when the consumer asks for more (`_read`). Not a Transform: its
+ * writable half added a write request, a callback and a 'drain' per client chunk, and a pipe
+ * or a guard around it to keep the client request from being read ahead while the backend
+ * socket is full; here there is nothing between the client request and the backend socket.
+ */
+export class AwsChunkedDecoder extends Readable {
   /** Object bytes decoded so far. */
   decoded = 0;
   /** Trailers received (name lower-cased), excluding the trailer signature. */
@@ -137,12 +146,18 @@ export class AwsChunkedDecoder extends Transform {
   private outLeft = 0;
   /** Planned re-framing: the last output chunk's CRLF is still to be written. */
   private crlfOwed = false;
+  private readonly source: Readable;
+  /** Something was pushed since the last client chunk came in. */
+  private pushed = false;
 
-  constructor(opts: AwsChunkedDecoderOptions) {
-    // No buffering beyond the chunk in hand: each upload then holds one client chunk fewer
-    // (64 concurrent 64 MiB aws-chunked PUTs: peak RSS 103 vs 110 MiB, same throughput, two
-    // runs of three rounds each; bench/proxy/PERFORMANCE.md).
-    super({ readableHighWaterMark: 0, writableHighWaterMark: 0 });
+  /**
+   * `source`: the aws-chunked body (the client request). This stream reads it from now on and,
+   * once destroyed (failed, or by its consumer), stops reading it and leaves it paused.
+   */
+  constructor(source: Readable, opts: AwsChunkedDecoderOptions) {
+    // No buffering beyond the chunk in hand: what one client chunk made waits here only while the
+    // consumer is paused, and the client request is not read meanwhile.
+    super({ highWaterMark: 0 });
     this.reframe = opts.output === 'reframe';
     this.verbatim = opts.output === 'verbatim';
     this.inputLength = opts.inputLength;
@@ -151,7 +166,76 @@ export class AwsChunkedDecoder extends Transform {
     this.plan = this.reframe ? opts.plan : undefined;
     if (this.plan && this.decodedLength === undefined)
       throw new TypeError('a re-framing plan needs decodedLength');
+    this.source = source;
+    source.on('data', this.onSourceData);
+    source.on('end', this.onSourceEnd);
+    source.on('error', this.onSourceError);
+    // Closed before its end without an error: a client request that ended early ('aborted', a
+    // deprecated event, comes just before).
+    source.on('close', this.onSourceClose);
+    // Read when the consumer asks (_read), not before: 'data' alone would start it flowing.
+    source.pause();
+    // Already over: none of those events will come.
+    if (source.errored || source.destroyed || source.readableEnded) {
+      const err = source.errored ?? new ProxyError(Errors.IncompleteBody);
+      process.nextTick(() => this.destroy(err));
+    }
   }
+
+  override _read(): void {
+    this.source.resume();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const source = this.source;
+    source.off('data', this.onSourceData);
+    source.off('end', this.onSourceEnd);
+    source.off('close', this.onSourceClose);
+    // A late failure of the request has nobody to go to now.
+    source.off('error', this.onSourceError);
+    source.on('error', ignore);
+    source.pause();
+    cb(err);
+  }
+
+  override push(chunk: Buffer | string | null): boolean {
+    this.pushed = true;
+    return super.push(chunk);
+  }
+
+  private readonly onSourceData = (chunk: Buffer): void => {
+    if (this.destroyed) return;
+    this.pushed = false;
+    const err = this.decode(chunk);
+    if (err) {
+      this.destroy(err);
+      return;
+    }
+    // The consumer paused (its socket is full) or left some of this chunk's output unread:
+    // the client request waits, rather than buffer its next chunk behind this one. Not when
+    // the chunk made nothing (a part of a chunk header): the consumer's read is still
+    // outstanding, and _read is not called again until something is pushed.
+    if (this.pushed && (this.readableFlowing !== true || this.readableLength > 0)) this.source.pause();
+  };
+
+  private readonly onSourceEnd = (): void => {
+    if (this.destroyed) return;
+    if (this.state !== DONE) {
+      this.destroy(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
+      return;
+    }
+    for (const out of this.held) this.push(out);
+    this.held.length = 0;
+    this.push(null);
+  };
+
+  private readonly onSourceError = (err: Error): void => {
+    this.destroy(err);
+  };
+
+  private readonly onSourceClose = (): void => {
+    if (!this.source.readableEnded) this.destroy(new ProxyError(Errors.IncompleteBody));
+  };
 
   private fail(msg: string): ProxyError {
     return new ProxyError(Errors.MalformedChunkedEncoding, `Malformed aws-chunked body: ${msg}.`);
@@ -247,7 +331,8 @@ export class AwsChunkedDecoder extends Transform {
     }
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  /** Decodes one chunk of the body and hands on what it makes; returns an error or undefined. */
+  private decode(chunk: Buffer): ProxyError | undefined {
     let i = 0;
     const len = chunk.length;
     while (i < len) {
@@ -268,7 +353,7 @@ export class AwsChunkedDecoder extends Transform {
         i += n;
         if (this.remaining === 0) this.state = DATA_CR;
       } else if (s === DATA_CR || s === DATA_LF) {
-        if (chunk[i] !== (s === DATA_CR ? 13 : 10)) return cb(this.fail('chunk data not followed by CRLF'));
+        if (chunk[i] !== (s === DATA_CR ? 13 : 10)) return this.fail('chunk data not followed by CRLF');
         i++;
         if (s === DATA_LF) {
           if (this.reframe && !this.plan) this.push(CRLF);
@@ -277,18 +362,18 @@ export class AwsChunkedDecoder extends Transform {
       } else if (s === HEADER || s === TRAILER) {
         const nl = chunk.indexOf(10, i);
         const end = nl === -1 ? len : nl;
-        if (this.line.length + (end - i) > MAX_LINE) return cb(this.fail('header line too long'));
+        if (this.line.length + (end - i) > MAX_LINE) return this.fail('header line too long');
         this.line += chunk.toString('latin1', i, end);
         i = end;
         if (nl === -1) break;
         i++;
         const line = this.line;
         this.line = '';
-        if (!line.endsWith('\r')) return cb(this.fail('line not terminated by CRLF'));
+        if (!line.endsWith('\r')) return this.fail('line not terminated by CRLF');
         const err = this.onLine(line.slice(0, -1));
-        if (err) return cb(err);
+        if (err) return err;
       } else {
-        return cb(new ProxyError(Errors.IncompleteBody, 'Bytes after the end of the aws-chunked body.'));
+        return new ProxyError(Errors.IncompleteBody, 'Bytes after the end of the aws-chunked body.');
       }
     }
     // Verbatim: the whole buffer, every byte of it checked (an error above kept it back); the
@@ -296,20 +381,14 @@ export class AwsChunkedDecoder extends Transform {
     if (this.verbatim) {
       this.received += len;
       if (this.received === this.inputLength && this.state !== DONE) {
-        return cb(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
+        return new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.');
       }
       this.ledger?.hold(chunk, chunk);
       if (this.state === DONE) this.held.push(chunk);
       else this.push(chunk);
     }
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.state !== DONE)
-      return cb(new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.'));
-    for (const out of this.held) this.push(out);
-    this.held.length = 0;
-    cb();
+    return undefined;
   }
 }
+
+function ignore(): void {}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough, type Transform } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { BodyChunkLedger } from '../../../proxy/http1/release.ts';
 import { AwsChunkedDecoder } from '../../../proxy/sigv4/chunked.ts';
@@ -32,12 +32,14 @@ async function upload(
   t: Parameters<typeof startRawServer>[0],
   chunks: Buffer[],
   releaseBodyChunks: boolean | BodyChunkLedger,
-  opts: { body?: Transform; total?: number } = {},
+  opts: { body?: (source: PassThrough) => Readable; total?: number } = {},
 ): Promise<{ result: Error | 'end' | undefined; received: Buffer }> {
   const srv = await startRawServer(t, (c) => c.socket.write(response('stored')));
   const pool = makePool(t, srv.origin);
   const total = opts.total ?? chunks.reduce((n, c) => n + c.length, 0);
-  const body = opts.body ?? new PassThrough({ highWaterMark: 0 });
+  // What the test writes into; the exchange reads `body`, which reads it (or is it).
+  const source = new PassThrough({ highWaterMark: 0 });
+  const body = opts.body ? opts.body(source) : source;
   let result: Error | 'end' | undefined;
   pool.dispatch(
     request({
@@ -54,9 +56,9 @@ async function upload(
     },
   );
   for (const chunk of chunks) {
-    if (!body.write(chunk)) await new Promise((resolve) => body.once('drain', resolve));
+    if (!source.write(chunk)) await new Promise((resolve) => source.once('drain', resolve));
   }
-  body.end();
+  source.end();
   await until(() => result !== undefined, 'the exchange ended', POLL);
   return { result, received: srv.conns[0]!.requests[0]!.body };
 }
@@ -116,8 +118,11 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
       chunks.push(own);
     }
     const ledger = new BodyChunkLedger();
-    const decoder = new AwsChunkedDecoder({ output: 'payload', decodedLength: object.length, ledger });
-    decoder.on('error', () => undefined);
+    const decoder = (source: PassThrough): Readable => {
+      const d = new AwsChunkedDecoder(source, { output: 'payload', decodedLength: object.length, ledger });
+      d.on('error', () => undefined);
+      return d;
+    };
     const { result, received } = await upload(t, chunks, ledger, { body: decoder, total: object.length });
     assert.equal(result, 'end');
     assert.ok(received.equals(object), 'the backend got the decoded object');

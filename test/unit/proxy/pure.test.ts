@@ -4,7 +4,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { setImmediate as setImmediateP } from 'node:timers/promises';
 import { text } from 'node:stream/consumers';
 import { getCanonicalQuery } from '@smithy/signature-v4';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -136,7 +137,7 @@ async function decode(
   const parts: Buffer[] = [];
   for (let i = 0; i < body.length; i += split) parts.push(body.subarray(i, i + split));
   const output = reframe === 'verbatim' ? 'verbatim' : reframe ? 'reframe' : 'payload';
-  return text(Readable.from(parts).pipe(new AwsChunkedDecoder({ output, decodedLength })));
+  return text(new AwsChunkedDecoder(Readable.from(parts), { output, decodedLength }));
 }
 
 void describe('AwsChunkedDecoder', () => {
@@ -146,6 +147,73 @@ void describe('AwsChunkedDecoder', () => {
       const { body } = awsChunked(data, { chunkSize: 5, signed: true });
       assert.equal(await decode(body, false, data.length, split), data.toString());
     }
+  });
+  void test('reads the client body only as fast as its consumer takes the output', async () => {
+    // Ten client chunks of one aws-chunked chunk each: each makes output, so a paused consumer
+    // must stop the reading of the next one.
+    const object = Buffer.alloc(10 * 100, 'x');
+    const { body } = awsChunked(object, { chunkSize: 100, signed: true });
+    // One framed chunk: its head, 100 bytes, CRLF. The last client chunk also has the ending.
+    const piece = `64;chunk-signature=${'ab'.repeat(32)}\r\n`.length + 100 + 2;
+    const source = new PassThrough({ highWaterMark: 1 }); // holds all ten: nothing here waits on it
+    for (let i = 0; i < 9; i++) source.write(body.subarray(i * piece, (i + 1) * piece));
+    source.write(body.subarray(9 * piece));
+    source.end();
+    const decoder = new AwsChunkedDecoder(source, { output: 'payload', decodedLength: object.length });
+    const got: Buffer[] = [];
+    decoder.on('data', (c: Buffer) => {
+      got.push(c);
+      decoder.pause(); // a consumer whose socket is full
+    });
+    for (let taken = 1; taken <= 3; taken++) {
+      await setImmediateP();
+      await setImmediateP();
+      assert.equal(source.readableLength, body.length - taken * piece, `${taken} client chunk(s) read`);
+      assert.equal(Buffer.concat(got).length, taken * 100, 'what was read went on');
+      decoder.resume();
+    }
+    decoder.removeAllListeners('data');
+    got.push(Buffer.from(await text(decoder)));
+    assert.ok(Buffer.concat(got).equals(object), 'the whole object, in order');
+  });
+  void test('a failure of the client body fails the decoder, which then stops reading it', async () => {
+    const source = new PassThrough();
+    const decoder = new AwsChunkedDecoder(source, { output: 'payload', decodedLength: 10 });
+    source.write('a\r\n0123');
+    const failed = assert.rejects(text(decoder), /client went away/);
+    await setImmediateP();
+    source.destroy(new Error('client went away'));
+    await failed;
+    assert.equal(source.listenerCount('data'), 0, 'no longer reading the client body');
+  });
+  void test('a client body that closes early without an error, or is over already, fails the decoder', async () => {
+    const closed = new PassThrough();
+    const decoder = new AwsChunkedDecoder(closed, { output: 'payload', decodedLength: 10 });
+    closed.write('a\r\n0123');
+    const failed = assert.rejects(text(decoder), (err: unknown) => err instanceof ProxyError);
+    await setImmediateP();
+    closed.destroy();
+    await failed;
+    const ended = Readable.from([]);
+    await text(ended);
+    await assert.rejects(
+      text(new AwsChunkedDecoder(ended, { output: 'payload', decodedLength: 10 })),
+      ProxyError,
+    );
+  });
+  void test('a consumer that destroys the decoder mid-chunk: no throw, the client body left paused', async () => {
+    const { body } = awsChunked(data, { chunkSize: 5, signed: false });
+    const source = new PassThrough();
+    const decoder = new AwsChunkedDecoder(source, { output: 'payload', decodedLength: data.length });
+    let views = 0;
+    decoder.on('data', () => {
+      if (++views === 2) decoder.destroy();
+    });
+    source.end(body); // one client chunk of several aws-chunked chunks
+    await new Promise((resolve) => decoder.once('close', resolve));
+    assert.equal(views, 2, 'nothing handed on after the destroy');
+    assert.equal(source.listenerCount('data'), 0);
+    assert.equal(source.isPaused(), true);
   });
   void test('re-frames as unsigned with the checksum trailer, dropping the trailer signature', async () => {
     const { body, checksum } = awsChunked(data, { chunkSize: 16, signed: true, trailer: true });
@@ -164,14 +232,14 @@ void describe('AwsChunkedDecoder', () => {
     const { body } = awsChunked(data, { chunkSize: 8, signed: false, trailer: true });
     for (const cut of [body.length - 1, body.length - 3, 20]) {
       const emitted: Buffer[] = [];
-      const decoder = new AwsChunkedDecoder({
+      const parts = [body.subarray(0, Math.floor(cut / 2)), body.subarray(Math.floor(cut / 2), cut)];
+      const decoder = new AwsChunkedDecoder(Readable.from(parts), {
         output: 'verbatim',
         decodedLength: data.length,
         inputLength: cut,
       });
       decoder.on('data', (c: Buffer) => emitted.push(c));
-      const parts = [body.subarray(0, Math.floor(cut / 2)), body.subarray(Math.floor(cut / 2), cut)];
-      await assert.rejects(text(Readable.from(parts).pipe(decoder)), ProxyError);
+      await assert.rejects(text(decoder), ProxyError);
       assert.ok(Buffer.concat(emitted).length < cut, `cut at ${cut}: all of it went on`);
     }
   });
@@ -187,9 +255,9 @@ void describe('AwsChunkedDecoder', () => {
     for (const output of ['payload', 'reframe', 'verbatim'] as const) {
       for (const [what, parts] of bad) {
         const emitted: Buffer[] = [];
-        const decoder = new AwsChunkedDecoder({ output, decodedLength: data.length });
+        const decoder = new AwsChunkedDecoder(Readable.from(parts), { output, decodedLength: data.length });
         decoder.on('data', (c: Buffer | string) => emitted.push(Buffer.from(c)));
-        await assert.rejects(text(Readable.from(parts).pipe(decoder)), ProxyError, `${output}: ${what}`);
+        await assert.rejects(text(decoder), ProxyError, `${output}: ${what}`);
         const out = Buffer.concat(emitted);
         if (output === 'payload')
           assert.ok(out.length < data.length, `${output}: ${what}: all payload went on`);
@@ -234,12 +302,15 @@ void describe('AwsChunkedDecoder: trailers', () => {
       'latin1',
     );
   void test('a well-formed trailer is kept, the trailer signature dropped', async () => {
-    const decoder = new AwsChunkedDecoder({ output: 'payload', decodedLength: data.length });
-    const out = await text(
-      Readable.from([
-        withTrailers(['x-amz-checksum-crc32:AAAAAA==', 'x-amz-trailer-signature:' + 'ab'.repeat(32)]),
-      ]).pipe(decoder),
-    );
+    const input = withTrailers([
+      'x-amz-checksum-crc32:AAAAAA==',
+      'x-amz-trailer-signature:' + 'ab'.repeat(32),
+    ]);
+    const decoder = new AwsChunkedDecoder(Readable.from([input]), {
+      output: 'payload',
+      decodedLength: data.length,
+    });
+    const out = await text(decoder);
     assert.equal(out, data.toString());
     assert.deepEqual(decoder.trailers, [['x-amz-checksum-crc32', 'AAAAAA==']]);
   });
