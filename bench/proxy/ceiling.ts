@@ -1,6 +1,7 @@
 /**
  * The proxy's ceiling, short and repeatable (not a test): `node bench/proxy/ceiling.ts
- * [--rounds N] [--seconds S] [--concurrency C]`.
+ * [--rounds N] [--seconds S] [--concurrency C] [--size B] [--sluice-only] [--cpu-prof DIR]
+ * [--heap-sample FILE] [--node-arg X]…`.
  *
  * A backend that is not the bottleneck (nginx serving a fixed 4 KiB body), nginx as a reverse
  * proxy in front of it, and `sluice proxy` (its own process, as in a pod) in front of it. Each
@@ -19,6 +20,7 @@ import { cpuSeconds, proxyEnv, rssBytes, waitHttp } from './proc.ts';
 import { buildDist } from '../../scripts/build.ts';
 import { wrk, type WrkResult } from './wrk.ts';
 import { NGINX, startNginx } from './nginx.ts';
+import { InspectorClient, summarize } from './heap-sampler.ts';
 
 /** The built CLI (dist/), what the image ships: benchmarks measure that, not type stripping. */
 const SLUICE = buildDist();
@@ -37,6 +39,9 @@ const SIZE = flag('--size', 4096);
 const PROF_DIR = argv.includes('--cpu-prof') ? argv[argv.indexOf('--cpu-prof') + 1] : undefined;
 // `--sluice-only`: skip backend and nginx rounds (for profiling the proxy alone).
 const SLUICE_ONLY = argv.includes('--sluice-only');
+// `--heap-sample FILE`: V8's sampling heap profile of the proxy's sluice rounds goes there, and
+// the report gives the bytes it allocated per request and where (./heap-sampler.ts).
+const HEAP_FILE = argv.includes('--heap-sample') ? argv[argv.indexOf('--heap-sample') + 1] : undefined;
 // `--node-arg X` (repeatable): extra Node flags for the proxy process (heap experiments).
 const NODE_ARGS = argv.flatMap((a, i) => (a === '--node-arg' && argv[i + 1] ? [argv[i + 1]!] : []));
 
@@ -48,7 +53,8 @@ function median(xs: number[]): number {
 
 async function main(children: ChildProcess[], dir: string): Promise<void> {
   if (!existsSync(NGINX)) throw new Error(`nginx is needed (${NGINX})`);
-  const [backendPort, nginxPort, sluicePort, adminPort] = [
+  const [backendPort, nginxPort, sluicePort, adminPort, inspectPort] = [
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -89,6 +95,7 @@ async function main(children: ChildProcess[], dir: string): Promise<void> {
     process.execPath,
     [
       ...(PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROF_DIR}`] : []),
+      ...(HEAP_FILE ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
       ...NODE_ARGS,
       SLUICE,
       'proxy',
@@ -110,6 +117,8 @@ async function main(children: ChildProcess[], dir: string): Promise<void> {
   wrk(urls.sluice, 1, CONCURRENCY); // warm-up (JIT, connections)
   const runs: Record<keyof typeof urls, WrkResult[]> = { backend: [], nginx: [], sluice: [] };
   const cpuPerReq: number[] = [];
+  const inspector = HEAP_FILE ? await InspectorClient.connect(inspectPort) : undefined;
+  await inspector?.startSampling();
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of SLUICE_ONLY ? (['sluice'] as const) : (['backend', 'nginx', 'sluice'] as const)) {
       const cpu0 = cpuSeconds(sluice.pid!);
@@ -122,6 +131,7 @@ async function main(children: ChildProcess[], dir: string): Promise<void> {
       );
     }
   }
+  if (inspector) await reportAllocations(inspector, runs.sluice, HEAP_FILE!);
   const loadedRss = rssBytes(sluice.pid!);
   const med = (name: keyof typeof urls, k: keyof WrkResult): number =>
     runs[name].length ? median(runs[name].map((r) => r[k])) : NaN;
@@ -141,6 +151,20 @@ async function main(children: ChildProcess[], dir: string): Promise<void> {
       `\n  sluice/nginx ${(rps.sluice / rps.nginx).toFixed(2)}×  sluice/backend ${(rps.sluice / rps.backend).toFixed(2)}×` +
       `  sluice CPU ${median(cpuPerReq).toFixed(3)} ms/req` +
       `  RSS idle ${(idleRss / (1 << 20)).toFixed(0)} MiB, after load ${(loadedRss / (1 << 20)).toFixed(0)} MiB\n`,
+  );
+}
+
+async function reportAllocations(inspector: InspectorClient, runs: WrkResult[], file: string): Promise<void> {
+  const profile = await inspector.stopSampling();
+  inspector.close();
+  writeFileSync(file, JSON.stringify(profile));
+  // wrk's count leaves out the requests in flight at each round's end: a few per round at most.
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  const { total, sites } = summarize(profile, 30);
+  process.stdout.write(
+    `\nallocated ${(total / requests).toFixed(0)} B per request (${requests} requests; profile ${file}); by site:\n` +
+      sites.map(([site, bytes]) => `  ${(bytes / requests).toFixed(0).padStart(6)} B  ${site}`).join('\n') +
+      '\n',
   );
 }
 
