@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { BodyChunkLedger } from '../../../proxy/http1/release.ts';
-import { AwsChunkedDecoder } from '../../../proxy/sigv4/chunked.ts';
+import { AwsChunkedDecoder, planReframe } from '../../../proxy/sigv4/chunked.ts';
 import { until } from '../../testbed/until.ts';
 import { makePool, request, response, startRawServer } from './raw-server.ts';
 
@@ -126,6 +126,42 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
     const { result, received } = await upload(t, chunks, ledger, { body: decoder, total: object.length });
     assert.equal(result, 'end');
     assert.ok(received.equals(object), 'the backend got the decoded object');
+    await until(() => chunks.every((c) => c.buffer.byteLength === 0), 'every client chunk freed', POLL);
+  });
+
+  void test('aws-chunked re-framed to a plan: every client chunk freed once written', async (t) => {
+    // What an SDK streams without a length: unsigned 64 KiB aws-chunked chunks with a CRC32
+    // trailer, re-framed into 64 KiB chunks that do not line up with the client's.
+    const object = randomBytes(40 * 64 * 1024 + 1234);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < object.length; i += 64 * 1024) {
+      const data = object.subarray(i, i + 64 * 1024);
+      parts.push(Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from('0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n'));
+    const framed = Buffer.concat(parts);
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < framed.length; i += 61 * 1024) {
+      const piece = framed.subarray(i, i + 61 * 1024);
+      const own = Buffer.allocUnsafeSlow(piece.length);
+      piece.copy(own);
+      chunks.push(own);
+    }
+    const plan = planReframe(object.length, 'x-amz-checksum-crc32')!;
+    const ledger = new BodyChunkLedger();
+    const decoder = (source: PassThrough): Readable => {
+      const d = new AwsChunkedDecoder(source, {
+        output: 'reframe',
+        decodedLength: object.length,
+        plan,
+        ledger,
+      });
+      d.on('error', () => undefined);
+      return d;
+    };
+    const { result, received } = await upload(t, chunks, ledger, { body: decoder, total: plan.length });
+    assert.equal(result, 'end');
+    assert.equal(received.length, plan.length);
     await until(() => chunks.every((c) => c.buffer.byteLength === 0), 'every client chunk freed', POLL);
   });
 
