@@ -22,6 +22,18 @@ function ownChunks(count: number, size: number): Buffer[] {
   });
 }
 
+/** `framed` cut into chunks of `size`, each copied into a buffer of its own (as Node's are). */
+function clientChunks(framed: Buffer, size: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < framed.length; i += size) {
+    const piece = framed.subarray(i, i + size);
+    const own = Buffer.allocUnsafeSlow(piece.length);
+    piece.copy(own);
+    chunks.push(own);
+  }
+  return chunks;
+}
+
 function sha256(parts: Buffer[]): string {
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
@@ -109,14 +121,7 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
       );
     }
     parts.push(Buffer.from(`0;chunk-signature=${'0'.repeat(64)}\r\n\r\n`));
-    const framed = Buffer.concat(parts);
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < framed.length; i += 64 * 1024) {
-      const piece = framed.subarray(i, i + 64 * 1024);
-      const own = Buffer.allocUnsafeSlow(piece.length);
-      piece.copy(own);
-      chunks.push(own);
-    }
+    const chunks = clientChunks(Buffer.concat(parts), 64 * 1024);
     const ledger = new BodyChunkLedger();
     const decoder = (source: PassThrough): Readable => {
       const d = new AwsChunkedDecoder(source, { output: 'payload', decodedLength: object.length, ledger });
@@ -139,14 +144,7 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
       parts.push(Buffer.from(`${data.length.toString(16)}\r\n`), data, Buffer.from('\r\n'));
     }
     parts.push(Buffer.from('0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n'));
-    const framed = Buffer.concat(parts);
-    const chunks: Buffer[] = [];
-    for (let i = 0; i < framed.length; i += 61 * 1024) {
-      const piece = framed.subarray(i, i + 61 * 1024);
-      const own = Buffer.allocUnsafeSlow(piece.length);
-      piece.copy(own);
-      chunks.push(own);
-    }
+    const chunks = clientChunks(Buffer.concat(parts), 61 * 1024);
     const plan = planReframe(object.length, 'x-amz-checksum-crc32')!;
     const ledger = new BodyChunkLedger();
     const decoder = (source: PassThrough): Readable => {
