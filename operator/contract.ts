@@ -84,7 +84,11 @@ export const SIDECAR_CACHE_SIZE_ENV = 'SLUICE_CACHE_SIZE';
  * Runtime tuning every injected sidecar gets (bench/proxy/PERFORMANCE.md, "Memory"): a 1 MiB
  * young-generation semi-space makes V8 scavenge often enough that the 64 KiB buffers a streaming
  * proxy churns through are freed while they are young, and one malloc arena stops glibc keeping
- * a fragmented arena per helper thread. Together they cut peak RSS under 64 concurrent 64 MiB
+ * a fragmented arena per helper thread. Allocations of 32 KiB and up come from mmap and go back
+ * to the system when freed: the request-body segments Node copies out (32–64 KiB, freed as the
+ * backend socket writes them) otherwise leave holes in that one arena that count as RSS — SDK
+ * uploads streamed without a length, whose segments come in more sizes, peaked at 97–99 MiB
+ * without it and 91 with it (session 16). Together they cut peak RSS under 64 concurrent 64 MiB
  * transfers (measured figures in PERFORMANCE.md), at the price of ~10× more (shorter) scavenges.
  * The benchmarks start the proxy with the same env. NODE_OPTIONS is the operator's
  * `--sidecar-node-options` (empty: not set at all).
@@ -93,4 +97,5 @@ export const SIDECAR_NODE_OPTIONS = '--max-semi-space-size=1';
 export const SIDECAR_RUNTIME_ENV: readonly { name: string; value: string }[] = [
   { name: 'NODE_OPTIONS', value: SIDECAR_NODE_OPTIONS },
   { name: 'MALLOC_ARENA_MAX', value: '1' },
+  { name: 'MALLOC_MMAP_THRESHOLD_', value: '32768' },
 ];

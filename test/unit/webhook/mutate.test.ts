@@ -144,12 +144,13 @@ void describe('mutate()', () => {
           .filter((e) => e.value !== undefined)
           .map((e) => [e.name, e.value]),
       );
-    assert.deepEqual(env(), { NODE_OPTIONS: SIDECAR_NODE_OPTIONS, MALLOC_ARENA_MAX: '1' });
+    const malloc = { MALLOC_ARENA_MAX: '1', MALLOC_MMAP_THRESHOLD_: '32768' };
+    assert.deepEqual(env(), { NODE_OPTIONS: SIDECAR_NODE_OPTIONS, ...malloc });
     assert.deepEqual(env('--max-old-space-size=200'), {
       NODE_OPTIONS: '--max-old-space-size=200',
-      MALLOC_ARENA_MAX: '1',
+      ...malloc,
     });
-    assert.deepEqual(env(''), { MALLOC_ARENA_MAX: '1' });
+    assert.deepEqual(env(''), malloc);
   });
 
   void test('legacy sidecar: first regular container, hooks gate start and delay stop', () => {
