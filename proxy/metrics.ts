@@ -52,7 +52,9 @@ export class ProxyMetrics {
   // the rest are prom-client's own.
   readonly requests = new CounterFamily({
     name: 'sluice_proxy_requests_total',
-    help: 'Requests answered, by S3 operation, status class and backend ("none" when not forwarded).',
+    help:
+      'Requests answered, by S3 operation, status class and backend ("none" when not forwarded, ' +
+      '"draining" when the backend left its pool meanwhile).',
     labelNames: ['operation', 'status_class', 'backend'],
   }).registerIn(this.registry);
   readonly errors = new Counter({

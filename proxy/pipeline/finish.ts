@@ -8,12 +8,21 @@ import { statusClass } from '../metrics.ts';
 import type { ProxyMetrics } from '../metrics.ts';
 import type { RequestContext } from './context.ts';
 
-/** Records ctx; call exactly once, on the response's 'close'. */
-export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Logger): void {
-  ctx.phase = 'log';
-  if (!ctx.res.writableFinished && ctx.outcome === 'ok') ctx.outcome = 'client-aborted';
-  const durationMs = performance.now() - ctx.startedAt;
-  const backend = ctx.backend?.id ?? 'none';
+/**
+ * The `backend` label of a request's series. A backend that left its pool (its address is gone
+ * from DNS) had its series dropped when it left; a request still in flight on it then would
+ * create them again, for good — with a cloud store's rotating IPs, series without bound. Such
+ * requests count under the one fixed value `draining`; the access log keeps the real id.
+ */
+function backendLabel(ctx: RequestContext): string {
+  const b = ctx.backend;
+  if (b === undefined) return 'none';
+  return b.state === 'draining' ? 'draining' : b.id;
+}
+
+/** The request's metrics, once it is over. */
+export function recordRequestMetrics(ctx: RequestContext, durationMs: number, metrics: ProxyMetrics): void {
+  const backend = backendLabel(ctx);
   const status = ctx.outcome === 'ok' || ctx.outcome === 'error' ? ctx.status : 0;
   metrics.inFlightCount--;
   metrics.requestsOf(ctx.operation, statusClass(status), backend).inc();
@@ -23,6 +32,14 @@ export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Log
   if (ctx.bytesIn) metrics.receivedBytes.inc(ctx.bytesIn);
   if (ctx.bytesOut) metrics.sentBytes.inc(ctx.bytesOut);
   if (ctx.error) metrics.errors.inc({ code: ctx.error.spec.code, source: ctx.error.spec.source });
+}
+
+/** Records ctx; call exactly once, on the response's 'close'. */
+export function finishPhase(ctx: RequestContext, metrics: ProxyMetrics, log: Logger): void {
+  ctx.phase = 'log';
+  if (!ctx.res.writableFinished && ctx.outcome === 'ok') ctx.outcome = 'client-aborted';
+  const durationMs = performance.now() - ctx.startedAt;
+  recordRequestMetrics(ctx, durationMs, metrics);
   logAccess(log, {
     requestId: ctx.id,
     backendRequestId: ctx.backendRequestId,

@@ -10,6 +10,9 @@ import { Balancer } from '../../../proxy/balancer/balancer.ts';
 import type { StorePool } from '../../../proxy/balancer/pool.ts';
 import type { ProxyTimeouts } from '../../../proxy/config/types.ts';
 import { ProxyMetrics } from '../../../proxy/metrics.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createContext } from '../../../proxy/pipeline/context.ts';
+import { recordRequestMetrics } from '../../../proxy/pipeline/finish.ts';
 
 const timeouts: ProxyTimeouts = {
   requestHeaderTimeoutMs: 0,
@@ -67,6 +70,33 @@ void test('backends that leave with a DNS change take their series along; live o
         proxyMetrics.backendHeadersOf(b.id).observe(0.001);
       }
     }
+    // A request in flight on a backend when its address leaves DNS finishes after the backend's
+    // series were dropped: it must not bring them back.
+    const leaving = pool.backends()[0]!;
+    const ctx = createContext('R', {} as IncomingMessage, {} as ServerResponse, false, false);
+    Object.assign(ctx, { backend: leaving, operation: 'GetObject', status: 200, backendHeadersMs: 1 });
+    proxyMetrics.inFlightCount++;
+    generation++;
+    await pool.resolveNow();
+    await pool.checkNow();
+    assert.ok(!pool.backends().includes(leaving));
+    recordRequestMetrics(ctx, 2, proxyMetrics);
+    assert.equal(proxyMetrics.inFlightCount, 0);
+    const afterLeaving = await series('sluice_proxy_requests_total');
+    assert.ok(!afterLeaving.some((l) => l.includes(leaving.id)), afterLeaving.join('\n'));
+    assert.ok(
+      afterLeaving.some((l) => l.includes('backend="draining"')),
+      `the request is still counted: ${afterLeaving.join('\n')}`,
+    );
+    const drainingHeaders = (await series('sluice_proxy_backend_response_headers_seconds_count')).filter(
+      (l) => l.includes('backend="draining"'),
+    );
+    assert.equal(drainingHeaders.length, 1);
+    for (const b of pool.backends()) {
+      proxyMetrics.requestsOf('GetObject', '2xx', b.id).inc();
+      proxyMetrics.backendHeadersOf(b.id).observe(0.001);
+    }
+
     const ids = pool.backends().map((b) => b.id);
     assert.equal(ids.length, 3);
     const checks = await series('sluice_balancer_health_checks_total');
@@ -75,10 +105,10 @@ void test('backends that leave with a DNS change take their series along; live o
       checks.every((l) => ids.some((id) => l.includes(`backend="${id}"`))),
       checks.join('\n'),
     );
-    const requests = await series('sluice_proxy_requests_total');
+    const requests = (await series('sluice_proxy_requests_total')).filter((l) => !l.includes('"draining"'));
     assert.equal(requests.length, 3, requests.join('\n'));
     const headers = (await series('sluice_proxy_backend_response_headers_seconds_count')).length;
-    assert.equal(headers, 3);
+    assert.equal(headers, 3 + 1, 'the live backends and draining');
   } finally {
     await balancer.close();
   }
