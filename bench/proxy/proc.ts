@@ -12,6 +12,10 @@ export function sidecarRuntimeEnv(): Record<string, string> {
   // `--node-options "…"`: NODE_OPTIONS for the proxy instead of the sidecar's (heap experiments).
   const at = process.argv.indexOf('--node-options');
   if (at >= 0 && process.argv[at + 1] !== undefined) env['NODE_OPTIONS'] = process.argv[at + 1]!;
+  // `--runtime-env-without NAME` (repeatable): one setting left out, to measure what it costs.
+  process.argv.forEach((a, i) => {
+    if (a === '--runtime-env-without' && process.argv[i + 1] !== undefined) delete env[process.argv[i + 1]!];
+  });
   return env;
 }
 

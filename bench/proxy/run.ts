@@ -19,7 +19,7 @@
  * `--quick` drops concurrency 64 and runs one round; `--ceiling-only` runs part 2 alone;
  * `--sizes 64M`, `--concurrency 16,64` and `--ops PUT` narrow part 1 (the ceiling's repeatable
  * form is bench/proxy/ceiling.ts); `--plain-node` runs the proxy without the sidecar's runtime env
- * (operator/contract.ts); `--pin` puts MinIO on CPU 0 and the load generator and proxy on CPU 1
+ * (operator/contract.ts), `--runtime-env-without NAME` without one of its settings; `--pin` puts MinIO on CPU 0 and the load generator and proxy on CPU 1
  * (see PIN), `--own-core` gives the proxy CPU 1 alone (see OWN_CORE). The proxy runs as its own
  * process (`sluice proxy`) in a memory cgroup with the sidecar's limit, as in a pod
  * (`--memory-limit MiB`, default 256; 0 = none). `--ops PUT-CHUNKED` adds SDK-style aws-chunked
@@ -70,6 +70,7 @@ const FLAGS: Readonly<Record<string, boolean>> = {
   '--memory-limit': true,
   '--proxy-logs': true,
   '--node-options': true,
+  '--runtime-env-without': true,
   '--pin': false,
   '--own-core': false,
   '--quick': false,
