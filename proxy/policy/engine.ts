@@ -15,7 +15,7 @@
  * - a bucket is served by exactly one store (the parser and {@link buildIndex} enforce it), so a
  *   CopyObject whose source lives on another store is refused.
  */
-import type { AccessMode, BucketConfigAccess, Grant, PodPolicyDocument } from '../config/types.ts';
+import type { AccessMode, BucketConfigAccess, Grant, PodPolicyDocument, StoreSpec } from '../config/types.ts';
 import { parseCopySource, readsOfCopySource } from './copy-source.ts';
 import { MAX_DELETE_BODY_BYTES, parseDeleteBody } from './delete-xml.ts';
 import { DENY_KINDS, PolicyValidationError } from './errors.ts';
@@ -35,10 +35,27 @@ export interface GrantIndex {
   readonly all: readonly IndexedGrant[];
   readonly byBucket: ReadonlyMap<string, readonly IndexedGrant[]>;
   readonly storeByBucket: ReadonlyMap<string, string>;
+  /** Stores addressed virtually → first key segments their backend serves its own APIs under. */
+  readonly reservedKeyRoots: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** Bucket names the backend reserves for itself: MinIO serves its admin and health APIs there. */
 export const RESERVED_BUCKETS: ReadonlySet<string> = new Set(['minio']);
+
+/**
+ * With virtual addressing the bucket goes in the Host header and the key is the whole path the
+ * backend sees, so a key's first segment sits where path-style puts the bucket — and a backend
+ * that routes its own APIs by path prefix, whatever the Host, would take `/minio/admin/v3/…`
+ * (MinIO's admin, KMS and health APIs) or `/admin/…` (Ceph RGW's admin API; also its Swift and
+ * auth entries) as those, signed with the store's credentials. Such keys are refused on such
+ * stores: MinIO's name always (as for path-style buckets), Ceph's where the store is Ceph or of
+ * unknown kind (fail closed).
+ */
+function reservedKeyRoots(store: StoreSpec): ReadonlySet<string> | undefined {
+  if (store.addressing !== 'virtual') return undefined;
+  const ceph = store.provider === undefined || store.provider === 'ceph' || store.provider === 'other';
+  return new Set(ceph ? [...RESERVED_BUCKETS, 'admin', 'swift', 'auth'] : RESERVED_BUCKETS);
+}
 
 /**
  * Indexes a validated document. Throws {@link PolicyValidationError} naming the grant when one
@@ -67,7 +84,12 @@ export function buildIndex(doc: PodPolicyDocument): GrantIndex {
     list.push(entry);
     byBucket.set(grant.bucket, list);
   });
-  return { all, byBucket, storeByBucket };
+  const reserved = new Map<string, ReadonlySet<string>>();
+  for (const store of doc.stores) {
+    const roots = reservedKeyRoots(store);
+    if (roots) reserved.set(store.name, roots);
+  }
+  return { all, byBucket, storeByBucket, reservedKeyRoots: reserved };
 }
 
 /** Everything the engine needs about one request (classified, decoded). */
@@ -300,6 +322,14 @@ export function decide(index: GrantIndex, req: EngineRequest): Decision {
   primary ??= req.bucket === undefined ? undefined : index.byBucket.get(req.bucket)?.[0];
   const store = extra?.store ?? (req.bucket === undefined ? undefined : index.storeByBucket.get(req.bucket));
   if (store === undefined) return deny(req.operation, 'no-grant', 'no grant names this bucket');
+  const root = req.key === undefined ? undefined : req.key.split('/', 1)[0]!.toLowerCase();
+  if (root !== undefined && index.reservedKeyRoots.get(store)?.has(root)) {
+    return deny(
+      req.operation,
+      'reserved-path',
+      `keys under ${root}/ would reach the backend's own API on this virtually addressed store`,
+    );
+  }
   const decision = { allow: true as const, operation: req.operation, store, grant: primary?.grant, matched };
   return extra === undefined ? decision : { ...extra, ...decision };
 }

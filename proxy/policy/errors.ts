@@ -30,6 +30,11 @@ export type DenyReason =
   | 'delete-too-large'
   /** A bucket name the backend reserves for itself (MinIO's admin and health APIs). */
   | 'reserved-bucket'
+  /**
+   * On a store addressed virtually, a key whose first segment is a path the backend serves its
+   * own API under (MinIO's `minio/`, Ceph RGW's `admin/`): see engine.ts reservedKeyRoots.
+   */
+  | 'reserved-path'
   /** No policy is loaded (fail closed). */
   | 'no-policy'
   /**
@@ -66,6 +71,7 @@ export const DENY_KINDS: Readonly<Record<DenyReason, DenyKind>> = {
   'malformed-delete': { ...invalid, s3Code: 'MalformedXML' },
   'delete-too-large': { ...invalid, s3Code: 'MalformedXML' },
   'reserved-bucket': denied,
+  'reserved-path': denied,
   'no-policy': denied,
   'store-extension': denied,
   // S3's own answer to a header that implies functionality it does not implement.

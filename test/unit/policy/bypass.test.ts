@@ -412,3 +412,45 @@ void describe('store extension headers (MinIO acts on them beyond what the polic
     assert.ok(run(admin, 'GET', '/data?list-type=2&metadata=true&prefix=team/', {}).allow);
   });
 });
+
+/**
+ * A store addressed virtually gets the key as its whole path: a key under `minio/` would reach
+ * MinIO's admin API (routed by path whatever the Host), signed with the store's credentials.
+ */
+void describe('virtually addressed stores: keys where a backend routes its own API', () => {
+  const doc = (provider: 'minio' | 'aws' | 'ceph' | undefined): ReturnType<typeof policy> => {
+    const base = policy([{ store: 's1', bucket: 'data', access: ['read', 'write'], source: 'whole' }]);
+    return {
+      ...base,
+      stores: base.stores.map((s) =>
+        s.name === 's1' ? { ...s, addressing: 'virtual' as const, provider } : s,
+      ),
+    };
+  };
+  const minio = createAuthorizer(doc('minio'), { virtualHostDomains: [VHOST] });
+  const aws = createAuthorizer(doc('aws'), { virtualHostDomains: [VHOST] });
+  const unknown = createAuthorizer(doc(undefined), { virtualHostDomains: [VHOST] });
+  const pathStyle = createAuthorizer(
+    policy([{ store: 's1', bucket: 'data', access: ['read', 'write'], source: 'whole' }]),
+    { virtualHostDomains: [VHOST] },
+  );
+  void test("MinIO's admin API through a key", () => {
+    denied(run(minio, 'GET', '/data/minio/admin/v3/accountinfo'), 'reserved-path');
+    denied(run(minio, 'PUT', '/data/minio/admin/v3/import-iam'), 'reserved-path');
+    denied(run(minio, 'GET', '/data/MinIO/health/live'), 'reserved-path');
+    denied(run(aws, 'GET', '/data/minio/admin/v3/info'), 'reserved-path');
+  });
+  void test("Ceph RGW's admin API through a key, where the store is of unknown kind", () => {
+    denied(run(unknown, 'GET', '/data/admin/user?uid=x'), undefined);
+    denied(run(unknown, 'GET', '/data/admin/log'), 'reserved-path');
+    denied(run(unknown, 'GET', '/data/swift/v1'), 'reserved-path');
+  });
+  void test('the same keys stay ordinary keys where they cannot reach an API', () => {
+    const allowed = (d: Decision): void => assert.equal(d.allow, true, d.allow ? '' : d.message);
+    allowed(run(aws, 'GET', '/data/admin/report.csv'));
+    allowed(run(minio, 'GET', '/data/admin/report.csv'));
+    allowed(run(minio, 'GET', '/data/minio-backup/x'));
+    // Path-style: the backend sees /data/minio/…, an object of bucket data.
+    allowed(run(pathStyle, 'GET', '/data/minio/admin/v3/info'));
+  });
+});
