@@ -87,5 +87,11 @@ export async function routeAndForward(
   const result = await deps.runner(ctx, pool, attempt);
   if (!result)
     return new ProxyError(Errors.ServiceUnavailable, 'No backend of this store can take the request.');
-  return result.responded ? undefined : (result.error ?? new ProxyError(Errors.InternalError));
+  if (result.responded) return undefined;
+  // The last attempt's response was held for a retry that did not happen: it is the answer.
+  if (result.sendHeld) {
+    result.sendHeld();
+    return undefined;
+  }
+  return result.error ?? new ProxyError(Errors.InternalError);
 }

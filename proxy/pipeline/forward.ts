@@ -43,6 +43,12 @@ export interface AttemptResult {
   responded: boolean;
   /** Why it failed before responding (undefined when it responded). */
   error: ProxyError | undefined;
+  /**
+   * A backend's 503 held back for a retry (ctx.holdForRetry): sends it to the client as the
+   * backend wrote it. The caller runs it when no other attempt answers instead — the store's own
+   * error (SlowDown, its request id, Retry-After) passes through untouched.
+   */
+  sendHeld?: () => void;
 }
 
 /** How a backend failure counts for retries and what the client is told (exported for tests). */
@@ -182,7 +188,7 @@ class ForwardAttempt implements UpstreamHandler {
     req.once('end', () => req.socket.setTimeout(0));
   }
 
-  private finish(responded: boolean, error: ProxyError | undefined): void {
+  private finish(responded: boolean, error: ProxyError | undefined, sendHeld?: () => void): void {
     if (this.done) return;
     this.done = true;
     // While a client write is pending, the connection stays paused (and borrowed) until it
@@ -191,7 +197,11 @@ class ForwardAttempt implements UpstreamHandler {
     this.res.off('close', this.closeListener);
     const sock = this.req.socket;
     if (this.up.body && !this.req.complete && !sock.destroyed) sock.setTimeout(0);
-    this.resolve({ outcome: this.outcome, responded, error });
+    this.resolve(
+      sendHeld === undefined
+        ? { outcome: this.outcome, responded, error }
+        : { outcome: this.outcome, responded, error, sendHeld },
+    );
   }
 
   /** A client write's callback: the kernel took the chunk (see onResponseData). */
@@ -274,10 +284,18 @@ class ForwardAttempt implements UpstreamHandler {
     if (held) {
       held.size += chunk.length;
       held.chunks.push(Buffer.from(chunk));
-      if (held.size > (this.ctx.responseTransform?.maxBytes ?? HOLD_FOR_RETRY_BYTES)) {
+      if (held.size <= (this.ctx.responseTransform?.maxBytes ?? HOLD_FOR_RETRY_BYTES)) return;
+      if (this.ctx.responseTransform && held.status === 200) {
         c.abort(new ProxyError(Errors.InternalError, 'The backend response is too large to filter.'));
+        return;
       }
-      return;
+      // Held only for a retry, and too large to hold: it goes out as it is, streamed from here on
+      // (the client sees the store's answer; no retry once its head is out).
+      this.held = undefined;
+      writeResponseHead(this.ctx, held.status, held.message, held.headers);
+      for (let i = 0; i < held.chunks.length - 1; i++) this.res.write(held.chunks[i]!);
+      // The last one through the path below, which pauses the backend while the client is full.
+      chunk = held.chunks[held.chunks.length - 1]!;
     }
     this.unflushed++;
     this.res.write(chunk, this.onFlushed);
@@ -300,7 +318,11 @@ class ForwardAttempt implements UpstreamHandler {
     if (held === undefined) {
       res.end();
     } else if (held.status === 503 && ctx.holdForRetry) {
-      this.finish(false, new ProxyError(Errors.ServiceUnavailable, 'The backend answered 503.'));
+      this.finish(false, new ProxyError(Errors.ServiceUnavailable, 'The backend answered 503.'), () => {
+        if (ctx.res.destroyed || ctx.res.headersSent) return;
+        writeResponseHead(ctx, held.status, held.message, held.headers);
+        res.end(heldBody(held));
+      });
       return;
     } else if (ctx.responseTransform && held.status === 200) {
       const body = ctx.responseTransform.transform(heldBody(held), held.headers);

@@ -35,6 +35,8 @@ export const SECRET = 'backend-secret-KEEP-OUT-OF-LOGS';
 export async function startFake(
   config: Record<string, unknown> = {},
   backendUrl?: string,
+  /** More fields of store "fake", given the backend's URL (e.g. a second endpoint to it). */
+  storeFields: (url: string) => Record<string, unknown> = () => ({}),
 ): Promise<FakeStack> {
   let handler: BackendHandler = (_req, res) => res.end('ok');
   const seen: FakeStack['seen'] = [];
@@ -61,7 +63,14 @@ export async function startFake(
       config: {
         listen: '127.0.0.1:0',
         admin: '127.0.0.1:0',
-        stores: [{ name: 'fake', endpoints: [url], credentials: { file: 'fake.credentials.json' } }],
+        stores: [
+          {
+            name: 'fake',
+            endpoints: [url],
+            credentials: { file: 'fake.credentials.json' },
+            ...storeFields(url),
+          },
+        ],
         grants: [
           {
             store: 'fake',
