@@ -30,6 +30,10 @@ export function parseCopySource(header: string): CopySource {
   if (/[+\\#\s]/.test(rawPath) || hasControlChar(rawPath)) {
     return fail('copy source contains a raw +, \\, #, space or control character');
   }
+  // Node hands header bytes over one per character (Latin-1); a backend reads raw bytes of 0x80
+  // and up as UTF-8, so the key we check and the key it copies would differ. S3 wants it
+  // URL-encoded anyway, as every SDK and the CLI send it.
+  if (/[^\x20-\x7e]/.test(raw)) return fail('copy source contains raw non-ASCII bytes (URL-encode it)');
 
   let versionId: string | undefined;
   const qi = raw.indexOf('?');

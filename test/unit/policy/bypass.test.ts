@@ -91,6 +91,19 @@ void describe('CopyObject / UploadPartCopy', () => {
     denied(put('/data/team//x'), 'bad-copy-source');
     denied(put('/data/'), 'bad-copy-source');
   });
+  void test('raw non-ASCII bytes (checked as Latin-1, read by backends as UTF-8)', () => {
+    const latin1 = (utf8: string): string => Buffer.from(utf8, 'utf8').toString('latin1');
+    const widePrefix = createAuthorizer(
+      policy([{ store: 's1', bucket: 'data', prefixes: ['\u00c3'], access: ['read', 'write'], source: 'a' }]),
+    );
+    // Bytes C3 A9: "\u00c3\u00a9x" as Latin-1, inside the grant; "\u00e9x" to a backend.
+    denied(
+      run(widePrefix, 'PUT', '/data/%C3%83dst', { 'x-amz-copy-source': latin1('/data/\u00e9x') }),
+      'bad-copy-source',
+    );
+    denied(put(latin1('/data/team/\u00e9t\u00e9.txt')), 'bad-copy-source');
+    assert.ok(put('/data/team/%C3%A9t%C3%A9.txt').allow, 'the same key URL-encoded');
+  });
   void test('source on another store', () => denied(put('/elsewhere/x'), 'cross-store-copy'));
   void test('a presigned URL cannot smuggle the copy source in the query', () => {
     const d = run(authz, 'PUT', '/data/team/dst?x-amz-copy-source=%2Fdata%2Fsecret%2Fx&X-Amz-Signature=abc');
