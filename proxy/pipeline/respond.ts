@@ -14,20 +14,26 @@ import type { RequestContext } from './context.ts';
  * headers, plus our x-amz-request-id when the backend sent none (ctx.backendRequestId otherwise).
  * A Content-Length beside a body framed otherwise (chunked, or to the close, which a backend
  * sending both means) is dropped too: Node would send it with the decoded body, whatever its
- * length, and the client would read the rest as the answer to its next request.
+ * length, and the client would read the rest as the answer to its next request. Repeated
+ * identical Content-Lengths (the parser accepts `5` twice, or `5, 5`) go out as one line, as
+ * RFC 9110 §8.6 asks of a recipient that accepts them: strict clients (undici, llhttp) refuse
+ * the repeat.
  */
 export function responseHeaders(ctx: RequestContext, head: ResponseHead): string[] {
   const raw = head.raw;
   let out: string[];
-  const dropLength =
-    head.contentLength !== undefined && (head.framing.kind === 'chunked' || head.framing.kind === 'close');
-  if (head.hasHopByHop || dropLength) {
+  const cl = head.contentLength;
+  const dropLength = cl !== undefined && (head.framing.kind === 'chunked' || head.framing.kind === 'close');
+  const foldLength = !dropLength && cl !== undefined && cl.includes(',');
+  if (head.hasHopByHop || dropLength || foldLength) {
     out = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const lower = raw[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || (dropLength && lower === 'content-length')) continue;
+      if (HOP_BY_HOP.has(lower) || ((dropLength || foldLength) && lower === 'content-length')) continue;
       out.push(raw[i]!, raw[i + 1]!);
     }
+    // Every value was checked equal (http1/response-head.ts): the first is the length.
+    if (foldLength) out.push('content-length', cl.slice(0, cl.indexOf(',')).trim());
   } else {
     out = raw.slice();
   }

@@ -4,7 +4,8 @@
  * what reaches the backend (re-signed, client auth gone, path re-encoded).
  */
 import { after, before, describe, test, type TestContext } from 'node:test';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -698,4 +699,40 @@ void describe('Connection and pipelining at the edges', () => {
     const urls = bounded.seen.map((s) => s.url).filter((u) => u.startsWith('/fake-bucket/'));
     assert.deepEqual(urls, ['/fake-bucket/first'], 'the DELETE was never sent');
   });
+});
+
+void test('repeated identical Content-Length from the backend goes to the client as one line', async (t: TestContext) => {
+  // A raw backend: node:http will not write the repeat.
+  const raw = createNetServer((s) => {
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      while (buf.includes('\r\n\r\n')) {
+        const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
+        buf = buf.slice(head.length + 4);
+        // Two lines for k0, one line listing it twice for k1.
+        const repeat = head.includes('/k1 ')
+          ? 'Content-Length: 5, 5'
+          : 'Content-Length: 5\r\nContent-Length: 5';
+        s.write(`HTTP/1.1 200 OK\r\n${repeat}\r\nx-amz-request-id: R1\r\n\r\nhello`);
+      }
+    });
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const stack = await startFake({}, `http://127.0.0.1:${(raw.address() as AddressInfo).port}`);
+  t.after(async () => {
+    await stack.stop();
+    raw.close();
+  });
+  for (let i = 0; i < 2; i++) {
+    const r = await request(`${stack.proxy.url}/fake-bucket/k${i}`);
+    assert.equal(r.statusCode, 200);
+    assert.equal(await r.body.text(), 'hello');
+    const sock = await open(stack.proxy.url);
+    sock.write(`GET /fake-bucket/k${i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const text = await readAll(sock, 5_000);
+    sock.destroy();
+    assert.equal(text.match(/^content-length:/gim)?.length, 1, text);
+    assert.match(text, /^content-length: 5\r$/im);
+  }
 });
