@@ -7,6 +7,7 @@
 import { ProxyError } from '../errors.ts';
 import type { ErrorSpec } from '../errors.ts';
 import type { Authorizer, Decision } from '../policy/index.ts';
+import { LIST_BUCKETS_PAGING_PARAMS } from '../policy/list-buckets.ts';
 import type { RequestContext } from './context.ts';
 
 /** A policy denial as a ProxyError (its code/status come from the policy's own catalog). */
@@ -38,4 +39,6 @@ export function authorizePhase(ctx: RequestContext, authorizer: Authorizer): voi
   if (!d.allow) throw denialError(d);
   ctx.store = d.store;
   ctx.decision = d;
+  // The answer will be filtered to the pod's buckets: asked for whole, not in pages.
+  if (d.listBuckets) for (const p of LIST_BUCKETS_PAGING_PARAMS) t.query.delete(p);
 }

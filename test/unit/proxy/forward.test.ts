@@ -403,6 +403,20 @@ void describe('ListBuckets filtering and compression', () => {
     assert.match(r.text, /<Name>fake-bucket<\/Name>/);
     assert.ok(!r.text.includes('secret'));
   });
+  void test('asked for in pages, the listing is fetched whole: no paging leaks how many hidden buckets match', async () => {
+    f.handle((req, res) => {
+      if (!req.url!.startsWith('/?') && req.url !== '/') return void res.writeHead(404).end();
+      res.writeHead(200);
+      res.end(listing.replace('</Buckets>', '</Buckets><ContinuationToken>more-secrets</ContinuationToken>'));
+    });
+    const r = await request(`${f.proxy.url}/?prefix=s&max-buckets=1&continuation-token=abc`);
+    const text = await r.body.text();
+    assert.equal(r.statusCode, 200, text);
+    assert.equal(f.seen.at(-1)!.url, '/?prefix=s', 'paging parameters dropped, the prefix kept');
+    assert.match(text, /<Name>fake-bucket<\/Name>/);
+    assert.ok(!text.includes('ContinuationToken'), text);
+    assert.ok(!text.includes('secret'), text);
+  });
   void test('a listing compressed anyway is refused, not passed on unfiltered', async () => {
     f.handle((req, res) => {
       if (req.url !== '/') return void res.writeHead(404).end();
