@@ -179,6 +179,17 @@ export class StorePool implements BackendPool {
     return this.picker.pick(this.#zoneFilter(candidates, live));
   }
 
+  /**
+   * Whether {@link pick}(exclude) would find a backend — without picking: a picker's state (a
+   * round-robin cursor) must move once per attempt, not for a question about the next one.
+   */
+  canPick(exclude: ReadonlySet<Backend>): boolean {
+    if (this.#closed || this.#drained !== undefined) return false;
+    for (const b of this.backends())
+      if (!exclude.has(b) && (this.#panic || b.state === 'healthy')) return true;
+    return false;
+  }
+
   start(backend: Backend): void {
     (backend as BackendNode).inFlight += 1;
   }

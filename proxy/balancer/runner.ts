@@ -35,16 +35,12 @@ export function createRetryRunner(metrics?: BalancerMetrics): AttemptRunner {
       // Held back only when a retry could really follow: with no other backend left, the
       // response (a 503 included) streams to the client as the store wrote it.
       ctx.holdForRetry =
-        n < opts.maxAttempts &&
-        mayRepeat(ctx) &&
-        pool.retryBudget.balance() >= 1 &&
-        pool.pick(tried) !== undefined;
+        n < opts.maxAttempts && mayRepeat(ctx) && pool.retryBudget.balance() >= 1 && pool.canPick(tried);
       last = await attempt(backend);
       if (last.responded || last.error === undefined || n === opts.maxAttempts) break;
       const verdict = retryVerdict(requestFacts(ctx), last.outcome);
       if (!verdict.retry) break;
-      backend = pool.pick(tried);
-      if (backend === undefined) break; // nothing left to try: not a retry, nothing to count
+      if (!pool.canPick(tried)) break; // nothing left to try: not a retry, nothing to count
       if (!pool.retryBudget.tryWithdraw()) {
         metrics?.budgetExhausted.inc({ store: pool.store });
         break;
@@ -52,7 +48,7 @@ export function createRetryRunner(metrics?: BalancerMetrics): AttemptRunner {
       metrics?.retries.inc({ store: pool.store, reason: verdict.reason });
       await sleep(backoffMs(n, { baseMs: opts.backoffBaseMs, maxMs: opts.backoffMaxMs }, pool.random));
       if (ctx.res.destroyed) break; // the client left while we waited
-      backend = pool.pick(tried) ?? backend; // the pick as of now, if the backoff changed it
+      backend = pool.pick(tried);
     }
     return last;
   };

@@ -90,6 +90,16 @@ void describe('retrying runner', () => {
     assert.notEqual(tried[i + 1], dead);
   });
 
+  void test('round-robin stays round-robin: asking whether a retry could follow moves no cursor', async () => {
+    const pool = balancer.poolFactory({ ...spec, balancing: { algorithm: 'round-robin' } }, timeouts);
+    await pool.ready();
+    const { tried, attempt } = scripted(() => false, { failure: 'connect' });
+    for (let i = 0; i < 8; i++) await balancer.runner(ctxFor('GET'), pool, attempt);
+    const perBackend = new Map<Backend, number>();
+    for (const b of tried) perBackend.set(b, (perBackend.get(b) ?? 0) + 1);
+    assert.deepEqual([...perBackend.values()], [2, 2, 2, 2], 'each of the four backends twice');
+  });
+
   void test('every attempt of one request goes to a different backend, up to maxAttempts', async () => {
     const pool = await freshPool();
     const { tried, attempt } = scripted(() => true, { failure: 'reset' });
