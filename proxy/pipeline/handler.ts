@@ -42,12 +42,13 @@ async function run(ctx: RequestContext, deps: PipelineDeps): Promise<void> {
     authorizePhase(ctx, deps.authorizer());
     // (read cache lookup goes here: the request is parsed and allowed, nothing is read yet)
     ctx.phase = 'sign';
-    // A DeleteObjects body is read whole for the policy: its aws-chunked trailers are not re-framed.
+    // A body the policy checks (DeleteObjects, RestoreObject) is read whole: its aws-chunked
+    // trailers are not re-framed.
     ctx.upstream = buildUpstream(
       ctx.req,
       ctx.target!,
       ctx.payload!,
-      !ctx.decision?.deleteObjects,
+      !ctx.decision?.bodyCheck,
       deps.stores.get(ctx.store!)?.provider,
     );
     // Everything is decided: let a client that waits on 100 Continue send its body.

@@ -1,6 +1,7 @@
 /**
  * The two decisions whose enforcement needs bytes (see proxy/policy/index.ts):
- * - DeleteObjects: its keys are in the body. After 100 Continue the (small, bounded) body is
+ * - DeleteObjects (its keys) and RestoreObject (whether it writes elsewhere) carry what the
+ *   policy must see in the body (`bodyCheck`). After 100 Continue the (small, bounded) body is
  *   read whole, checked, and forwarded unchanged — with its Content-MD5/checksum intact. A body
  *   in aws-chunked framing with a checksum trailer arrives decoded, not re-framed (handler.ts):
  *   it is forwarded as a plain body with the trailer's checksum as a header (withPlainBody).
@@ -15,7 +16,7 @@ import { withPlainBody } from './upstream.ts';
 import { denialError } from './authorize.ts';
 import type { RequestContext } from './context.ts';
 
-/** A body longer than the bound: the policy's own `delete-too-large` refusal (MalformedXML). */
+/** A body longer than the bound: the check's own refusal (`tooLarge`). */
 class BodyTooLarge extends Error {}
 
 /**
@@ -57,7 +58,7 @@ function readAll(body: Readable, maxBytes: number): Promise<Buffer> {
 }
 
 /**
- * Reads the DeleteObjects body whole (at most `maxBytes`). A client that sends nothing for
+ * Reads a checked body (DeleteObjects, RestoreObject) whole (at most `maxBytes`). A client that sends nothing for
  * `idleMs` (timeouts.clientIdleMs; 0 = never) fails it with RequestTimeout, as an upload does in
  * the forward phase — this read comes before that phase and would otherwise wait for ever. The
  * request is left unread: the error answer closes the connection (respond.ts), which ends the
@@ -119,13 +120,13 @@ function isEncoded(headers: readonly string[]): boolean {
 /** True when the decision has a follow-up below (most have none: no promise, no await then). */
 export function hasPolicyFollowUps(ctx: RequestContext): boolean {
   const d = ctx.decision!;
-  return Boolean(d.listBuckets) || Boolean(d.deleteObjects);
+  return Boolean(d.listBuckets) || Boolean(d.bodyCheck);
 }
 
 /**
  * Applies the decision's follow-ups to ctx. `sendContinue` is called before reading a body;
  * `clientIdleMs` bounds the wait for its bytes. Throws the policy's denial when the
- * DeleteObjects body names a key outside the grants.
+ * checked body fails its check (a DeleteObjects key outside the grants, a SELECT restore).
  */
 export async function applyPolicyFollowUps(
   ctx: RequestContext,
@@ -147,9 +148,9 @@ export async function applyPolicyFollowUps(
       },
     };
   }
-  if (d.deleteObjects) {
+  if (d.bodyCheck) {
     const up = ctx.upstream!;
-    const { maxBytes } = d.deleteObjects;
+    const { maxBytes } = d.bodyCheck;
     sendContinue();
     let body: Buffer;
     try {
@@ -157,7 +158,7 @@ export async function applyPolicyFollowUps(
     } catch (err) {
       if (!(err instanceof BodyTooLarge)) throw err;
       // The same refusal as a body whose Content-Length already said so (proxy/policy/engine.ts).
-      const denial = deny(ctx.operation, 'delete-too-large', `body exceeds ${maxBytes} bytes`);
+      const denial = deny(ctx.operation, d.bodyCheck.tooLarge, `body exceeds ${maxBytes} bytes`);
       ctx.policy = `deny:${denial.reason}`;
       throw denialError(denial);
     }
@@ -167,7 +168,7 @@ export async function applyPolicyFollowUps(
       up.body instanceof AwsChunkedDecoder && ctx.payload?.kind === 'chunked' && ctx.payload.trailer
         ? up.body.trailers
         : undefined;
-    const verdict = d.deleteObjects.check(body);
+    const verdict = d.bodyCheck.check(body);
     if (!verdict.allow) {
       ctx.policy = `deny:${verdict.reason}`;
       throw denialError(verdict);

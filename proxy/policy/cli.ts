@@ -51,10 +51,8 @@ export function renderDecision(d: Decision, bucket: string | undefined, key: str
       `store: ${d.store}`,
       `grant: ${d.matched.length > 0 ? d.matched.join(', ') : '(none needed)'}`,
     );
-    if (d.deleteObjects) {
-      lines.push(
-        `then: every <Key> of the body (at most ${d.deleteObjects.maxBytes} bytes, 1000 keys) must be deletable`,
-      );
+    if (d.bodyCheck) {
+      lines.push(`then: ${d.bodyCheck.describe}`);
     }
     if (d.listBuckets) {
       lines.push(

@@ -103,10 +103,16 @@ export interface EngineRequest {
   headers: Readonly<Record<string, string | undefined>>;
 }
 
-/** The DeleteObjects body check, run once the bounded body has been read. */
-export interface DeleteObjectsCheck {
-  /** Read at most this many bytes; a longer body is refused. */
+/**
+ * A check of a request body the policy must see (DeleteObjects' keys, RestoreObject's request),
+ * run once the bounded body has been read.
+ */
+export interface BodyCheck {
+  /** Read at most this many bytes; a longer body is refused with `tooLarge`. */
   readonly maxBytes: number;
+  readonly tooLarge: DenyReason;
+  /** What is checked, for `sluice policy check`. */
+  readonly describe: string;
   /** Decides on the complete body; the body is then forwarded unchanged. */
   check(body: Buffer): Decision;
 }
@@ -125,7 +131,7 @@ export type Decision =
       /** ListBuckets: keep only these bucket names in the response. */
       listBuckets?: ReadonlySet<string>;
       /** DeleteObjects: the body must pass this check before anything is forwarded. */
-      deleteObjects?: DeleteObjectsCheck;
+      bodyCheck?: BodyCheck;
     }
   | {
       allow: false;
@@ -243,21 +249,14 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
         index.byBucket.get(bucket ?? '')?.filter((e) => e.grant.access.includes('delete')) ?? [];
       if (deleters.length === 0)
         return { ok: false, reason: 'no-grant', message: `no grant allows delete on bucket ${bucket}` };
-      // An aws-chunked body declares its payload's length apart from the framed Content-Length.
-      const chunked = req.headers['x-amz-content-sha256']?.startsWith('STREAMING-') === true;
-      const declared = Number(
-        (chunked ? req.headers['x-amz-decoded-content-length'] : undefined) ??
-          req.headers['content-length'] ??
-          '0',
-      );
-      if (!(declared <= MAX_DELETE_BODY_BYTES)) {
-        return {
-          ok: false,
-          reason: 'delete-too-large',
-          message: `Content-Length ${declared} exceeds ${MAX_DELETE_BODY_BYTES}`,
-        };
-      }
-      return { ok: true, entry: deleters[0], extra: { deleteObjects: deleteCheck(index, req) } };
+      const tooLarge = declaredTooLarge(req, MAX_DELETE_BODY_BYTES, 'delete-too-large');
+      if (tooLarge) return tooLarge;
+      return { ok: true, entry: deleters[0], extra: { bodyCheck: deleteCheck(index, req) } };
+    }
+    case 'restore-request': {
+      const tooLarge = declaredTooLarge(req, MAX_RESTORE_BODY_BYTES, 'restore-select');
+      if (tooLarge) return tooLarge;
+      return { ok: true, entry: undefined, extra: { bodyCheck: restoreCheck(index, req) } };
     }
     case 'any-grant': {
       const first = index.all[0];
@@ -270,10 +269,53 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
   }
 }
 
-function deleteCheck(index: GrantIndex, req: EngineRequest): DeleteObjectsCheck {
+/** The body's declared length, when over `max`: refused before a byte of it is read. */
+function declaredTooLarge(req: EngineRequest, max: number, reason: DenyReason): NeedResult | undefined {
+  // An aws-chunked body declares its payload's length apart from the framed Content-Length.
+  const chunked = req.headers['x-amz-content-sha256']?.startsWith('STREAMING-') === true;
+  const declared = Number(
+    (chunked ? req.headers['x-amz-decoded-content-length'] : undefined) ??
+      req.headers['content-length'] ??
+      '0',
+  );
+  if (declared <= max) return undefined;
+  return { ok: false, reason, message: `Content-Length ${declared} exceeds ${max}` };
+}
+
+/** Largest RestoreObject body read (a RestoreRequest is a few hundred bytes). */
+const MAX_RESTORE_BODY_BYTES = 64 * 1024;
+
+/**
+ * RestoreObject: a plain restore (Days, Tier) only. A `SELECT` restore runs a query on the
+ * object and writes its results to `OutputLocation`, a bucket and prefix the body names and the
+ * request path does not: a write (and a read of this object's contents) beyond what the grant
+ * on this key checked. Refused on any mention of either element (namespaced or inside a
+ * comment alike: fail closed), or a body that is not a RestoreRequest (an empty one names nothing).
+ */
+function restoreCheck(index: GrantIndex, req: EngineRequest): BodyCheck {
+  const refuse = (message: string): Decision => deny(req.operation, 'restore-select', message);
+  return {
+    maxBytes: MAX_RESTORE_BODY_BYTES,
+    tooLarge: 'restore-select',
+    describe: 'the body must be a plain RestoreRequest (no SELECT, no OutputLocation)',
+    check(body) {
+      const text = body.toString('latin1');
+      if (text.trim() !== '' && !text.includes('RestoreRequest'))
+        return refuse('the body is not a RestoreRequest');
+      if (/OutputLocation|SelectParameters|>\s*SELECT\s*</i.test(text))
+        return refuse('SELECT restores (OutputLocation, SelectParameters) are not forwarded');
+      const store = index.storeByBucket.get(req.bucket ?? '') ?? '';
+      return { allow: true, operation: req.operation, store, grant: undefined, matched: [] };
+    },
+  };
+}
+
+function deleteCheck(index: GrantIndex, req: EngineRequest): BodyCheck {
   const bucket = req.bucket ?? '';
   return {
     maxBytes: MAX_DELETE_BODY_BYTES,
+    tooLarge: 'delete-too-large',
+    describe: `every <Key> of the body (at most ${MAX_DELETE_BODY_BYTES} bytes, 1000 keys) must be deletable`,
     check(body) {
       const parsed = parseDeleteBody(body);
       if (!parsed.ok)

@@ -28,6 +28,8 @@ export type DenyReason =
   | 'malformed-delete'
   /** A DeleteObjects body larger than the bound, or more than 1000 keys. */
   | 'delete-too-large'
+  /** A RestoreObject of type SELECT (its results written to a location the body names), or a body that is not a RestoreRequest. */
+  | 'restore-select'
   /** A bucket name the backend reserves for itself (MinIO's admin and health APIs). */
   | 'reserved-bucket'
   /**
@@ -70,6 +72,7 @@ export const DENY_KINDS: Readonly<Record<DenyReason, DenyKind>> = {
   'list-prefix': denied,
   'malformed-delete': { ...invalid, s3Code: 'MalformedXML' },
   'delete-too-large': { ...invalid, s3Code: 'MalformedXML' },
+  'restore-select': denied,
   'reserved-bucket': denied,
   'reserved-path': denied,
   'no-policy': denied,

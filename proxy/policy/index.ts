@@ -5,9 +5,10 @@
  * grant matching (./engine.ts), deny by default. The proxy calls `authorize(req)` once per
  * request, after parsing and before reading any body byte or sending `100 Continue`. Two
  * decisions carry follow-up work for the request path:
- * - `deleteObjects`: DeleteObjects (`POST ?delete`) names its keys in the body. The proxy reads
- *   at most `maxBytes` of it, calls `check(body)`, and forwards the buffered body unchanged (its
- *   Content-MD5 / checksum intact) only if that allows; one key outside the grants denies all.
+ * - `bodyCheck`: DeleteObjects (`POST ?delete`) names its keys in the body, RestoreObject
+ *   (`POST ?restore`) may name an output location there. The proxy reads at most `maxBytes` of
+ *   it, calls `check(body)`, and forwards the buffered body unchanged (its Content-MD5 /
+ *   checksum intact) only if that allows; one key outside the grants denies all.
  * - `listBuckets`: ListBuckets is allowed and its 200 response filtered to these bucket names
  *   (./list-buckets.ts documents the decision).
  * Presigned and anonymous requests take exactly this path: the client's signature is never
@@ -22,7 +23,7 @@ import { IGNORED_PARAMS, classify } from './operations.ts';
 import { canonicalTarget } from './target.ts';
 import type { TargetOptions } from './target.ts';
 
-export type { Decision, DeleteObjectsCheck } from './engine.ts';
+export type { Decision, BodyCheck } from './engine.ts';
 export type { DenyReason } from './errors.ts';
 import type { DenyReason } from './errors.ts';
 
@@ -111,11 +112,13 @@ export function createAuthorizer(doc: PodPolicyDocument, opts: AuthorizerOptions
     authorize(req) {
       const d = decideRequest(index, req, opts);
       if (!d.allow) opts.onDeny?.(d.reason);
-      else if (d.deleteObjects && opts.onDeny) {
-        const inner = d.deleteObjects;
+      else if (d.bodyCheck && opts.onDeny) {
+        const inner = d.bodyCheck;
         const onDeny = opts.onDeny;
-        d.deleteObjects = {
+        d.bodyCheck = {
           maxBytes: inner.maxBytes,
+          tooLarge: inner.tooLarge,
+          describe: inner.describe,
           check(body) {
             const verdict = inner.check(body);
             if (!verdict.allow) onDeny(verdict.reason);

@@ -36,6 +36,8 @@ export type Need =
   | { kind: 'config'; access: BucketConfigAccess }
   /** delete on every key of the DeleteObjects body (checked once the body is read). */
   | { kind: 'delete-keys' }
+  /** RestoreObject's body is a plain restore, not a SELECT writing elsewhere (checked once read). */
+  | { kind: 'restore-request' }
   /** any grant at all (ListBuckets, whose response is filtered to granted buckets). */
   | { kind: 'any-grant' };
 
@@ -248,7 +250,7 @@ export const OPERATIONS: readonly OperationRule[] = [
     scope: 'object',
     requires: { restore: null },
     optional: ['versionId'],
-    needs: [write],
+    needs: [write, { kind: 'restore-request' }],
   },
 
   // Multipart: every step is checked against the upload's key (S3 binds uploadId to its key, so

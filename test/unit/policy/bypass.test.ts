@@ -39,8 +39,8 @@ function keysBody(keys: string[]): Buffer {
 
 function deleteObjects(body: Buffer): Decision {
   const d = run(authz, 'POST', '/data?delete', { 'content-length': String(body.length) });
-  assert.ok(d.allow && d.deleteObjects, 'the pre-check passes and asks for the body');
-  return d.deleteObjects.check(body);
+  assert.ok(d.allow && d.bodyCheck, 'the pre-check passes and asks for the body');
+  return d.bodyCheck.check(body);
 }
 
 void describe('CopyObject / UploadPartCopy', () => {
@@ -154,7 +154,7 @@ void describe('DeleteObjects', () => {
       'content-length': String(big),
       'x-amz-decoded-content-length': String(1024),
     });
-    assert.ok(d.allow && d.deleteObjects);
+    assert.ok(d.allow && d.bodyCheck);
     // A plain body cannot hide its Content-Length behind a decoded length.
     denied(
       run(authz, 'POST', '/data?delete', {
@@ -466,4 +466,48 @@ void describe('virtually addressed stores: keys where a backend routes its own A
     // Path-style: the backend sees /data/minio/…, an object of bucket data.
     allowed(run(pathStyle, 'GET', '/data/minio/admin/v3/info'));
   });
+});
+
+/**
+ * RestoreObject of type SELECT runs a query on the object and writes the results to the bucket
+ * and prefix its body names (OutputLocation): a write the grant on the request's key never
+ * checked. Only plain restores are forwarded.
+ */
+void describe('RestoreObject', () => {
+  const restore = (body: string): Decision => {
+    const d = run(authz, 'POST', '/data/team/archived.csv?restore', {
+      'content-length': String(body.length),
+    });
+    assert.ok(d.allow && d.bodyCheck, d.allow ? 'no body check' : d.message);
+    return d.bodyCheck.check(Buffer.from(body));
+  };
+  const plain =
+    '<RestoreRequest><Days>2</Days><GlacierJobParameters><Tier>Bulk</Tier></GlacierJobParameters></RestoreRequest>';
+  const select =
+    '<RestoreRequest><Type>SELECT</Type><Tier>Standard</Tier><SelectParameters><Expression>select * from S3Object</Expression>' +
+    '<ExpressionType>SQL</ExpressionType></SelectParameters><OutputLocation><S3><BucketName>other</BucketName>' +
+    '<Prefix>x/</Prefix></S3></OutputLocation></RestoreRequest>';
+  void test('a plain restore is allowed, as is an empty body', () => {
+    assert.equal(restore(plain).allow, true);
+    assert.equal(restore('').allow, true);
+  });
+  void test('a SELECT restore writing to another bucket', () => denied(restore(select), 'restore-select'));
+  void test('the same with namespace prefixes, or only the output location', () => {
+    denied(restore(select.replace(/<(\/?)([A-Z])/g, '<$1s3:$2')), 'restore-select');
+    denied(
+      restore(
+        '<RestoreRequest><Days>1</Days><OutputLocation><S3><BucketName>o</BucketName></S3></OutputLocation></RestoreRequest>',
+      ),
+      'restore-select',
+    );
+  });
+  void test('a body that is not a RestoreRequest', () =>
+    denied(restore('\x1f\x8b\x08gzip'), 'restore-select'));
+  void test('a declared length over the bound is refused before a byte is read', () =>
+    denied(
+      run(authz, 'POST', '/data/team/x?restore', { 'content-length': String(1 << 20) }),
+      'restore-select',
+    ));
+  void test('write on the key is still needed', () =>
+    denied(run(authz, 'POST', '/public/x?restore', { 'content-length': '0' }), 'no-grant'));
 });

@@ -126,9 +126,9 @@ void describe('policy reload', () => {
       '/p/policy.json',
     );
     const d = run(state.current, 'POST', '/data?delete');
-    assert.ok(d.allow && d.deleteObjects);
+    assert.ok(d.allow && d.bodyCheck);
     assert.equal(
-      d.deleteObjects.check(Buffer.from('<Delete><Object><Key>b/x</Key></Object></Delete>')).allow,
+      d.bodyCheck.check(Buffer.from('<Delete><Object><Key>b/x</Key></Object></Delete>')).allow,
       false,
     );
     const values = (await metrics.denials.get()).values;

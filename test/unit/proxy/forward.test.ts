@@ -750,3 +750,26 @@ void test('repeated identical Content-Length from the backend goes to the client
     assert.match(text, /^content-length: 5\r$/im);
   }
 });
+
+void test('RestoreObject: a plain restore reaches the backend whole, a SELECT restore is refused unsent', async () => {
+  const bodies: string[] = [];
+  f.handle((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      if (req.method === 'POST') bodies.push(body); // not the health checks
+      res.writeHead(202).end();
+    });
+  });
+  const plain = '<RestoreRequest><Days>2</Days></RestoreRequest>';
+  const ok = await request(`${f.proxy.url}/fake-bucket/archived?restore`, { method: 'POST', body: plain });
+  await ok.body.text();
+  assert.equal(ok.statusCode, 202);
+  assert.deepEqual(bodies, [plain]);
+  const select =
+    '<RestoreRequest><Type>SELECT</Type><OutputLocation><S3><BucketName>other</BucketName></S3></OutputLocation></RestoreRequest>';
+  const r = await request(`${f.proxy.url}/fake-bucket/archived?restore`, { method: 'POST', body: select });
+  assert.equal(r.statusCode, 403);
+  assert.match(await r.body.text(), /<Code>AccessDenied<\/Code>/);
+  assert.deepEqual(bodies, [plain], 'nothing more reached the backend');
+});
