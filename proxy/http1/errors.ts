@@ -5,6 +5,8 @@ export type UpstreamErrorCode =
   | 'CONNECT_TIMEOUT'
   /** No complete response head within the first-byte timeout after the request was sent. */
   | 'HEADERS_TIMEOUT'
+  /** Every connection of the pool stayed busy for the first-byte timeout: nothing was sent. */
+  | 'QUEUE_TIMEOUT'
   /** The response body, or the backend's reading of the request body, stalled. */
   | 'BODY_TIMEOUT'
   /** The request body had more or fewer bytes than its Content-Length. */

@@ -87,6 +87,8 @@ export class Exchange implements UpstreamController {
    * onRequestStart and onRequestSent are called again).
    */
   start(conn: UpstreamConnection, reused: boolean): void {
+    if (this.headersTimer) clearTimeout(this.headersTimer); // the wait in the queue, if any
+    this.headersTimer = undefined;
     this.conn = conn;
     this.onReusedConnection = reused;
     this.handler.onRequestStart?.(this);
@@ -233,6 +235,21 @@ export class Exchange implements UpstreamController {
       this.headersTimer = setTimeout(this.onHeadersTimeout, this.options.headersTimeout);
     }
   }
+
+  /**
+   * Waits for a connection: the pool is at its limit. Bounded by the first-byte timeout (the
+   * headers timer, which the start replaces), so a request does not wait without end behind
+   * long transfers; it fails as a connect failure would, and may be retried elsewhere.
+   */
+  queued(): void {
+    const ms = this.options.headersTimeout;
+    if (ms > 0 && this.headersTimer === undefined) this.headersTimer = setTimeout(this.onQueueTimeout, ms);
+  }
+
+  private readonly onQueueTimeout = (): void => {
+    this.headersTimer = undefined;
+    this.fail(new UpstreamError('QUEUE_TIMEOUT', 'No connection to the backend came free in time.'));
+  };
 
   private readonly onHeadersTimeout = (): void => {
     this.fail(new UpstreamError('HEADERS_TIMEOUT', 'The backend sent no response head in time.'));

@@ -94,7 +94,10 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     const conn = this.takeIdle();
     if (conn !== undefined) conn.run(ex);
     else if (this.opts.connections === null || this.all.size < this.opts.connections) this.connect(ex);
-    else this.queue.push(ex);
+    else {
+      this.queue.push(ex);
+      ex.queued();
+    }
   }
 
   private connect(ex: Exchange): void {

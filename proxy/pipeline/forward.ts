@@ -73,6 +73,14 @@ export function classify(err: Error & { code?: string; syscall?: string }): {
           cause: err,
         }),
       };
+    case 'QUEUE_TIMEOUT':
+      // Nothing was sent: safe to retry anywhere, like a refused connection.
+      return {
+        failure: 'connect',
+        error: new ProxyError(Errors.ServiceUnavailable, 'No connection to the backend came free in time.', {
+          cause: err,
+        }),
+      };
     case 'ECONNREFUSED':
     case 'ENOTFOUND':
     case 'EHOSTUNREACH':

@@ -63,6 +63,28 @@ void describe('UpstreamPool: the backend fails', () => {
     assert.ok(!rec.events.includes('responseStart'));
   });
 
+  void test('every connection busy for the first-byte timeout → QUEUE_TIMEOUT, nothing sent', async (t) => {
+    const heads: string[] = [];
+    const srv = await startRawServer(t, (c) => {
+      heads.push('request');
+      setTimeout(() => c.socket.write(response('slow')), 300); // holds the one connection
+    });
+    const pool = makePool(t, srv.origin, { connections: 1 });
+    const first = record(pool, request({ headersTimeout: 2_000 }));
+    const queued = record(pool, request({ headersTimeout: 60 }));
+    await failed(queued, 'QUEUE_TIMEOUT');
+    assert.deepEqual(queued.events, ['responseError'], 'never started: no request was written');
+    await first.done;
+    assert.equal(first.body.toString(), 'slow');
+    assert.equal(heads.length, 1);
+    // A queued exchange that gets the connection in time runs with a fresh first-byte timeout.
+    const a = record(pool, request({ headersTimeout: 2_000 }));
+    const b = record(pool, request({ headersTimeout: 500 }));
+    await Promise.all([a.done, b.done]);
+    assert.equal(b.error, undefined, 'waited 300 ms, then answered within its own 500 ms');
+    assert.equal(b.body.toString(), 'slow');
+  });
+
   void test('headersTimeout: no response head in time → HEADERS_TIMEOUT, the connection closed', async (t) => {
     const srv = await startRawServer(t, () => {}); // reads the request, never answers
     const pool = makePool(t, srv.origin);
