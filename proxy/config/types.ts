@@ -136,7 +136,10 @@ export interface ProxyTimeouts {
   /** A kept-alive client connection with no request in flight is closed after this long. */
   keepAliveIdleMs: number;
   backendConnectMs: number;
-  /** From the request being sent to the backend's response headers. */
+  /**
+   * From the request being sent to the backend's response headers; also the longest wait for a
+   * free backend connection while every one is busy (http1/exchange.ts queued()).
+   */
   backendFirstByteMs: number;
   /** No response-body byte from the backend for this long → abort. */
   backendIdleMs: number;
