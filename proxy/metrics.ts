@@ -54,7 +54,7 @@ export class ProxyMetrics {
     name: 'sluice_proxy_requests_total',
     help:
       'Requests answered, by S3 operation, status class and backend ("none" when not forwarded, ' +
-      '"draining" when the backend left its pool meanwhile).',
+      '"draining" when the backend was leaving its pool meanwhile: gone from DNS, or replaced by a reload).',
     labelNames: ['operation', 'status_class', 'backend'],
   }).registerIn(this.registry);
   readonly errors = new Counter({

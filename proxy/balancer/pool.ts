@@ -161,15 +161,8 @@ export class StorePool implements BackendPool {
 
   pick(exclude?: ReadonlySet<Backend>): BackendNode | undefined {
     if (this.#closed || this.#drained !== undefined) return undefined;
-    const now = this.clock.now();
     const live = this.backends();
-    let healthyCount = 0;
-    for (const b of live) {
-      b.refreshState(now);
-      if (b.state === 'healthy') healthyCount++;
-    }
-    const threshold = this.options.outlier.panicThresholdPercent / 100;
-    this.#panic = live.length > 0 && healthyCount / live.length < threshold;
+    const healthyCount = this.#refresh(live);
     // All healthy, the common case, allocates nothing.
     const pool =
       this.#panic || healthyCount === live.length ? live : live.filter((b) => b.state === 'healthy');
@@ -179,14 +172,28 @@ export class StorePool implements BackendPool {
     return this.picker.pick(this.#zoneFilter(candidates, live));
   }
 
+  /** Refreshes every live backend's state and the panic flag; returns how many are healthy. */
+  #refresh(live: readonly BackendNode[]): number {
+    const now = this.clock.now();
+    let healthyCount = 0;
+    for (const b of live) {
+      b.refreshState(now);
+      if (b.state === 'healthy') healthyCount++;
+    }
+    const threshold = this.options.outlier.panicThresholdPercent / 100;
+    this.#panic = live.length > 0 && healthyCount / live.length < threshold;
+    return healthyCount;
+  }
+
   /**
-   * Whether {@link pick}(exclude) would find a backend — without picking: a picker's state (a
+   * Whether {@link pick}(exclude) would find a backend now — without picking: a picker's state (a
    * round-robin cursor) must move once per attempt, not for a question about the next one.
    */
   canPick(exclude: ReadonlySet<Backend>): boolean {
     if (this.#closed || this.#drained !== undefined) return false;
-    for (const b of this.backends())
-      if (!exclude.has(b) && (this.#panic || b.state === 'healthy')) return true;
+    const live = this.backends();
+    this.#refresh(live);
+    for (const b of live) if (!exclude.has(b) && (this.#panic || b.state === 'healthy')) return true;
     return false;
   }
 
@@ -198,13 +205,15 @@ export class StorePool implements BackendPool {
     const b = backend as BackendNode;
     b.inFlight = Math.max(0, b.inFlight - 1);
     b.attempts += 1;
-    // A failure after headers (a client that hung up mid-download), or one the client caused,
-    // says nothing about the node.
+    // A failure after headers (a client that hung up mid-download), one the client caused, or a
+    // wait for one of our own connections to it (our limit, not its fault) says nothing about
+    // the node.
+    const notTheNode = outcome.failure === 'client' || outcome.failure === 'queued';
     const failed =
-      (outcome.failure !== undefined && outcome.failure !== 'client' && outcome.status === undefined) ||
+      (outcome.failure !== undefined && !notTheNode && outcome.status === undefined) ||
       (outcome.status !== undefined && outcome.status >= 500);
     if (failed) b.failures += 1;
-    const sample = outcome.failure === 'client' ? undefined : latencySample(outcome);
+    const sample = notTheNode ? undefined : latencySample(outcome);
     if (failed) b.ewma.observe(Math.max(sample ?? 0, this.options.ewma.failurePenaltyMs));
     else if (sample !== undefined) b.ewma.observe(sample);
     if (!b.draining) {

@@ -37,7 +37,7 @@ export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTION
 
 /** Why a failed attempt is or is not retried (for logs and metrics labels). */
 export type RetryVerdict =
-  | { retry: true; reason: 'connect' | 'reset' | 'timeout' | 'slow-down' }
+  | { retry: true; reason: 'connect' | 'queued' | 'reset' | 'timeout' | 'slow-down' }
   | {
       retry: false;
       reason:
@@ -49,11 +49,12 @@ export function isRetryableOutcome(outcome: AttemptOutcome): boolean {
   return retryableReason(outcome) !== undefined;
 }
 
-function retryableReason(outcome: AttemptOutcome): 'connect' | 'reset' | 'timeout' | 'slow-down' | undefined {
-  if (outcome.failure === 'connect' || outcome.failure === 'reset' || outcome.failure === 'timeout') {
-    return outcome.failure;
-  }
-  if (outcome.failure === undefined && outcome.status === 503) return 'slow-down';
+function retryableReason(
+  outcome: AttemptOutcome,
+): 'connect' | 'queued' | 'reset' | 'timeout' | 'slow-down' | undefined {
+  const f = outcome.failure;
+  if (f === 'connect' || f === 'queued' || f === 'reset' || f === 'timeout') return f;
+  if (f === undefined && outcome.status === 503) return 'slow-down';
   return undefined;
 }
 
@@ -64,7 +65,9 @@ export function retryVerdict(req: RetryRequest, outcome: AttemptOutcome): RetryV
   if (reason === undefined) return { retry: false, reason: 'not-retryable-outcome' };
   const method = req.method.toUpperCase();
   if (!IDEMPOTENT_METHODS.has(method)) return { retry: false, reason: 'unsafe-method' };
-  if (reason !== 'connect' && !SAFE_METHODS.has(method)) return { retry: false, reason: 'maybe-processed' };
+  // Nothing reached the backend (refused, or never left our queue): any idempotent method may go again.
+  const unsent = reason === 'connect' || reason === 'queued';
+  if (!unsent && !SAFE_METHODS.has(method)) return { retry: false, reason: 'maybe-processed' };
   if (req.bodySent && !req.bodyReplayable) return { retry: false, reason: 'body-consumed' };
   return { retry: true, reason };
 }

@@ -32,9 +32,11 @@ export interface AttemptOutcome {
   /**
    * Failure before headers: connect refused/reset, timeout before headers; 'client' when the
    * client's side ended the attempt (it hung up, stalled or sent a bad body): says nothing
-   * about the backend.
+   * about the backend; 'queued' when no connection of ours to it came free in time (our own
+   * limit: nothing was sent, so it may be retried like a refused connection, but it says nothing
+   * against the backend either).
    */
-  failure?: 'connect' | 'reset' | 'timeout' | 'client' | 'other';
+  failure?: 'connect' | 'queued' | 'reset' | 'timeout' | 'client' | 'other';
   /** Time from dispatch to response headers (ms) — the latency signal, never the body time. */
   headersMs?: number;
   /**

@@ -92,7 +92,9 @@ export interface StoreSpec {
   /**
    * The store's software, where its S3 dialect matters: `minio` checks signatures folding every
    * Unicode space in header values (Go's strings.Fields), so the proxy signs them that way for it.
-   * Unset: SigV4 as AWS defines it (ASCII spaces only).
+   * Unset: SigV4 as AWS defines it (ASCII spaces only). With virtual addressing it also decides
+   * which first key segments are refused as the backend's own API paths (policy/engine.ts
+   * reservedKeyRoots).
    */
   provider?: StoreProvider;
   credentials: CredentialsRef;

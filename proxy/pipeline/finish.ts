@@ -10,7 +10,7 @@ import type { RequestContext } from './context.ts';
 
 /**
  * The `backend` label of a request's series. A backend that left its pool (its address is gone
- * from DNS) had its series dropped when it left; a request still in flight on it then would
+ * from DNS; on a reload the old pool's backends all drain) had its series dropped when it left; a request still in flight on it then would
  * create them again, for good — with a cloud store's rotating IPs, series without bound. Such
  * requests count under the one fixed value `draining`; the access log keeps the real id.
  */

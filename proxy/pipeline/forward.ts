@@ -74,9 +74,9 @@ export function classify(err: Error & { code?: string; syscall?: string }): {
         }),
       };
     case 'QUEUE_TIMEOUT':
-      // Nothing was sent: safe to retry anywhere, like a refused connection.
+      // Nothing was sent: retried like a refused connection, not held against the backend.
       return {
-        failure: 'connect',
+        failure: 'queued',
         error: new ProxyError(Errors.ServiceUnavailable, 'No connection to the backend came free in time.', {
           cause: err,
         }),

@@ -24,7 +24,7 @@ export function responseHeaders(ctx: RequestContext, head: ResponseHead): string
   let out: string[];
   const cl = head.contentLength;
   const dropLength = cl !== undefined && (head.framing.kind === 'chunked' || head.framing.kind === 'close');
-  const foldLength = !dropLength && cl !== undefined && cl.includes(',');
+  const foldLength = !dropLength && cl !== undefined && cl.includes(',') && sameLengths(cl);
   if (head.hasHopByHop || dropLength || foldLength) {
     out = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -32,7 +32,6 @@ export function responseHeaders(ctx: RequestContext, head: ResponseHead): string
       if (HOP_BY_HOP.has(lower) || ((dropLength || foldLength) && lower === 'content-length')) continue;
       out.push(raw[i]!, raw[i + 1]!);
     }
-    // Every value was checked equal (http1/response-head.ts): the first is the length.
     if (foldLength) out.push('content-length', cl.slice(0, cl.indexOf(',')).trim());
   } else {
     out = raw.slice();
@@ -40,6 +39,15 @@ export function responseHeaders(ctx: RequestContext, head: ResponseHead): string
   if (head.requestId !== undefined) ctx.backendRequestId = head.requestId;
   else out.push('x-amz-request-id', ctx.id);
   return out;
+}
+
+/**
+ * `5, 5` (repeats joined): every part the same digits. The parser checks that only where the
+ * length frames a body; on a HEAD, 204 or 304 differing values pass on as they came.
+ */
+function sameLengths(joined: string): boolean {
+  const parts = joined.split(',').map((p) => p.trim());
+  return /^\d+$/.test(parts[0]!) && parts.every((p) => p === parts[0]);
 }
 
 /** `headers` with Content-Length set to `length` and Content-MD5 dropped (a rewritten body). */

@@ -49,12 +49,23 @@ export const RESERVED_BUCKETS: ReadonlySet<string> = new Set(['minio']);
  * (MinIO's admin, KMS and health APIs) or `/admin/…` (Ceph RGW's admin API; also its Swift and
  * auth entries) as those, signed with the store's credentials. Such keys are refused on such
  * stores: MinIO's name always (as for path-style buckets), Ceph's where the store is Ceph or of
- * unknown kind (fail closed).
+ * unknown kind (fail closed; a store without `provider` whose endpoints are all AWS's is AWS).
  */
 function reservedKeyRoots(store: StoreSpec): ReadonlySet<string> | undefined {
   if (store.addressing !== 'virtual') return undefined;
-  const ceph = store.provider === undefined || store.provider === 'ceph' || store.provider === 'other';
+  // Unset: AWS when every endpoint is AWS's (virtual addressing's usual home), else unknown.
+  const provider = store.provider ?? (store.endpoints.every((e) => isAwsEndpoint(e.url)) ? 'aws' : 'other');
+  const ceph = provider === 'ceph' || provider === 'other';
   return new Set(ceph ? [...RESERVED_BUCKETS, 'admin', 'swift', 'auth'] : RESERVED_BUCKETS);
+}
+
+function isAwsEndpoint(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.toLowerCase();
+    return host.endsWith('.amazonaws.com') || host.endsWith('.amazonaws.com.cn');
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -34,6 +34,12 @@ void describe('passive outlier ejection', () => {
     assert.ok(!o.isEjected(0));
   });
 
+  void test('waits for our own free connection (queued) never eject a backend', () => {
+    const o = new OutlierState(opts);
+    for (let i = 0; i < 5; i++) assert.equal(o.record({ failure: 'queued' }, 0, yes), 0);
+    assert.ok(!o.isEjected(0));
+  });
+
   void test('consecutive connect failures eject on their own threshold', () => {
     const o = new OutlierState(opts);
     o.record(refused, 0, yes);

@@ -14,6 +14,12 @@ void describe('retry decision', () => {
     assert.deepEqual(retryVerdict(get, { status: 503, headersMs: 3 }), { retry: true, reason: 'slow-down' });
   });
 
+  void test('a wait for a free connection that timed out sent nothing: retried, a PUT included', () => {
+    assert.deepEqual(retryVerdict(get, { failure: 'queued' }), { retry: true, reason: 'queued' });
+    const put = { method: 'PUT', bodyReplayable: false, bodySent: false, responseStarted: false };
+    assert.equal(retryVerdict(put, { failure: 'queued' }).retry, true);
+  });
+
   void test('a real answer is never retried, 5xx other than 503 included', () => {
     for (const status of [200, 404, 500, 502]) {
       assert.equal(retryVerdict(get, { status, headersMs: 1 }).retry, false, String(status));

@@ -511,3 +511,18 @@ void describe('RestoreObject', () => {
   void test('write on the key is still needed', () =>
     denied(run(authz, 'POST', '/public/x?restore', { 'content-length': '0' }), 'no-grant'));
 });
+
+void test('a virtually addressed store without provider whose endpoints are all AWS keeps admin/ keys', () => {
+  const base = policy([{ store: 's1', bucket: 'data', access: ['read'], source: 'whole' }]);
+  const doc = {
+    ...base,
+    stores: base.stores.map((s) =>
+      s.name === 's1'
+        ? { ...s, addressing: 'virtual' as const, endpoints: [{ url: 'https://s3.eu-west-1.amazonaws.com' }] }
+        : s,
+    ),
+  };
+  const aws = createAuthorizer(doc, { virtualHostDomains: [VHOST] });
+  assert.equal(run(aws, 'GET', '/data/admin/report.csv').allow, true);
+  denied(run(aws, 'GET', '/data/minio/admin/v3/info'), 'reserved-path');
+});

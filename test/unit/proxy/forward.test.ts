@@ -13,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { open, parseResponse, rawRequest, readAll } from '../../integration/proxy/raw.ts';
 import { classify } from '../../../proxy/pipeline/forward.ts';
+import { UpstreamError } from '../../../proxy/http1/errors.ts';
 import { SECRET, startFake } from './fake-backend.ts';
 import type { FakeStack } from './fake-backend.ts';
 
@@ -436,6 +437,10 @@ void test('an unreachable host is a connect failure only while connecting (a DEL
     assert.equal(classify(err(code, 'read')).failure, 'reset');
   }
   assert.equal(classify(err('ECONNREFUSED', 'connect')).failure, 'connect');
+  // Our own pool's queue timed out: retried, never held against the backend (no ejection).
+  const queued = classify(new UpstreamError('QUEUE_TIMEOUT', 'busy'));
+  assert.equal(queued.failure, 'queued');
+  assert.equal(queued.error.spec.status, 503);
 });
 
 void test('a broken HTTP chunk inside an upload is answered 400 at once, not after the idle timeout', async () => {
