@@ -27,14 +27,23 @@ export function bucketAccessSelectsPod(ba: BucketAccess, pod: Pod): boolean {
   return true;
 }
 
-/** True when the store's allowedNamespaces selector matches the namespace's labels. */
+/**
+ * True when the store's allowedNamespaces selector matches the namespace's labels. Labels not
+ * known yet (undefined: the namespace is not in the cache) are admitted only by `{}` (every
+ * namespace), never by a selector that reads them: read as "no labels", a
+ * `NotIn` or `DoesNotExist` selector would match, and the store's keys would be written for a
+ * namespace the selector excludes before its labels arrive. The namespace's event requeues.
+ */
 export function storeAllowsNamespace(
   store: ObjectStore,
   namespaceLabels: Record<string, string> | undefined,
 ): boolean {
   // A missing selector (an object the CRD would reject) admits nobody: fail closed.
-  if (!store.spec.allowedNamespaces) return false;
-  return selectorMatches(store.spec.allowedNamespaces, namespaceLabels);
+  const selector = store.spec.allowedNamespaces;
+  if (!selector) return false;
+  if (namespaceLabels === undefined)
+    return Object.keys(selector.matchLabels ?? {}).length === 0 && !selector.matchExpressions?.length;
+  return selectorMatches(selector, namespaceLabels);
 }
 
 /** The proxy's StoreSpec for an ObjectStore; credentials are the Secret key beside policy.json. */

@@ -34,8 +34,10 @@ export class World {
     this.caches = caches;
   }
 
+  /** The namespace's labels; undefined while the namespace is not in the cache (not known yet). */
   namespaceLabels(ns: string): Record<string, string> | undefined {
-    return this.caches.namespaces.get(ns)?.metadata?.labels;
+    const namespace = this.caches.namespaces.get(ns);
+    return namespace === undefined ? undefined : (namespace.metadata?.labels ?? {});
   }
 
   storeMap(): Map<string, ObjectStore> {

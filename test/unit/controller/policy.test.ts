@@ -82,6 +82,16 @@ void describe('selectors', () => {
     delete (broken.spec as Partial<ObjectStore['spec']>).allowedNamespaces;
     assert.equal(storeAllowsNamespace(broken, {}), false);
   });
+
+  void test('a namespace whose labels are not known yet is admitted only by {} (fail closed)', () => {
+    const notUntrusted = store('x', {
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['untrusted'] }],
+    });
+    assert.equal(storeAllowsNamespace(notUntrusted, undefined), false, 'NotIn must not match unknown labels');
+    assert.equal(storeAllowsNamespace(notUntrusted, { 'kubernetes.io/metadata.name': 'apps' }), true);
+    assert.equal(storeAllowsNamespace(notUntrusted, { 'kubernetes.io/metadata.name': 'untrusted' }), false);
+    assert.equal(storeAllowsNamespace(store('x', { matchLabels: {} }), undefined), true);
+  });
 });
 
 void describe('computePodPolicy', () => {
