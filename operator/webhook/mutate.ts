@@ -203,7 +203,13 @@ function nameConflict(pod: Pod): string | undefined {
   const taken = (pod.spec?.volumes ?? [])
     .map((v) => v.name)
     .filter((n) => n === POLICY_VOLUME || n === PODINFO_VOLUME);
-  return taken.length > 0 ? `the pod already has a volume named ${taken.join(', ')}` : undefined;
+  if (taken.length > 0) return `the pod already has a volume named ${taken.join(', ')}`;
+  // The policy volume will hold the store credentials; an app container naming it in a mount
+  // would read them once the volume is injected — the very thing the sidecar keeps from apps.
+  const reader = containers.find((c) => c.volumeMounts?.some((m) => m.name === POLICY_VOLUME));
+  return reader
+    ? `container "${reader.name}" mounts volume ${POLICY_VOLUME}, which holds the sidecar's credentials`
+    : undefined;
 }
 
 function lifecycleWarnings(

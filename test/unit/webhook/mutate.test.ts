@@ -313,6 +313,22 @@ void describe('mutate()', () => {
     assert.equal(skipped.outcome.result, 'skipped');
   });
 
+  void test('an app container that mounts the policy volume (the credentials) is refused', () => {
+    for (const where of ['containers', 'initContainers'] as const) {
+      const pod = annotated({
+        containers: [{ name: 'app', image: 'x' }],
+        [where === 'containers' ? 'containers' : 'initContainers']: [
+          { name: 'thief', image: 'x', volumeMounts: [{ name: 'sluice-policy', mountPath: '/steal' }] },
+          ...(where === 'containers' ? [{ name: 'app', image: 'x' }] : []),
+        ],
+      });
+      const m = mutatePod(pod, 'ns', ctx());
+      assert.equal(m.outcome.result, 'denied', `${where}: ${JSON.stringify(m.outcome)}`);
+      assert.match(JSON.stringify(m.outcome), /thief.*sluice-policy/);
+      assert.equal(m.patch.length, 0);
+    }
+  });
+
   void test('marked injected without a sidecar is denied, not half-fixed', () => {
     const pod = annotated();
     pod.metadata!.annotations!['sluice.dev/status'] = 'injected';
