@@ -299,8 +299,9 @@ async function stsCredentials(
     deps.metrics.stsAssumeRoleTotal.inc({ result: 'error' });
     const failure = failureText(err, source);
     if (reusable && stillValid(old, want)) return { credentials: oldCreds, entry: old, failure };
-    const e = err instanceof Error ? err : new ControllerError('StsFailed', String(err), true);
-    return { error: e, failure };
+    // What is logged and retried carries the redacted text, never the raw error (whose message
+    // could quote the store's secret or token back).
+    return { error: new ControllerError('StsFailed', failure, true), failure };
   }
 }
 
