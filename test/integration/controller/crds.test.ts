@@ -84,6 +84,17 @@ void test('ObjectStore: endpoint url shape, sts only with mode sts, allowedNames
     ),
     /healthCheck.path must start with \/ and hold visible ASCII only/,
   );
+  // The Secret's name goes into a field selector: a comma there would fail every list for ever.
+  assert.match(
+    await rejected(
+      createStore(env.admin, 'bad-secret-name', {
+        ...base,
+        endpoints: [{ url: 'http://m:9000' }],
+        credentials: { secretRef: { namespace: 'n', name: 'k,metadata.name=other' } },
+      }),
+    ),
+    /secretRef.name.*should match/,
+  );
   const { allowedNamespaces: _omit, ...noAllowed } = base;
   assert.match(
     await rejected(
