@@ -16,7 +16,7 @@ import { startControlPlane, type ControlPlane } from '../../testbed/kube.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHART_DIR, helm, parseManifests, template, type Manifest } from '../../unit/chart/helm.ts';
-import { apply, ensureNamespace, install, stubCrd, waitEstablished } from './apply.ts';
+import { apply, core, ensureNamespace, errorBody, install, stubCrd, waitEstablished } from './apply.ts';
 
 let cp: ControlPlane;
 before(async () => {
@@ -55,6 +55,52 @@ void describe('helm install equivalent on the real API server', () => {
         ['inject.sluice.dev', 'Fail', 'None', 'IfNeeded', 1],
         ['namespace.inject.sluice.dev', 'Fail', 'None', 'IfNeeded', 1],
       ],
+    );
+  });
+
+  void test("the identity guard: a pod's sluice.dev/identity label cannot be changed, removed or added", async () => {
+    // Installed by the test before (default values). No webhook is called: the pod asks for nothing.
+    await ensureNamespace(cp.kubeConfig, 'guarded');
+    const api = core(cp.kubeConfig);
+    const created = await api.createNamespacedPod({
+      namespace: 'guarded',
+      body: {
+        metadata: { name: 'p', labels: { 'sluice.dev/identity': 'id0', app: 'a' } },
+        spec: { containers: [{ name: 'app', image: 'busybox' }] },
+      },
+    });
+    assert.equal(created.metadata?.labels?.['sluice.dev/identity'], 'id0');
+    const relabel = async (name: string, labels: Record<string, string>): Promise<string | undefined> => {
+      const pod = await api.readNamespacedPod({ name, namespace: 'guarded' });
+      pod.metadata!.labels = labels;
+      try {
+        await api.replaceNamespacedPod({ name, namespace: 'guarded', body: pod });
+        return undefined;
+      } catch (err) {
+        return errorBody(err);
+      }
+    };
+    // The API server compiles a new policy in the background: bounded polls until it denies.
+    let denied: string | undefined;
+    for (let i = 1; i <= 100 && denied === undefined; i++) {
+      const current =
+        (await api.readNamespacedPod({ name: 'p', namespace: 'guarded' })).metadata?.labels ?? {};
+      denied = await relabel('p', { ...current, 'sluice.dev/identity': `id${i}` });
+      if (denied === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(String(denied), /sluice\.dev\/identity label is assigned by Sluice/);
+    const now = (await api.readNamespacedPod({ name: 'p', namespace: 'guarded' })).metadata?.labels ?? {};
+    const { 'sluice.dev/identity': _id, ...without } = now;
+    assert.match(String(await relabel('p', without)), /cannot be added, changed or removed/, 'removal');
+    assert.equal(await relabel('p', { ...now, app: 'b' }), undefined, 'other labels change freely');
+    await api.createNamespacedPod({
+      namespace: 'guarded',
+      body: { metadata: { name: 'q' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } },
+    });
+    assert.match(
+      String(await relabel('q', { 'sluice.dev/identity': 'stolen' })),
+      /cannot be added/,
+      'adding',
     );
   });
 

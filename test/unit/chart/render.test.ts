@@ -22,7 +22,7 @@ import {
   WEBHOOK_PATH,
   WEBHOOK_PORT,
 } from '../../../operator/contract.ts';
-import { all, CHART_DIR, helm, one, template, type Manifest } from './helm.ts';
+import { all, CHART_DIR, helm, one, parseManifests, template, templateArgs, type Manifest } from './helm.ts';
 
 const as = <T>(m: Manifest): T => m as unknown as T;
 const operatorContainer = (m: Manifest[]): V1Container => {
@@ -427,5 +427,35 @@ void describe('guards', () => {
     const run = helm(['template', 'x', CHART_DIR, '--set', 'serviceAccount.create=false']);
     assert.notEqual(run.status, 0);
     assert.match(run.stderr, /serviceAccount\.name is required/);
+  });
+});
+
+void describe('identity guard (ValidatingAdmissionPolicy)', () => {
+  void test('rendered by default: pod UPDATEs must keep sluice.dev/identity as it was, enforced (Deny)', () => {
+    const m = template({ release: 'rel' });
+    const policy = one(m, 'ValidatingAdmissionPolicy', 'rel-sluice-identity-guard') as Manifest & {
+      spec: {
+        matchConstraints: { resourceRules: { operations: string[]; resources: string[] }[] };
+        validations: { expression: string }[];
+      };
+    };
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules[0]?.operations, ['UPDATE']);
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules[0]?.resources, ['pods']);
+    const expr = policy.spec.validations[0]!.expression;
+    assert.match(expr, /oldObject\.metadata\.labels\['sluice\.dev\/identity'\]/);
+    assert.match(expr, /== \(has\(object\.metadata\.labels\)/);
+    const binding = one(m, 'ValidatingAdmissionPolicyBinding') as Manifest & {
+      spec: { policyName: string; validationActions: string[] };
+    };
+    assert.equal(binding.spec.policyName, 'rel-sluice-identity-guard');
+    assert.deepEqual(binding.spec.validationActions, ['Deny']);
+  });
+  void test('left out with webhook.identityGuard=false, and on Kubernetes 1.29 (no v1 API there)', () => {
+    const m = template({ values: { 'webhook.identityGuard': false } });
+    assert.equal(all(m, 'ValidatingAdmissionPolicy').length, 0);
+    assert.equal(all(m, 'ValidatingAdmissionPolicyBinding').length, 0);
+    const old = helm([...templateArgs(), '--kube-version', '1.29.4']);
+    assert.equal(old.status, 0, old.stderr);
+    assert.equal(all(parseManifests(old.stdout), 'ValidatingAdmissionPolicy').length, 0);
   });
 });
