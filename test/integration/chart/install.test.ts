@@ -102,6 +102,51 @@ void describe('helm install equivalent on the real API server', () => {
       /cannot be added/,
       'adding',
     );
+
+    // The sidecar's image is frozen, the app's is not; no ephemeral container mounts the policy.
+    await api.createNamespacedPod({
+      namespace: 'guarded',
+      body: {
+        metadata: { name: 'r' },
+        spec: {
+          containers: [
+            { name: 'app', image: 'busybox' },
+            { name: 'sluice-proxy', image: 'sluice:1' },
+          ],
+          volumes: [{ name: 'sluice-policy', emptyDir: {} }],
+        },
+      },
+    });
+    const setImage = async (container: string, image: string): Promise<string | undefined> => {
+      const pod = await api.readNamespacedPod({ name: 'r', namespace: 'guarded' });
+      pod.spec!.containers.find((c) => c.name === container)!.image = image;
+      try {
+        await api.replaceNamespacedPod({ name: 'r', namespace: 'guarded', body: pod });
+        return undefined;
+      } catch (err) {
+        return errorBody(err);
+      }
+    };
+    assert.match(String(await setImage('sluice-proxy', 'evil:1')), /sidecar's image is set at admission/);
+    assert.equal(await setImage('app', 'busybox:2'), undefined, "the app's image may change");
+    const debug = async (mounts: { name: string; mountPath: string }[]): Promise<string | undefined> => {
+      const pod = await api.readNamespacedPod({ name: 'r', namespace: 'guarded' });
+      pod.spec!.ephemeralContainers = [
+        ...(pod.spec!.ephemeralContainers ?? []),
+        { name: `dbg${mounts.length}`, image: 'busybox', volumeMounts: mounts },
+      ];
+      try {
+        await api.replaceNamespacedPodEphemeralcontainers({ name: 'r', namespace: 'guarded', body: pod });
+        return undefined;
+      } catch (err) {
+        return errorBody(err);
+      }
+    };
+    assert.match(
+      String(await debug([{ name: 'sluice-policy', mountPath: '/x' }])),
+      /ephemeral container may not mount sluice-policy/,
+    );
+    assert.equal(await debug([]), undefined, 'an ephemeral container without that mount is fine');
   });
 
   void test('re-applying the same release is a no-op the API server accepts (helm upgrade)', async () => {

@@ -440,7 +440,11 @@ void describe('identity guard (ValidatingAdmissionPolicy)', () => {
       };
     };
     assert.deepEqual(policy.spec.matchConstraints.resourceRules[0]?.operations, ['UPDATE']);
-    assert.deepEqual(policy.spec.matchConstraints.resourceRules[0]?.resources, ['pods']);
+    assert.deepEqual(policy.spec.matchConstraints.resourceRules[0]?.resources, [
+      'pods',
+      'pods/ephemeralcontainers',
+    ]);
+    assert.equal(policy.spec.validations.length, 3, 'identity label, sidecar image, ephemeral mounts');
     const expr = policy.spec.validations[0]!.expression;
     assert.match(expr, /oldObject\.metadata\.labels\['sluice\.dev\/identity'\]/);
     assert.match(expr, /== \(has\(object\.metadata\.labels\)/);
