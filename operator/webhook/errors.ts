@@ -53,6 +53,13 @@ export const WEBHOOK_ERRORS = {
     retryable: true,
     message: 'namespace lookup failed',
   },
+  /** Whether another pod holds the identity a pod arrives with could not be read. */
+  PodLookupFailed: {
+    status: 500,
+    source: 'internal',
+    retryable: true,
+    message: 'pod lookup failed',
+  },
   Internal: { status: 500, source: 'internal', retryable: true, message: 'internal error' },
 } as const satisfies Record<string, Entry>;
 

@@ -6,14 +6,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { WEBHOOK_PATH } from '../contract.ts';
+import { Annotations, IDENTITY_LABEL, WEBHOOK_PATH } from '../contract.ts';
 import type { InjectorConfig } from './config.ts';
 import { WebhookError } from './errors.ts';
 import type { IdentitySource } from './identity.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { mutate } from './mutate.ts';
 import type { Outcome } from './mutate.ts';
-import type { NamespaceLabelLookup } from './namespaces.ts';
+import type { IdentityInUse, NamespaceLabelLookup } from './namespaces.ts';
+import { STATUS_INJECTED } from './should-inject.ts';
 import { needsNamespaceLabels } from './should-inject.ts';
 import { ADMISSION_API_VERSION } from './types.ts';
 import type { AdmissionReview, Pod } from './types.ts';
@@ -26,6 +27,8 @@ export interface HandlerDeps {
   nativeSidecars: () => boolean;
   ready: () => boolean;
   namespaceLabels: NamespaceLabelLookup;
+  /** Whether a pod of the namespace already carries an identity (copied pods get a fresh one). */
+  identityInUse: IdentityInUse;
   newIdentity: IdentitySource;
   metrics: WebhookMetrics;
   logger: Logger;
@@ -85,11 +88,32 @@ async function handleAdmission(
       });
     }
   }
+  // A pod that arrives injected, with an identity: a re-invocation, or a copy of a pod that
+  // exists (which must not share its policy Secret). Only the API can tell.
+  let identityInUse = false;
+  const identity = pod?.metadata?.labels?.[IDENTITY_LABEL];
+  const arrivesInjected = pod?.metadata?.annotations?.[Annotations.status] === STATUS_INJECTED;
+  if (
+    request.kind.kind === 'Pod' &&
+    request.operation === 'CREATE' &&
+    identity &&
+    arrivesInjected &&
+    namespace
+  ) {
+    try {
+      identityInUse = await deps.identityInUse(namespace, identity);
+    } catch (err) {
+      throw new WebhookError('PodLookupFailed', `pods of ${namespace}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
   const result = mutate(review, {
     config: deps.config,
     nativeSidecars: deps.nativeSidecars(),
     ...(namespaceLabels && { namespaceLabels }),
     newIdentity: deps.newIdentity,
+    identityInUse,
   });
   const name = pod?.metadata?.name ?? request.name ?? `${pod?.metadata?.generateName ?? ''}*`;
   return { ...result, subject: `${namespace}/${name}` };

@@ -47,6 +47,13 @@ export interface MutationContext {
    * every pod not opted out is injected.
    */
   offline?: boolean;
+  /**
+   * The pod arrives injected with an identity another pod of its namespace already carries: a
+   * copy of an existing pod's manifest (`kubectl get -o yaml` re-applied under a new name, a
+   * restore), not a re-invocation (the pod being admitted does not exist yet). It gets a fresh
+   * identity, or it would mount the other pod's policy Secret.
+   */
+  identityInUse?: boolean;
 }
 
 /** What happened, for logs and metrics. */
@@ -95,7 +102,14 @@ export function mutatePod(pod: Pod, namespace: string, ctx: MutationContext): Po
     case 'complete-identity':
       return ctx.offline ? alreadyInjected(warnings) : completeIdentity(pod, ctx, warnings);
     case 'complete-env':
-      return ctx.offline ? alreadyInjected(warnings) : completeEnvOnReinvocation(pod, ctx, warnings);
+      if (ctx.offline) return alreadyInjected(warnings);
+      if (ctx.identityInUse) {
+        warnings.push(
+          `identity ${pod.metadata?.labels?.[IDENTITY_LABEL]} is held by another pod (this one is a copy): a fresh one was assigned`,
+        );
+        return completeIdentity(pod, ctx, warnings);
+      }
+      return completeEnvOnReinvocation(pod, ctx, warnings);
     case 'inject':
       return inject(pod, ctx, warnings);
   }

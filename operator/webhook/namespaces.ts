@@ -3,6 +3,7 @@
  * rarely change and every pod admission in it would otherwise cost an API call. A label change
  * takes effect within `ttlMs`. Concurrent misses for one namespace share one request.
  */
+import { IDENTITY_LABEL } from '../contract.ts';
 import { CoreV1Api } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -64,5 +65,25 @@ export function kubeNamespaceLookup(kubeConfig: KubeConfig): NamespaceLabelLooku
       if ((err as { code?: unknown }).code === 404) return undefined;
       throw err;
     }
+  };
+}
+
+/**
+ * Whether a pod of `namespace` already carries `identity` (its label). A pod being admitted does
+ * not exist yet, so on a webhook re-invocation the answer is no; a copy of an existing pod's
+ * manifest (its labels and volumes included) gets yes.
+ */
+export type IdentityInUse = (namespace: string, identity: string) => Promise<boolean>;
+
+/** {@link IdentityInUse} through the API: one list call, at most one item. */
+export function kubeIdentityLookup(kubeConfig: KubeConfig): IdentityInUse {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  return async (namespace, identity) => {
+    const pods = await api.listNamespacedPod({
+      namespace,
+      labelSelector: `${IDENTITY_LABEL}=${identity}`,
+      limit: 1,
+    });
+    return pods.items.length > 0;
   };
 }

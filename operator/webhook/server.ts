@@ -22,8 +22,8 @@ import { createAdmissionHandler } from './handler.ts';
 import { randomIdentity } from './identity.ts';
 import type { IdentitySource } from './identity.ts';
 import { createWebhookMetrics } from './metrics.ts';
-import { cachedNamespaceLookup, kubeNamespaceLookup } from './namespaces.ts';
-import type { NamespaceLabelLookup } from './namespaces.ts';
+import { cachedNamespaceLookup, kubeIdentityLookup, kubeNamespaceLookup } from './namespaces.ts';
+import type { IdentityInUse, NamespaceLabelLookup } from './namespaces.ts';
 import { kubeVersionFetcher, supportsNativeSidecars } from './version.ts';
 import type { KubeVersion } from './version.ts';
 
@@ -55,6 +55,8 @@ export interface WebhookServerOptions {
   host?: string;
   /** Override namespace lookups (default: the API via kubeConfig, cached). */
   namespaceLabels?: NamespaceLabelLookup;
+  /** Override the check for pods already holding an identity (default: the API via kubeConfig). */
+  identityInUse?: IdentityInUse;
   namespaceCacheTtlMs?: number;
   /** Override /version (default: the API via kubeConfig). */
   serverVersion?: () => Promise<KubeVersion>;
@@ -93,6 +95,13 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     ...(options.namespaceCacheTtlMs !== undefined && { ttlMs: options.namespaceCacheTtlMs }),
     onLookup: (result) => metrics.namespaceLookupsTotal.inc({ result }),
   });
+
+  // Asked only for pods that arrive injected (rare): the API client is made then, so a server
+  // without API access (tests) works until one comes.
+  let kubeIdentities: IdentityInUse | undefined;
+  const identityInUse: IdentityInUse =
+    options.identityInUse ??
+    ((ns, id) => (kubeIdentities ??= kubeIdentityLookup(need('identity lookups')))(ns, id));
 
   let native = options.nativeSidecars ?? false;
   let detected = options.nativeSidecars !== undefined;
@@ -152,6 +161,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       nativeSidecars: () => native,
       ready: () => detected,
       namespaceLabels,
+      identityInUse,
       newIdentity: options.newIdentity ?? randomIdentity,
       metrics,
       logger,

@@ -301,6 +301,20 @@ void describe('webhook on the real API server', () => {
     assert.equal(ids.size, 2);
   });
 
+  void test("a copy of an injected pod's manifest gets its own identity and Secret, not the original's", async () => {
+    const original = await createAdmittedPod('team-a', app('original', { 'sluice.dev/inject': 'true' }));
+    const id = original.metadata?.labels?.[IDENTITY_LABEL];
+    assert.ok(id);
+    // What `kubectl get pod -o yaml` gives, re-created under another name: injected already.
+    const { name: _n, uid: _u, resourceVersion: _rv, creationTimestamp: _c, ...meta } = original.metadata!;
+    const copy = await createPod('team-a', { metadata: { ...meta, name: 'copy' }, spec: original.spec! });
+    const copyId = copy.metadata?.labels?.[IDENTITY_LABEL];
+    assert.ok(copyId && isIdentity(copyId));
+    assert.notEqual(copyId, id);
+    const secret = copy.spec?.volumes?.find((v) => v.name === 'sluice-policy')?.secret?.secretName;
+    assert.equal(secret, `sluice-pod-${copyId}`);
+  });
+
   void test('a pod carrying a foreign identity label gets a fresh one', async () => {
     const pod = app('borrower', { 'sluice.dev/inject': 'true' });
     pod.metadata!.labels = { [IDENTITY_LABEL]: 'victimidentity000000000000' };

@@ -313,6 +313,22 @@ void describe('mutate()', () => {
     assert.equal(skipped.outcome.result, 'skipped');
   });
 
+  void test('a copy of an injected pod whose identity another pod holds gets a fresh one', () => {
+    const c = ctx(); // one identity source: the copy's identity must come after the original's
+    const original = injected(annotated(), c);
+    const id = original.metadata?.labels?.[IDENTITY_LABEL];
+    // Re-invocation (the pod does not exist yet): nothing changes.
+    assert.deepEqual(mutatePod(original, 'ns', c).patch, []);
+    const m = mutatePod(original, 'ns', { ...c, identityInUse: true });
+    assert.equal(m.outcome.result, 'identity-assigned', JSON.stringify(m.outcome));
+    const copy = applyPatch(original, m.patch);
+    const fresh = copy.metadata?.labels?.[IDENTITY_LABEL];
+    assert.ok(fresh && fresh !== id, `${fresh} after ${id}`);
+    const secret = copy.spec?.volumes?.find((v) => v.name === 'sluice-policy')?.secret?.secretName;
+    assert.equal(secret, `sluice-pod-${fresh}`);
+    assert.match(m.warnings.join('\n'), /held by another pod/);
+  });
+
   void test('an app container that mounts the policy volume (the credentials) is refused', () => {
     for (const where of ['containers', 'initContainers'] as const) {
       const pod = annotated({
