@@ -188,11 +188,12 @@ export class StorePool implements BackendPool {
   /**
    * Whether {@link pick}(exclude) would find a backend now — without picking: a picker's state (a
    * round-robin cursor) must move once per attempt, not for a question about the next one.
+   * `refreshed`: a pick in this same tick already brought states and panic up to date.
    */
-  canPick(exclude: ReadonlySet<Backend>): boolean {
+  canPick(exclude: ReadonlySet<Backend>, refreshed = false): boolean {
     if (this.#closed || this.#drained !== undefined) return false;
     const live = this.backends();
-    this.#refresh(live);
+    if (!refreshed) this.#refresh(live);
     for (const b of live) if (!exclude.has(b) && (this.#panic || b.state === 'healthy')) return true;
     return false;
   }

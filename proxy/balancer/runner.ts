@@ -33,9 +33,13 @@ export function createRetryRunner(metrics?: BalancerMetrics): AttemptRunner {
     for (let n = 1; backend !== undefined; n++) {
       tried.add(backend);
       // Held back only when a retry could really follow: with no other backend left, the
-      // response (a 503 included) streams to the client as the store wrote it.
+      // response (a 503 included) streams to the client as the store wrote it. (The pick that
+      // chose `backend` just refreshed the pool's states.)
       ctx.holdForRetry =
-        n < opts.maxAttempts && mayRepeat(ctx) && pool.retryBudget.balance() >= 1 && pool.canPick(tried);
+        n < opts.maxAttempts &&
+        mayRepeat(ctx) &&
+        pool.retryBudget.balance() >= 1 &&
+        pool.canPick(tried, true);
       last = await attempt(backend);
       if (last.responded || last.error === undefined || n === opts.maxAttempts) break;
       const verdict = retryVerdict(requestFacts(ctx), last.outcome);
