@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { resolveBalancerOptions } from './balancer/config.ts';
 import { ConfigError, parseDocumentText, parseProxyConfig } from './config/parse.ts';
 import type { ProxyConfig } from './config/types.ts';
+import { flushLog } from './log.ts';
 import { startProxy, type ProxyHandle } from './server.ts';
 
 /** CLI flags of `sluice proxy`. */
@@ -79,15 +80,26 @@ export function registerProxyCommand(program: Command): void {
         proxy = await startProxy(config);
       } catch (err) {
         // A credentials file missing, a port in use: one line, not a stack trace.
+        // startProxy closed what it had opened; exit now all the same, so that a handle nobody
+        // thought of cannot keep a proxy that never became ready alive (no restart, no error).
         process.stderr.write(`sluice proxy: could not start: ${(err as Error).message}\n`);
-        process.exitCode = 1;
-        return;
+        process.exit(1);
       }
+      let draining = false;
       const stop = (signal: string): void => {
+        if (draining) {
+          // A repeated SIGTERM (a pod deleted again with a shorter grace period) must not cut the
+          // drain short: Node's default action would kill the process mid-request. The kubelet's
+          // SIGKILL still ends it. A second Ctrl-C is a person who wants out now.
+          proxy.log.warn({ signal }, 'signal received while draining');
+          if (signal === 'SIGINT') void flushLog(proxy.log).then(() => process.exit(130));
+          return;
+        }
+        draining = true;
         proxy.log.info({ signal }, 'signal received');
         void proxy.shutdown().then(() => process.exit(0));
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
     });
 }

@@ -335,10 +335,25 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   const routes = defaultAdminRoutes(metrics.registry, () => ready);
   routes.set('/debug/backends', balancer.debugHandler);
   const admin = createAdminServer(routes);
-  const [url, adminUrl] = await Promise.all([
+  const listening = await Promise.allSettled([
     listen(server, config.listen.host, config.listen.port),
     listen(admin, config.admin.host, config.admin.port),
   ]);
+  const failed = listening.find((r) => r.status === 'rejected');
+  if (failed) {
+    // One port in use: the listener that did bind must not stay open, serving S3 requests from a
+    // proxy that never became ready and keeping the process alive (no exit, no restart).
+    server.close();
+    admin.close();
+    unwatch();
+    await balancer.close();
+    await flushLog(log);
+    throw failed.reason;
+  }
+  const [url, adminUrl] = listening.map((r) => (r as PromiseFulfilledResult<string>).value) as [
+    string,
+    string,
+  ];
   ready = true;
   metrics.ready.set(1);
   log.info({ url, adminUrl, stores: [...stores.keys()] }, 'proxy ready');
