@@ -56,6 +56,22 @@ export function int(v: unknown, path: string, def: number, max = Number.MAX_SAFE
   return v === undefined ? def : intBetween(v, path, 0, max);
 }
 
+/**
+ * The longest delay Node's timers take (2^31 - 1 ms, ~24.8 days). A longer one is not clamped:
+ * setTimeout fires it after 1 ms, so "a huge number meaning never" would fail every request.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration in ms within [min, MAX_TIMER_MS]. */
+export function msBetween(v: unknown, path: string, min: number): number {
+  return intBetween(v, path, min, MAX_TIMER_MS);
+}
+
+/** A duration in ms (0 allowed), default `def` when absent. */
+export function ms(v: unknown, path: string, def: number): number {
+  return int(v, path, def, MAX_TIMER_MS);
+}
+
 export function arr(v: unknown, path: string): unknown[] {
   if (!Array.isArray(v)) throw new ConfigError(path, 'must be a list');
   return v;

@@ -7,7 +7,20 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type * as Yaml from 'yaml';
 import { isValidBucketName } from '../s3/bucket.ts';
-import { ConfigError, arr, at, int, intBetween, noUnknownKeys, obj, oneOf, optStr, str } from './fields.ts';
+import {
+  ConfigError,
+  arr,
+  at,
+  int,
+  intBetween,
+  ms,
+  msBetween,
+  noUnknownKeys,
+  obj,
+  oneOf,
+  optStr,
+  str,
+} from './fields.ts';
 import type {
   AccessMode,
   BalancingAlgorithm,
@@ -99,7 +112,7 @@ export function parseListen(v: unknown, path: string): ListenAddress {
   if (typeof v === 'object' && v !== null) {
     const o = obj(v, path);
     noUnknownKeys(o, ['host', 'port'], path);
-    return { host: str(o.host, at(path, 'host')), port: int(o.port, at(path, 'port'), -1, 65535) };
+    return { host: str(o.host, at(path, 'host')), port: intBetween(o.port, at(path, 'port'), 0, 65535) };
   }
   const s = str(v, path);
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
@@ -179,7 +192,7 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
   const out: NonNullable<StoreSpec['balancing']> = {};
   if (o.algorithm !== undefined) out.algorithm = oneOf(o.algorithm, at(path, 'algorithm'), ALGORITHMS);
   if (o.dnsRefreshMs !== undefined)
-    out.dnsRefreshMs = intBetween(o.dnsRefreshMs, at(path, 'dnsRefreshMs'), 1000);
+    out.dnsRefreshMs = msBetween(o.dnsRefreshMs, at(path, 'dnsRefreshMs'), 1000);
   if (o.healthCheck !== undefined) {
     const hp = at(path, 'healthCheck');
     const h = obj(o.healthCheck, hp);
@@ -192,8 +205,8 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
       }
       hc.path = h.path;
     }
-    if (h.intervalMs !== undefined) hc.intervalMs = intBetween(h.intervalMs, at(hp, 'intervalMs'), 100);
-    if (h.timeoutMs !== undefined) hc.timeoutMs = intBetween(h.timeoutMs, at(hp, 'timeoutMs'), 1);
+    if (h.intervalMs !== undefined) hc.intervalMs = msBetween(h.intervalMs, at(hp, 'intervalMs'), 100);
+    if (h.timeoutMs !== undefined) hc.timeoutMs = msBetween(h.timeoutMs, at(hp, 'timeoutMs'), 1);
     if (h.rise !== undefined) hc.rise = intBetween(h.rise, at(hp, 'rise'), 1, 100);
     if (h.fall !== undefined) hc.fall = intBetween(h.fall, at(hp, 'fall'), 1, 100);
     out.healthCheck = hc;
@@ -219,7 +232,7 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
         1,
       );
     if (x.baseEjectionMs !== undefined)
-      outlier.baseEjectionMs = intBetween(x.baseEjectionMs, at(op, 'baseEjectionMs'), 1);
+      outlier.baseEjectionMs = msBetween(x.baseEjectionMs, at(op, 'baseEjectionMs'), 1);
     if (x.maxEjectionPercent !== undefined)
       outlier.maxEjectionPercent = intBetween(x.maxEjectionPercent, at(op, 'maxEjectionPercent'), 0, 100);
     if (x.panicThresholdPercent !== undefined)
@@ -364,29 +377,30 @@ export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
   );
   const maxHeaderBytes = int(limits.maxHeaderBytes, 'limits.maxHeaderBytes', 16 * 1024, 1024 * 1024);
   if (maxHeaderBytes < 1024) throw new ConfigError('limits.maxHeaderBytes', 'must be at least 1024');
+  // The file's own values are checked even when a flag overrides them: a broken file must not
+  // pass today only to fail on the next start without the flag.
+  const fileListen = parseListen(o.listen ?? '127.0.0.1:7480', 'listen');
+  const fileAdmin = parseListen(o.admin ?? '0.0.0.0:7481', 'admin');
+  const fileLogLevel = oneOf(o.logLevel ?? 'info', 'logLevel', LOG_LEVELS);
   return {
-    listen: parseListen(flags.listen ?? o.listen ?? '127.0.0.1:7480', flags.listen ? '--listen' : 'listen'),
-    admin: parseListen(flags.admin ?? o.admin ?? '0.0.0.0:7481', flags.admin ? '--admin' : 'admin'),
+    listen: flags.listen !== undefined ? parseListen(flags.listen, '--listen') : fileListen,
+    admin: flags.admin !== undefined ? parseListen(flags.admin, '--admin') : fileAdmin,
     virtualHostDomains: domains,
     timeouts: {
-      requestHeaderTimeoutMs: int(t.requestHeaderTimeoutMs, 'timeouts.requestHeaderTimeoutMs', 10_000),
-      clientIdleMs: int(t.clientIdleMs, 'timeouts.clientIdleMs', 60_000),
-      keepAliveIdleMs: int(t.keepAliveIdleMs, 'timeouts.keepAliveIdleMs', 30_000),
-      backendConnectMs: int(t.backendConnectMs, 'timeouts.backendConnectMs', 2_000),
-      backendFirstByteMs: int(t.backendFirstByteMs, 'timeouts.backendFirstByteMs', 60_000),
-      backendIdleMs: int(t.backendIdleMs, 'timeouts.backendIdleMs', 60_000),
+      requestHeaderTimeoutMs: ms(t.requestHeaderTimeoutMs, 'timeouts.requestHeaderTimeoutMs', 10_000),
+      clientIdleMs: ms(t.clientIdleMs, 'timeouts.clientIdleMs', 60_000),
+      keepAliveIdleMs: ms(t.keepAliveIdleMs, 'timeouts.keepAliveIdleMs', 30_000),
+      backendConnectMs: ms(t.backendConnectMs, 'timeouts.backendConnectMs', 2_000),
+      backendFirstByteMs: ms(t.backendFirstByteMs, 'timeouts.backendFirstByteMs', 60_000),
+      backendIdleMs: ms(t.backendIdleMs, 'timeouts.backendIdleMs', 60_000),
     },
     limits: { maxHeaderBytes },
     keepAlive: {
-      maxAgeMs: int(ka.maxAgeMs, 'keepAlive.maxAgeMs', 300_000),
+      maxAgeMs: ms(ka.maxAgeMs, 'keepAlive.maxAgeMs', 300_000),
       maxRequests: int(ka.maxRequests, 'keepAlive.maxRequests', 10_000),
     },
-    shutdown: { graceMs: int(sd.graceMs, 'shutdown.graceMs', 20_000) },
-    logLevel: oneOf(
-      flags.logLevel ?? o.logLevel ?? 'info',
-      flags.logLevel ? '--log-level' : 'logLevel',
-      LOG_LEVELS,
-    ),
+    shutdown: { graceMs: ms(sd.graceMs, 'shutdown.graceMs', 20_000) },
+    logLevel: flags.logLevel !== undefined ? oneOf(flags.logLevel, '--log-level', LOG_LEVELS) : fileLogLevel,
     policyFile,
     policy,
   };

@@ -388,6 +388,14 @@ void describe('config', () => {
     [{ ...base, timeouts: { clientIdleMs: -1 } }, 'timeouts.clientIdleMs'],
     [{ ...base, timeout: {} }, 'timeout: unknown field'],
     [{ ...base, listen: 'nope' }, 'listen: must be host:port'],
+    [{ ...base, listen: { host: '127.0.0.1' } }, 'listen.port: must be an integer between 0 and 65535'],
+    // Past 2^31 - 1 ms Node's setTimeout fires after 1 ms: every request would time out.
+    [{ ...base, timeouts: { backendFirstByteMs: 3_000_000_000 } }, 'timeouts.backendFirstByteMs'],
+    [{ ...base, shutdown: { graceMs: 2 ** 31 } }, 'shutdown.graceMs'],
+    [
+      { ...base, stores: [{ ...base.stores[0], balancing: { dnsRefreshMs: 2 ** 31 } }] },
+      'stores[0].balancing.dnsRefreshMs',
+    ],
     [
       { ...base, grants: [{ store: 'm', bucket: 'bkt', access: ['read'], cache: { ttlSeconds: -5 } }] },
       'grants[0].cache.ttlSeconds',
@@ -435,6 +443,32 @@ void describe('config', () => {
       configDir: '/',
     });
     assert.deepEqual(c.policy.stores[0]?.balancing, balancing);
+  });
+  void test('the longest timer Node takes is accepted', () => {
+    const c = parseProxyConfig({
+      config: { ...base, timeouts: { backendIdleMs: 2 ** 31 - 1 } },
+      configDir: '/',
+    });
+    assert.equal(c.timeouts.backendIdleMs, 2_147_483_647);
+  });
+  void test('a flag overrides the file, whose own value is still checked', () => {
+    const c = parseProxyConfig({
+      config: { ...base, logLevel: 'warn', listen: '127.0.0.1:9000' },
+      configDir: '/',
+      flags: { logLevel: 'debug', listen: '127.0.0.1:9001' },
+    });
+    assert.equal(c.logLevel, 'debug');
+    assert.equal(c.listen.port, 9001);
+    for (const [config, flags, msg] of [
+      [{ ...base, logLevel: 'INFO' }, { logLevel: 'debug' }, 'logLevel: must be one of'],
+      [{ ...base, listen: 'nope' }, { listen: '127.0.0.1:1' }, 'listen: must be host:port'],
+      [{ ...base, admin: { port: 1 } }, { admin: '127.0.0.1:1' }, 'admin.host'],
+    ] as const) {
+      assert.throws(
+        () => parseProxyConfig({ config, configDir: '/', flags }),
+        (e: Error) => e instanceof ConfigError && e.message.includes(msg),
+      );
+    }
   });
   void test('a grant carries its read-cache settings', () => {
     const grants = [
