@@ -9,12 +9,14 @@
  * The set of stores follows the policy document ({@link Signers.stage}): signers are keyed by
  * store name and rebuilt when a store's credentials file or region changes.
  */
-import { readFileSync, watch } from 'node:fs';
+import { readFileSync, realpathSync, watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { StoreSpec } from './config/types.ts';
 import { StoreSigner } from './sigv4/signer.ts';
 import type { StoreCredentials } from './sigv4/signer.ts';
+
+const CREDENTIAL_FIELDS = ['accessKeyId', 'secretAccessKey', 'sessionToken'];
 
 /** Reads and validates one credentials file {accessKeyId, secretAccessKey, sessionToken?}. */
 export function readCredentialsFile(file: string): StoreCredentials {
@@ -29,6 +31,15 @@ export function readCredentialsFile(file: string): StoreCredentials {
   }
   if (typeof raw !== 'object' || raw === null) throw new Error(`${file}: must be a JSON object`);
   const o = raw as Record<string, unknown>;
+  // A misspelt field (session_token, SessionToken) would otherwise be dropped silently, and the
+  // only sign of it a store answering 403 to every request.
+  for (const k of Object.keys(o)) {
+    if (!CREDENTIAL_FIELDS.includes(k)) {
+      throw new Error(
+        `${file}: unknown field ${JSON.stringify(k)} (expected ${CREDENTIAL_FIELDS.join(', ')})`,
+      );
+    }
+  }
   if (typeof o.accessKeyId !== 'string' || !o.accessKeyId)
     throw new Error(`${file}: accessKeyId must be a non-empty string`);
   if (typeof o.secretAccessKey !== 'string' || !o.secretAccessKey) {
@@ -139,6 +150,15 @@ export class Signers {
   }
 }
 
+/** Where `dir` resolves to now ('' when it does not exist: watched again once it does). */
+function realDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return '';
+  }
+}
+
 function entry(s: StoreSpec, creds: StoreCredentials): SignerEntry {
   return { creds, signer: new StoreSigner(s.region, creds), file: s.credentials.file, region: s.region };
 }
@@ -158,20 +178,24 @@ export function watchFiles(
   const list = typeof files === 'function' ? files : () => files;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const watchers = new Map<string, FSWatcher>();
+  // Each directory with the path it resolved to when watched. A file in a subdirectory of a
+  // Secret volume (`items: [{path: aws/creds.json}]`) sits behind kubelet's `aws -> ..data/aws`
+  // symlink: the watch follows it into one timestamped directory, which the next swap deletes,
+  // so a directory that now resolves elsewhere is watched again.
+  const watchers = new Map<string, { watcher: FSWatcher; real: string }>();
   const sync = (): void => {
-    const dirs = new Set(list().map((f) => dirname(f)));
+    const dirs = new Map(list().map((f) => [dirname(f), realDir(dirname(f))]));
     for (const [dir, w] of watchers) {
-      if (dirs.has(dir)) continue;
-      w.close();
+      if (dirs.get(dir) === w.real) continue;
+      w.watcher.close();
       watchers.delete(dir);
     }
-    for (const dir of dirs) {
+    for (const [dir, real] of dirs) {
       if (watchers.has(dir)) continue;
       try {
-        const w = watch(dir, { persistent: false }, fire);
-        w.on('error', () => undefined);
-        watchers.set(dir, w);
+        const watcher = watch(dir, { persistent: false }, fire);
+        watcher.on('error', () => undefined);
+        watchers.set(dir, { watcher, real });
       } catch {
         // The poll below still picks changes up.
       }
@@ -193,7 +217,7 @@ export function watchFiles(
   poll?.unref();
   return () => {
     stopped = true;
-    for (const w of watchers.values()) w.close();
+    for (const w of watchers.values()) w.watcher.close();
     watchers.clear();
     if (timer) clearTimeout(timer);
     if (poll) clearInterval(poll);

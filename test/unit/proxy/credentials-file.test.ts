@@ -42,3 +42,9 @@ void test('a valid file is read', () => {
     sessionToken: 't',
   });
 });
+
+void test('an unknown field is refused by name (a misspelt session token would be dropped)', () => {
+  const file = join(dir, 'typo.json');
+  writeFileSync(file, JSON.stringify({ accessKeyId: 'AKIA', secretAccessKey: 's', session_token: 't' }));
+  assert.throws(() => readCredentialsFile(file), /typo\.json: unknown field "session_token"/);
+});
