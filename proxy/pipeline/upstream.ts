@@ -36,6 +36,7 @@ const DROP = new Set([
   'expect',
   'authorization',
   'x-amz-security-token',
+  'x-amz-region-set', // SigV4a's part of the client's signature
   'x-amz-date',
   'x-amz-content-sha256',
   'content-length',

@@ -36,6 +36,8 @@ export const KNOWN_AMZ_HEADERS: ReadonlySet<string> = new Set([
   'x-amz-content-sha256',
   'x-amz-date',
   'x-amz-security-token',
+  // SigV4a (AWS4-ECDSA-P256-SHA256): the regions the client's signature covers.
+  'x-amz-region-set',
   'x-amz-decoded-content-length',
   'x-amz-trailer',
   'x-amz-user-agent',

@@ -390,6 +390,7 @@ export const IGNORED_PARAMS: ReadonlySet<string> = new Set([
   'X-Amz-SignedHeaders',
   'X-Amz-Signature',
   'X-Amz-Security-Token',
+  'X-Amz-Region-Set', // SigV4a
   'AWSAccessKeyId',
   'Signature',
   'Expires',

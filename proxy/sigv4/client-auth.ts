@@ -14,6 +14,7 @@ const PRESIGN_PARAMS = new Set([
   'x-amz-signedheaders',
   'x-amz-signature',
   'x-amz-security-token',
+  'x-amz-region-set', // SigV4a
   'awsaccesskeyid',
   'signature',
 ]);

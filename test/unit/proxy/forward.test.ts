@@ -530,6 +530,24 @@ void describe('what the client sends that the store would read differently', () 
       assert.equal(seen.headers[h], undefined, h);
   });
 
+  void test('a SigV4a client (x-amz-region-set header or presign parameter) is served, its signature not passed on', async () => {
+    f.handle((_req, res) => res.end('ok'));
+    const header = await request(`${f.proxy.url}/fake-bucket/v4a`, {
+      headers: {
+        authorization:
+          'AWS4-ECDSA-P256-SHA256 Credential=AKIA/20260101/s3/aws4_request, SignedHeaders=host;x-amz-region-set, Signature=3045',
+        'x-amz-region-set': '*',
+      },
+    });
+    assert.equal(header.statusCode, 200, await header.body.text());
+    assert.equal(f.seen.at(-1)!.headers['x-amz-region-set'], undefined);
+    const presigned = await request(
+      `${f.proxy.url}/fake-bucket/v4a?X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256&X-Amz-Credential=AKIA%2F20260101%2Fs3%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=900&X-Amz-Region-Set=%2A&X-Amz-SignedHeaders=host&X-Amz-Signature=3045`,
+    );
+    assert.equal(presigned.statusCode, 200, await presigned.body.text());
+    assert.doesNotMatch(f.seen.at(-1)!.url, /region-set/i);
+  });
+
   /** Sends `data` raw and reads the S3 error; asserts nothing reached the store. */
   const refusedUnsent = async (data: string): Promise<{ status: number; body: string }> => {
     const before = f.seen.length;
