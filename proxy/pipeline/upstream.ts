@@ -17,7 +17,13 @@ import {
   sortSignedHeaders,
 } from '../sigv4/canonical-request.ts';
 import type { S3Target } from '../s3/target.ts';
-import { AwsChunkedDecoder, planReframe, type AwsChunkedDecoderOptions } from '../sigv4/chunked.ts';
+import {
+  AwsChunkedDecoder,
+  declaredTrailers,
+  isChecksumTrailer,
+  planReframe,
+  type AwsChunkedDecoderOptions,
+} from '../sigv4/chunked.ts';
 import { STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD } from '../sigv4/payload.ts';
 import type { PayloadMode } from '../sigv4/payload.ts';
 import type { UpstreamRequest } from './context.ts';
@@ -182,6 +188,11 @@ export function buildUpstream(
       'x-amz-decoded-content-length',
     );
     if (!payload.trailer && decodedLength === undefined) throw new ProxyError(Errors.MissingContentLength);
+    const trailerHeader = req.headers['x-amz-trailer'] as string | undefined;
+    // A body framed without trailers has none to declare: the header would go on, signed, and
+    // the trailer it names would be dropped by the decoder.
+    if (!payload.trailer && trailerHeader !== undefined)
+      throw new ProxyError(Errors.InvalidArgument, 'x-amz-trailer needs a STREAMING-…-TRAILER payload.');
     // With trailers the backend gets aws-chunked too (it checks the checksum trailer): a client
     // body that is unsigned and has a Content-Length goes on verbatim; a signed one (without
     // its signatures) or one sent chunked is re-framed, in chunks of a fixed size whose length
@@ -189,7 +200,7 @@ export function buildUpstream(
     // store takes a PUT without a Content-Length (Ceph RGW before 2023 answers 411).
     const plan =
       payload.trailer && reframeTrailers && (payload.signed || contentLength === undefined)
-        ? planReframe(decodedLength, req.headers['x-amz-trailer'] as string | undefined)
+        ? planReframe(decodedLength, trailerHeader)
         : undefined;
     const output: AwsChunkedDecoderOptions['output'] = !(payload.trailer && reframeTrailers)
       ? 'payload'
@@ -204,6 +215,9 @@ export function buildUpstream(
       plan,
       ledger,
       inputLength: contentLength,
+      trailers: payload.trailer
+        ? { declared: declaredTrailers(trailerHeader), signed: payload.signed }
+        : undefined,
     });
     // Its failures reach the forward phase through the backend client (onResponseError); this
     // keeps one that comes when nobody reads it any more from becoming uncaught.
@@ -280,7 +294,7 @@ export function withPlainBody(
   const headers: string[] = [];
   // A checksum sent both as a header and as a trailer: the trailer's, which covers the body.
   const fromTrailers = new Set<string>();
-  for (const [name] of trailers) if (name.startsWith('x-amz-checksum-')) fromTrailers.add(name);
+  for (const [name] of trailers) if (isChecksumTrailer(name)) fromTrailers.add(name);
   for (let i = 0; i < up.headers.length; i += 2) {
     const name = up.headers[i]!;
     const lower = name.toLowerCase();

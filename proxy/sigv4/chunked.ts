@@ -48,6 +48,13 @@ export interface AwsChunkedDecoderOptions {
    * decoding it (partial header lines are copied into a string).
    */
   ledger?: BodyChunkLedger | undefined;
+  /**
+   * The trailers the body may end with: the names x-amz-trailer declared (lower-cased), each at
+   * most once, and whether one x-amz-trailer-signature may come (a signed body). Undefined: none
+   * at all. An undeclared trailer would otherwise reach the backend, as a trailer or as a signed
+   * header (withPlainBody) overriding the header the policy judged.
+   */
+  trailers?: { declared: readonly string[]; signed: boolean } | undefined;
 }
 
 const HEADER = 0;
@@ -59,12 +66,19 @@ const DONE = 5;
 const MAX_LINE = 4096;
 const SIZE_RE = /^([0-9a-fA-F]{1,15})(;.*)?$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// Trailer values become header values (DeleteObjects) or are framed again: no control bytes.
+// Trailer values become header values (DeleteObjects) or are framed again: no control bytes,
+// and ASCII only (the line is read as latin1; a re-framed ending is written as UTF-8).
 // eslint-disable-next-line no-control-regex -- matching control bytes is the point
-const BAD_VALUE = /[\0-\x08\n-\x1f\x7f]/;
+const BAD_VALUE = /[\0-\x08\n-\x1f\x7f-\xff]/;
 /** Trailers kept per body (each line at most MAX_LINE): the SDKs send one checksum. */
 const MAX_TRAILERS = 16;
 const CRLF = Buffer.from('\r\n');
+/**
+ * Pieces one client read may make before they go out as one copied buffer instead: a body of
+ * 1-byte aws-chunked chunks made a push, a backend write and 3 writes when sent chunked, per
+ * byte. SDK bodies (chunks of 8 KiB and more) make a few pieces per read and go out as views.
+ */
+const MAX_PIECES_PER_READ = 8;
 
 /** The data chunk size of a planned re-framing: the AWS SDKs' own. */
 export const REFRAME_CHUNK = 64 * 1024;
@@ -78,6 +92,20 @@ const CHECKSUM_VALUE_LENGTH: Readonly<Record<string, number>> = {
   'x-amz-checksum-sha1': 28,
   'x-amz-checksum-sha256': 44,
 };
+
+/** True for the checksum trailers S3 defines (x-amz-checksum-crc32, …; not -type or -mode). */
+export function isChecksumTrailer(name: string): boolean {
+  return CHECKSUM_VALUE_LENGTH[name] !== undefined;
+}
+
+/** x-amz-trailer's names, lower-cased. */
+export function declaredTrailers(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  return header
+    .split(',')
+    .map((n) => n.trim().toLowerCase())
+    .filter((n) => n !== '');
+}
 
 /** A re-framing whose length is known up front: the trailers expected, in order, and the length. */
 export interface ReframePlan {
@@ -142,6 +170,8 @@ export class AwsChunkedDecoder extends Readable {
   private readonly decodedLength: number | undefined;
   private readonly ledger: BodyChunkLedger | undefined;
   private readonly plan: ReframePlan | undefined;
+  private readonly allowedTrailers: AwsChunkedDecoderOptions['trailers'];
+  private trailerSignatureSeen = false;
   /** Planned re-framing: bytes left in the output chunk being written. */
   private outLeft = 0;
   /** Planned re-framing: the last output chunk's CRLF is still to be written. */
@@ -149,6 +179,10 @@ export class AwsChunkedDecoder extends Readable {
   private readonly source: Readable;
   /** Something was pushed since the last client chunk came in. */
   private pushed = false;
+  /** What decoding the client chunk in hand made, pushed at its end ({@link flushPieces}). */
+  private readonly pieces: (Buffer | string)[] = [];
+  /** For each of {@link pieces}: the client chunk a data view is of (for the ledger), or undefined. */
+  private readonly pieceSources: (Buffer | undefined)[] = [];
 
   /**
    * `source`: the aws-chunked body (the client request). This stream reads it from now on and,
@@ -164,6 +198,7 @@ export class AwsChunkedDecoder extends Readable {
     this.decodedLength = opts.decodedLength;
     this.ledger = opts.ledger;
     this.plan = this.reframe ? opts.plan : undefined;
+    this.allowedTrailers = opts.trailers;
     if (this.plan && this.decodedLength === undefined)
       throw new TypeError('a re-framing plan needs decodedLength');
     this.source = source;
@@ -208,9 +243,12 @@ export class AwsChunkedDecoder extends Readable {
     this.pushed = false;
     const err = this.decode(chunk);
     if (err) {
+      this.pieces.length = 0;
+      this.pieceSources.length = 0;
       this.destroy(err);
       return;
     }
+    this.flushPieces();
     // The consumer paused (its socket is full) or left some of this chunk's output unread:
     // the client request waits, rather than buffer its next chunk behind this one. Not when
     // the chunk made nothing (a part of a chunk header): the consumer's read is still
@@ -255,7 +293,7 @@ export class AwsChunkedDecoder extends Readable {
         this.state = TRAILER;
         return undefined;
       }
-      if (this.reframe && !this.plan) this.push(`${size.toString(16)}\r\n`);
+      if (this.reframe && !this.plan) this.piece(`${size.toString(16)}\r\n`, undefined);
       this.remaining = size;
       this.state = DATA;
       return undefined;
@@ -285,7 +323,14 @@ export class AwsChunkedDecoder extends Readable {
     const name = line.slice(0, colon).trim().toLowerCase();
     const value = line.slice(colon + 1).trim();
     if (!TOKEN.test(name) || BAD_VALUE.test(value)) return this.fail('bad trailer line');
-    if (name === 'x-amz-trailer-signature') return undefined;
+    const allowed = this.allowedTrailers;
+    if (name === 'x-amz-trailer-signature') {
+      if (!allowed?.signed || this.trailerSignatureSeen) return this.fail('unexpected trailer signature');
+      this.trailerSignatureSeen = true;
+      return undefined;
+    }
+    if (!allowed?.declared.includes(name)) return this.fail(`trailer ${name} not declared in x-amz-trailer`);
+    if (this.trailers.some(([n]) => n === name)) return this.fail(`trailer ${name} given twice`);
     if (this.trailers.length === MAX_TRAILERS) return this.fail('too many trailers');
     this.trailers.push([name, value]);
     return undefined;
@@ -315,14 +360,13 @@ export class AwsChunkedDecoder extends Readable {
         // Bytes of this chunk: all that is left of the payload, up to REFRAME_CHUNK.
         const size = Math.min(REFRAME_CHUNK, this.decodedLength! - this.decoded + (view.length - at));
         const head = size === REFRAME_CHUNK ? REFRAME_CHUNK_HEAD : `${size.toString(16)}\r\n`;
-        this.push(this.crlfOwed ? `\r\n${head}` : head);
+        this.piece(this.crlfOwed ? `\r\n${head}` : head, undefined);
         this.crlfOwed = false;
         this.outLeft = size;
       }
       const n = Math.min(this.outLeft, view.length - at);
       const part = at === 0 && n === view.length ? view : view.subarray(at, at + n);
-      this.ledger?.hold(part, source);
-      this.push(part);
+      this.piece(part, source);
       at += n;
       this.outLeft -= n;
       // The chunk's CRLF goes out with what follows it (the next head, or the ending): one
@@ -331,7 +375,32 @@ export class AwsChunkedDecoder extends Readable {
     }
   }
 
-  /** Decodes one chunk of the body and hands on what it makes; returns an error or undefined. */
+  /** Queues `p` (a view of `source`, or framing of ours) to go out once the client chunk is decoded. */
+  private piece(p: Buffer | string, source: Buffer | undefined): void {
+    this.pieces.push(p);
+    this.pieceSources.push(source);
+  }
+
+  /** Hands on what the client chunk made: as it is, or as one copy when it is many small pieces. */
+  private flushPieces(): void {
+    const { pieces, pieceSources } = this;
+    if (pieces.length <= MAX_PIECES_PER_READ) {
+      // All counted before any goes out: a piece written (and its chunk freed) before the next
+      // view of the same chunk was counted would free that one's memory too.
+      for (let k = 0; k < pieces.length; k++) {
+        const source = pieceSources[k];
+        if (source) this.ledger?.hold(pieces[k] as Buffer, source);
+      }
+      for (let k = 0; k < pieces.length; k++) this.push(pieces[k]!);
+    } else {
+      // A copy of our own, not counted: the client chunk is left to the GC.
+      this.push(Buffer.concat(pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p))));
+    }
+    pieces.length = 0;
+    pieceSources.length = 0;
+  }
+
+  /** Decodes one chunk of the body and queues what it makes; returns an error or undefined. */
   private decode(chunk: Buffer): ProxyError | undefined {
     let i = 0;
     const len = chunk.length;
@@ -345,10 +414,11 @@ export class AwsChunkedDecoder extends Readable {
           this.pushPlanned(i === 0 && n === len ? chunk : chunk.subarray(i, i + n), chunk);
         } else if (!this.verbatim) {
           const view = i === 0 && n === len ? chunk : chunk.subarray(i, i + n);
-          this.ledger?.hold(view, chunk); // counted now: its chunk must outlive it if held
           // The payload's last bytes complete the backend's Content-Length: held back.
-          if (!this.reframe && this.decoded === this.decodedLength) this.held.push(view);
-          else this.push(view);
+          if (!this.reframe && this.decoded === this.decodedLength) {
+            this.ledger?.hold(view, chunk); // counted now: its chunk must outlive it
+            this.held.push(view);
+          } else this.piece(view, chunk);
         }
         i += n;
         if (this.remaining === 0) this.state = DATA_CR;
@@ -356,7 +426,7 @@ export class AwsChunkedDecoder extends Readable {
         if (chunk[i] !== (s === DATA_CR ? 13 : 10)) return this.fail('chunk data not followed by CRLF');
         i++;
         if (s === DATA_LF) {
-          if (this.reframe && !this.plan) this.push(CRLF);
+          if (this.reframe && !this.plan) this.piece(CRLF, undefined);
           this.state = HEADER;
         } else this.state = DATA_LF;
       } else if (s === HEADER || s === TRAILER) {
@@ -383,9 +453,10 @@ export class AwsChunkedDecoder extends Readable {
       if (this.received === this.inputLength && this.state !== DONE) {
         return new ProxyError(Errors.IncompleteBody, 'The aws-chunked body ended early.');
       }
-      this.ledger?.hold(chunk, chunk);
-      if (this.state === DONE) this.held.push(chunk);
-      else this.push(chunk);
+      if (this.state === DONE) {
+        this.ledger?.hold(chunk, chunk);
+        this.held.push(chunk);
+      } else this.piece(chunk, chunk);
     }
     return undefined;
   }

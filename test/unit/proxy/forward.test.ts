@@ -565,6 +565,16 @@ void describe('what the client sends that the store would read differently', () 
     assert.match(r.body, /<Code>InvalidArgument<\/Code>/);
   });
 
+  void test('x-amz-trailer on an aws-chunked body framed without trailers is refused (the header would go on, the trailer not)', async () => {
+    const r = await refusedUnsent(
+      'PUT /fake-bucket/k HTTP/1.1\r\nHost: x\r\nx-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD\r\n' +
+        'x-amz-trailer: x-amz-checksum-crc32\r\nx-amz-decoded-content-length: 1\r\nContent-Length: 9\r\n\r\n' +
+        '1\r\nA\r\n0\r\n\r\n',
+    );
+    assert.equal(r.status, 400);
+    assert.match(r.body, /<Code>InvalidArgument<\/Code>/);
+  });
+
   void test('a single-valued header given twice is refused (the policy reads the first, the store maybe the other)', async () => {
     const r = await refusedUnsent(
       'POST /fake-bucket/k?uploads HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n' +

@@ -14,7 +14,7 @@ import { ConfigError, parseDocumentText, parseProxyConfig } from '../../../proxy
 import { Errors, ProxyError } from '../../../proxy/errors.ts';
 import { canonicalQuery, encodePath, toQueryMap } from '../../../proxy/s3/canonical.ts';
 import { parseTarget } from '../../../proxy/s3/target.ts';
-import { AwsChunkedDecoder } from '../../../proxy/sigv4/chunked.ts';
+import { AwsChunkedDecoder, type AwsChunkedDecoderOptions } from '../../../proxy/sigv4/chunked.ts';
 import { stripPresignParams } from '../../../proxy/sigv4/client-auth.ts';
 import { payloadMode } from '../../../proxy/sigv4/payload.ts';
 import { StoreSigner } from '../../../proxy/sigv4/signer.ts';
@@ -137,8 +137,13 @@ async function decode(
   const parts: Buffer[] = [];
   for (let i = 0; i < body.length; i += split) parts.push(body.subarray(i, i + split));
   const output = reframe === 'verbatim' ? 'verbatim' : reframe ? 'reframe' : 'payload';
-  return text(new AwsChunkedDecoder(Readable.from(parts), { output, decodedLength }));
+  return text(
+    new AwsChunkedDecoder(Readable.from(parts), { output, decodedLength, trailers: CRC32_TRAILER }),
+  );
 }
+
+/** What a client's `x-amz-trailer: x-amz-checksum-crc32` on a signed body allows. */
+const CRC32_TRAILER = { declared: ['x-amz-checksum-crc32'], signed: true };
 
 void describe('AwsChunkedDecoder', () => {
   const data = Buffer.from('hello world, this is aws-chunked data');
@@ -146,6 +151,37 @@ void describe('AwsChunkedDecoder', () => {
     for (const split of [1, 3, 7, 1000]) {
       const { body } = awsChunked(data, { chunkSize: 5, signed: true });
       assert.equal(await decode(body, false, data.length, split), data.toString());
+    }
+  });
+  void test('a body of 1-byte chunks goes out in a few pieces per client read, not one per byte', async () => {
+    const object = Buffer.from('x'.repeat(5000) + 'y'.repeat(5000));
+    for (const [output, signed] of [
+      ['payload', true],
+      ['reframe', true],
+      ['reframe', false],
+    ] as const) {
+      const { body } = awsChunked(object, { chunkSize: 1, signed, trailer: output === 'reframe' });
+      const parts: Buffer[] = [];
+      for (let i = 0; i < body.length; i += 64 * 1024) parts.push(body.subarray(i, i + 64 * 1024));
+      const decoder = new AwsChunkedDecoder(Readable.from(parts), {
+        output,
+        decodedLength: object.length,
+        trailers: CRC32_TRAILER,
+      });
+      let pieces = 0;
+      const out: Buffer[] = [];
+      decoder.on('data', (c: Buffer) => {
+        pieces++;
+        out.push(Buffer.from(c));
+      });
+      await new Promise((resolve, reject) => decoder.on('end', resolve).on('error', reject));
+      const got = Buffer.concat(out);
+      if (output === 'payload') assert.deepEqual(got, object);
+      else {
+        const expected = awsChunked(object, { chunkSize: 1, signed: false, trailer: true }).body;
+        assert.equal(got.toString('latin1'), expected.toString('latin1'));
+      }
+      assert.ok(pieces <= parts.length * 2 + 2, `${output}: ${pieces} pieces from ${parts.length} reads`);
     }
   });
   void test('reads the client body only as fast as its consumer takes the output', async () => {
@@ -309,6 +345,7 @@ void describe('AwsChunkedDecoder: trailers', () => {
     const decoder = new AwsChunkedDecoder(Readable.from([input]), {
       output: 'payload',
       decodedLength: data.length,
+      trailers: CRC32_TRAILER,
     });
     const out = await text(decoder);
     assert.equal(out, data.toString());
@@ -318,8 +355,37 @@ void describe('AwsChunkedDecoder: trailers', () => {
     ['a bare CR in a value', ['x-amz-checksum-crc32:AAAA\rInjected: 1']],
     ['a NUL in a value', ['x-amz-checksum-crc32:AAAA\0']],
     ['a space in a name', ['x-amz-checksum-a b:AAAA']],
-    ['more trailers than kept', Array.from({ length: 17 }, (_, i) => `x-amz-meta-t${i}:v`)],
+    [
+      'a trailer x-amz-trailer did not declare',
+      ['x-amz-checksum-crc32:AAAAAA==', 'x-amz-checksum-type:FULL_OBJECT'],
+    ],
+    ['a declared trailer twice', ['x-amz-checksum-crc32:AAAAAA==', 'x-amz-checksum-crc32:BBBBBB==']],
+    ['two trailer signatures', ['x-amz-trailer-signature:00', 'x-amz-trailer-signature:00']],
+    ['a byte above 0x7f in a value', ['x-amz-checksum-crc32:AAAAAA=\xe9']],
   ];
+  void test('trailers where none may come: a body framed without them, a trailer signature in an unsigned body', async () => {
+    const cases: [string, string[], AwsChunkedDecoderOptions['trailers']][] = [
+      ['no trailers allowed', ['x-amz-checksum-crc32:AAAAAA=='], undefined],
+      ['no trailers allowed, a signature', ['x-amz-trailer-signature:00'], undefined],
+      [
+        'unsigned body',
+        ['x-amz-checksum-crc32:AAAAAA==', 'x-amz-trailer-signature:00'],
+        { declared: ['x-amz-checksum-crc32'], signed: false },
+      ],
+    ];
+    for (const [what, lines, trailers] of cases) {
+      const decoder = new AwsChunkedDecoder(Readable.from([withTrailers(lines)]), {
+        output: 'payload',
+        decodedLength: data.length,
+        trailers,
+      });
+      await assert.rejects(
+        text(decoder),
+        (err: unknown) => err instanceof ProxyError && err.spec === Errors.MalformedChunkedEncoding,
+        what,
+      );
+    }
+  });
   for (const [what, lines] of bad) {
     void test(`refused: ${what}`, async () => {
       await assert.rejects(decode(withTrailers(lines), false, data.length), (err: unknown) => {

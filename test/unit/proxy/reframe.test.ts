@@ -10,7 +10,12 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { request } from 'undici';
 import { ProxyError } from '../../../proxy/errors.ts';
-import { AwsChunkedDecoder, REFRAME_CHUNK, planReframe } from '../../../proxy/sigv4/chunked.ts';
+import {
+  AwsChunkedDecoder,
+  REFRAME_CHUNK,
+  declaredTrailers,
+  planReframe,
+} from '../../../proxy/sigv4/chunked.ts';
 import { startFake } from './fake-backend.ts';
 import type { FakeStack } from './fake-backend.ts';
 
@@ -74,7 +79,12 @@ async function reframe(
   const parts: Buffer[] = [];
   for (let i = 0; i < input.length; i += split) parts.push(input.subarray(i, i + split));
   const out = await buffer(
-    new AwsChunkedDecoder(Readable.from(parts), { output: 'reframe', decodedLength, plan }),
+    new AwsChunkedDecoder(Readable.from(parts), {
+      output: 'reframe',
+      decodedLength,
+      plan,
+      trailers: { declared: declaredTrailers(trailerHeader), signed: true },
+    }),
   );
   assert.equal(out.length, plan.length, `planned length (decoded ${decodedLength}, split ${split})`);
   return out;
@@ -142,6 +152,7 @@ void describe('planReframe', () => {
         output: 'reframe',
         decodedLength: data.length,
         plan,
+        trailers: { declared: ['x-amz-checksum-crc32'], signed: true },
       });
       const emitted: Buffer[] = [];
       decoder.on('data', (c: Buffer | string) => emitted.push(Buffer.from(c)));
