@@ -51,8 +51,6 @@ export interface BalancerOptions {
   };
   /** Re-resolve hostnames this often; undefined = follow the DNS TTL (clamped). */
   dnsRefreshMs: number | undefined;
-  /** A removed backend is closed after its requests finish, or destroyed after this long. */
-  drainTimeoutMs: number;
   connection: ConnectionOptions;
   retry: RetryOptions;
 }
@@ -89,7 +87,6 @@ const DEFAULTS: BalancerOptions = {
     failurePenaltyMs: 1_000,
   },
   dnsRefreshMs: undefined,
-  drainTimeoutMs: 60_000,
   connection: {
     connections: 128,
     maxConnectionAgeMs: 60_000,
@@ -118,7 +115,6 @@ export function resolveBalancerOptions(store: StoreSpec, defaults: BalancerDefau
     outlier: { ...DEFAULTS.outlier, ...defaults.outlier, ...b.outlier },
     ewma: { ...DEFAULTS.ewma, ...defaults.ewma },
     dnsRefreshMs: b.dnsRefreshMs,
-    drainTimeoutMs: DEFAULTS.drainTimeoutMs,
     connection: { ...DEFAULTS.connection, ...defaults.connection },
     retry: { ...DEFAULTS.retry, ...defaults.retry },
   };

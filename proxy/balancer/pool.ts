@@ -290,8 +290,7 @@ export class StorePool implements BackendPool {
    * Follows an edit of the store's endpoints (a policy reload). An endpoint is its URL and zone:
    * one that stays keeps its backends and their state; a new one is discovered now and its
    * backends probed at once (pending until then, like any new backend); a removed one's backends
-   * drain — no new picks, closed once their in-flight attempts finish (destroyed after
-   * `drainTimeoutMs`). Throws a TypeError, changing nothing, on an endpoint URL it cannot use.
+   * drain — no new picks, closed once their in-flight attempts finish (see #drainBackend). Throws a TypeError, changing nothing, on an endpoint URL it cannot use.
    */
   updateEndpoints(specs: readonly EndpointSpec[]): void {
     const next = specs.map(parseEndpoint);
@@ -314,13 +313,13 @@ export class StorePool implements BackendPool {
    * Retires the pool (its store was removed or its settings rebuilt it): no new picks — an
    * attempt asking resolves to "no backend" — no more checks or DNS refreshes; each backend
    * closes once its in-flight attempts finished (their bodies complete), and the pool
-   * closes when the last one has, or after `drainTimeoutMs` at the latest. Idempotent.
+   * closes when the last one has. Idempotent.
    */
   drain(): Promise<void> {
     if (this.#drained !== undefined) return this.#drained;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    for (const b of this.backends()) this.#drainBackend(b, false);
+    for (const b of this.backends()) this.#drainBackend(b);
     this.#byEndpoint.clear();
     this.#live = undefined;
     this.#drained = new Promise<void>((resolve) => (this.#onDrained = resolve));
@@ -328,9 +327,6 @@ export class StorePool implements BackendPool {
       void this.close();
     } else {
       this.#onIdle = () => void this.close();
-      const deadline = setTimeout(() => void this.close(), this.options.drainTimeoutMs);
-      deadline.unref();
-      this.#timers.add(deadline);
     }
     return this.#drained;
   }
@@ -390,7 +386,7 @@ export class StorePool implements BackendPool {
       if (wanted.has(address)) continue;
       current.delete(address);
       this.#live = undefined; // each change, before the observers below can read the list
-      this.#drainBackend(b, true);
+      this.#drainBackend(b);
     }
     const added: BackendNode[] = [];
     for (const addr of addresses) {
@@ -411,26 +407,28 @@ export class StorePool implements BackendPool {
     const backends = this.#byEndpoint.get(ep.url);
     this.#byEndpoint.delete(ep.url);
     this.#live = undefined;
-    for (const b of backends?.values() ?? []) this.#drainBackend(b, true);
+    for (const b of backends?.values() ?? []) this.#drainBackend(b);
   }
 
   /**
-   * No new picks for `b`; closed once idle. `deadline`: destroy it after drainTimeoutMs (a pool
-   * that drains whole keeps one deadline for all of its backends instead).
+   * No new picks for `b`; closed once idle. Never cut short, as Envoy keeps connections to a host
+   * that left the host set: the node is still up (its address left a DNS answer that rotates, as
+   * S3's does every few seconds, or a settings reload rebuilt its pool), and a deadline destroyed
+   * every transfer longer than it. Each request is bounded by its own timeouts (first byte, body
+   * idle both ways), so a stuck one still ends.
    */
-  #drainBackend(b: BackendNode, deadline: boolean): void {
+  #drainBackend(b: BackendNode): void {
     b.draining = true;
     b.refreshState(this.clock.now());
     this.#draining.add(b);
     this.#httpProber?.forget(b);
     this.#observer.backendRemoved?.(this, b);
     if (b.inFlight === 0) this.#retire(b);
-    else if (deadline) this.#after(this.options.drainTimeoutMs, () => this.#retire(b, true));
   }
 
-  #retire(b: BackendNode, force = false): void {
+  #retire(b: BackendNode): void {
     if (!this.#draining.delete(b)) return;
-    void (force ? b.dispatcher.destroy() : b.dispatcher.close()).catch(() => undefined);
+    void b.dispatcher.close().catch(() => undefined);
     if (this.#draining.size === 0) this.#onIdle?.();
   }
 

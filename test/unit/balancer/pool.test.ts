@@ -413,6 +413,23 @@ void describe('discovery', () => {
     assert.equal(pool.snapshot().backends.length, 2);
   });
 
+  void test('a backend that left DNS keeps its long transfer: no drain deadline cuts it', async (t) => {
+    const resolver = new TableResolver();
+    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
+    const { pool } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    await pool.checkNow();
+    const old = pool.backends()[0]!;
+    pool.start(old); // a download of many minutes
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
+    await pool.resolveNow();
+    t.mock.timers.tick(10 * 60_000);
+    assert.equal(old.dispatcher.closed, false, 'the transfer was cut');
+    pool.finish(old, { status: 200, headersMs: 1 });
+    assert.equal(old.dispatcher.closed, true);
+  });
+
   void test('a failed resolution keeps the addresses already known', async () => {
     const resolver = new TableResolver();
     resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
