@@ -146,6 +146,7 @@ export class Balancer {
       (name) => !next.has(name) && !this.#retiring.has(this.#live.get(name)!),
     );
     const old = new Map([...rebuilt, ...removed].map((name) => [name, this.#live.get(name)!]));
+    const swaps = new Map<string, Promise<void>>();
     return {
       added,
       updated,
@@ -157,8 +158,11 @@ export class Balancer {
         for (const name of [...added, ...rebuilt]) {
           const { spec } = next.get(name)!;
           const pool = (this.#init.poolFactory ?? this.poolFactory)(spec, timeouts);
-          this.#live.set(name, pool);
           this.#specs.set(pool, spec);
+          const prev = old.get(name);
+          if (pool instanceof StorePool && prev instanceof StorePool)
+            swaps.set(name, this.#swapWhenReady(name, prev, pool));
+          else this.#live.set(name, pool);
         }
         for (const name of updated) {
           const { spec } = next.get(name)!;
@@ -174,6 +178,10 @@ export class Balancer {
       retire: async () => {
         await Promise.all(
           [...old].map(async ([name, pool]) => {
+            // The old pool of a rebuilt store serves until the new one took over; a removed
+            // store's starts draining now (no await: this tick).
+            const swap = swaps.get(name);
+            if (swap) await swap;
             await (pool instanceof StorePool ? pool.drain() : pool.close());
             this.#retiring.delete(pool);
             this.#specs.delete(pool);
@@ -182,6 +190,22 @@ export class Balancer {
         );
       },
     };
+  }
+
+  /**
+   * A rebuilt store's new pool takes over once its first round is done (addresses resolved,
+   * backends checked) and it has a backend to offer; until then the old pool serves. Made live at
+   * once, it answered 503 to every request until DNS replied — for good, while a lookup failed,
+   * with the old pool and its good addresses already draining. A later reload that replaced the
+   * store again meanwhile wins: this pool is closed unused.
+   */
+  async #swapWhenReady(name: string, prev: StorePool, pool: StorePool): Promise<void> {
+    await pool.ready();
+    while (pool.backends().length === 0 && !pool.closed && this.#live.get(name) === prev) {
+      await new Promise((r) => setTimeout(r, SWAP_POLL_MS).unref());
+    }
+    if (this.#live.get(name) === prev && !pool.closed) this.#live.set(name, pool);
+    else if (this.#live.get(name) !== pool) await pool.close();
   }
 
   /** Closes every pool at once, live and draining (proxy shutdown, after its own drain). */
@@ -220,6 +244,9 @@ export class Balancer {
     res.end(text);
   };
 }
+
+/** How often a rebuilt store's new pool, still without backends, is looked at again. */
+const SWAP_POLL_MS = 250;
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

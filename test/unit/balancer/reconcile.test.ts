@@ -220,10 +220,11 @@ void describe('Balancer.plan: stores', () => {
     );
     assert.deepEqual(plan.rebuilt, ['s1']);
     plan.open();
+    assert.equal(balancer.live.get('s1'), old, 'the old pool serves until the new one had its first round');
+    await plan.retire();
     const fresh = poolOf(balancer, 's1');
     assert.notEqual(fresh, old);
     assert.equal(fresh.options.algorithm, 'least-in-flight');
-    await plan.retire();
     assert.equal(old.closed, true);
     assert.equal(fresh.closed, false);
     // Region or credentials edits are not the pool's business.
@@ -232,6 +233,50 @@ void describe('Balancer.plan: stores', () => {
       TIMEOUTS,
     );
     assert.deepEqual([noop.added, noop.updated, noop.rebuilt, noop.removed], [[], [], [], []]);
+  });
+});
+
+void describe('Balancer.plan: a rebuilt hostname store', () => {
+  void test('while the new pool cannot resolve its name, the old one keeps serving', async () => {
+    const a = await backend();
+    const port = new URL(a.url).port;
+    const answers = new Map([['store.test', [{ address: '127.0.0.1', family: 4 as const }]]]);
+    const resolver = {
+      resolve: (host: string) => {
+        const addresses = answers.get(host);
+        return addresses ? Promise.resolve({ addresses }) : Promise.reject(new Error('ENOTFOUND'));
+      },
+    };
+    const balancer = new Balancer({
+      defaults: { healthCheck: { rise: 1, fall: 1, intervalMs: 60_000 } },
+      deps: { random: seededRandom(7), resolver },
+    });
+    balancers.push(balancer);
+    balancer.start(doc([spec('s1', [`http://store.test:${port}`])]), TIMEOUTS);
+    const old = poolOf(balancer, 's1');
+    await old.ready();
+    answers.delete('store.test'); // the DNS server is down
+    const plan = balancer.plan(
+      doc([spec('s1', [`http://store.test:${port}`], { balancing: { algorithm: 'least-in-flight' } })]),
+      TIMEOUTS,
+    );
+    plan.open();
+    let retired = false;
+    const retiring = plan.retire().then(() => (retired = true));
+    const fresh = balancer.pools().find((p) => p !== old)!;
+    await fresh.ready();
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(balancer.live.get('s1'), old, 'a pool without backends never went live');
+      assert.equal((await send(old)).origin, a.url);
+    }
+    assert.equal(retired, false);
+    answers.set('store.test', [{ address: '127.0.0.1', family: 4 }]);
+    await fresh.resolveNow();
+    await retiring;
+    assert.equal(balancer.live.get('s1'), fresh);
+    assert.equal(old.closed, true);
+    assert.equal((await send(fresh)).origin, a.url);
   });
 });
 
