@@ -153,6 +153,7 @@ void describe('UpstreamPool: releaseBodyChunks', () => {
         decodedLength: object.length,
         plan,
         ledger,
+        trailers: { declared: ['x-amz-checksum-crc32'], signed: false },
       });
       d.on('error', () => undefined);
       return d;
