@@ -237,6 +237,19 @@ export class UpstreamConnection {
     this.socket.resume();
   }
 
+  /** `ex` ended while paused and will never resume (see Exchange.abort): closed, not reused. */
+  abandon(ex: Exchange): void {
+    if (ex === this.readBufferHeldBy) {
+      // Destroyed already, its buffer kept for views still out: now left to the GC.
+      this.readBufferHeldBy = undefined;
+      return;
+    }
+    if (ex !== this.exchange || !this.releaseOnResume) return;
+    this.releaseOnResume = false;
+    this.exchange = undefined;
+    this.destroy();
+  }
+
   /** Called by the exchange once it ended. */
   exchangeEnded(ex: Exchange, reusable: boolean): void {
     if (ex !== this.exchange) return;

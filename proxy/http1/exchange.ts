@@ -76,6 +76,11 @@ export class Exchange implements UpstreamController {
   }
 
   abort(reason: Error): void {
+    // Over, but paused: its handler still had a view of the read buffer out in a client write
+    // that will never flush (the client went away; Node drops a queued pipelined response's
+    // writes without calling back). The connection waits for a resume that will not come, so
+    // it is given up instead of being held out of the pool for good.
+    if (this.done && this.paused) this.conn?.abandon(this);
     this.fail(reason);
   }
 

@@ -202,7 +202,8 @@ class ForwardAttempt implements UpstreamHandler {
     // While a client write is pending, the connection stays paused (and borrowed) until it
     // flushes: the stall timer keeps running so a client that never reads cannot pin it.
     if (this.stall && this.unflushed === 0) clearTimeout(this.stall);
-    this.res.off('close', this.closeListener);
+    // Likewise the close listener: a client gone with a write pending gives the connection up.
+    if (this.unflushed === 0) this.res.off('close', this.closeListener);
     const sock = this.req.socket;
     if (this.up.body && !this.req.complete && !sock.destroyed) sock.setTimeout(0);
     this.resolve(
@@ -214,11 +215,19 @@ class ForwardAttempt implements UpstreamHandler {
 
   /** A client write's callback: the kernel took the chunk (see onResponseData). */
   private onWriteFlushed(): void {
-    if (--this.unflushed === 0) this.onDrain();
+    if (--this.unflushed > 0) return;
+    if (this.done) this.res.off('close', this.closeListener); // kept for this write (finish)
+    this.onDrain();
   }
 
   private onClientClose(): void {
-    if (this.done || this.res.writableFinished) return;
+    if (this.done) {
+      // Over, with a client write that will not flush now: the paused connection is given up
+      // (Exchange.abort), or it would wait for a resume for good, out of the pool.
+      if (this.unflushed > 0) this.controller?.abort(new Error('client connection closed'));
+      return;
+    }
+    if (this.res.writableFinished) return;
     this.ctx.outcome = this.ctx.outcome === 'timeout' ? 'timeout' : 'client-aborted';
     this.controller?.abort(new Error('client connection closed'));
   }
@@ -231,10 +240,9 @@ class ForwardAttempt implements UpstreamHandler {
 
   private onStall(): void {
     const err = new ProxyError(Errors.RequestTimeout, 'The client stopped reading the response.');
-    if (!this.done) {
-      this.ctx.outcome = 'timeout';
-      this.controller?.abort(err);
-    }
+    if (!this.done) this.ctx.outcome = 'timeout';
+    // Even when the attempt is over: its connection waits, paused, for this write (Exchange.abort).
+    this.controller?.abort(err);
     this.res.destroy(err);
   }
 
