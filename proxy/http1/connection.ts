@@ -160,6 +160,7 @@ export class UpstreamConnection {
     if (first.done) {
       // Aborted while connecting: the connection is fine, hand it back.
       this.exchange = undefined;
+      this.idleSince = performance.now();
       this.owner.release(this);
       return;
     }
@@ -258,6 +259,10 @@ export class UpstreamConnection {
       this.destroy();
       return;
     }
+    // Idle from the response's last byte, when the backend's own keep-alive timer starts, not
+    // from the release: a slow client can keep a paused exchange (and so this connection) for
+    // longer than the backend keeps an idle connection open.
+    this.idleSince = performance.now();
     if (ex.paused) {
       this.releaseOnResume = true;
       return;

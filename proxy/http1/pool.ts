@@ -136,9 +136,13 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
     return undefined;
   }
 
+  /** `conn`'s exchange is over; its `idleSince` is when the last response byte came. */
   release(conn: UpstreamConnection): void {
     if (conn.destroyed) return;
-    if (this.expired(conn, performance.now()) || this.idleLimitMs(conn) <= 0) {
+    const now = performance.now();
+    // Idle too long already (its exchange's client was slow to take the last bytes): the backend
+    // may be closing it, and an upload sent on it would fail without a replay.
+    if (this.expired(conn, now) || now - conn.idleSince >= this.idleLimitMs(conn)) {
       conn.destroy();
       return;
     }
@@ -151,7 +155,6 @@ export class UpstreamPool implements UpstreamDispatcher, ConnectionOwner {
       conn.destroy();
       return;
     }
-    conn.idleSince = performance.now();
     this.idle.push(conn);
     this.armSweep();
   }
