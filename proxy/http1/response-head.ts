@@ -67,6 +67,11 @@ export class ResponseHead {
   readonly requestId: string | undefined;
   /** A hop-by-hop header (Connection, Keep-Alive, Transfer-Encoding, TE, …) is among raw. */
   readonly hasHopByHop: boolean;
+  /**
+   * Headers the backend's Connection header names (lower-cased; not close or keep-alive), which
+   * are hop-by-hop too (RFC 9110 §7.6.1), or undefined.
+   */
+  readonly connectionNamed: readonly string[] | undefined;
   private record: Record<string, string> | undefined = undefined;
 
   constructor(fields: Omit<ResponseHead, 'headers'>) {
@@ -80,6 +85,7 @@ export class ResponseHead {
     this.contentLength = fields.contentLength;
     this.requestId = fields.requestId;
     this.hasHopByHop = fields.hasHopByHop;
+    this.connectionNamed = fields.connectionNamed;
   }
 
   /** Lower-cased names; repeated headers joined with ", " (set-cookie: last wins, unused here). */
@@ -161,20 +167,32 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     start = end + 2;
   }
   const conn = connection?.toLowerCase();
+  let connectionNamed: string[] | undefined;
+  if (conn !== undefined && conn !== 'keep-alive' && conn !== 'close') {
+    for (const t of conn.split(',')) {
+      const token = t.trim();
+      if (token !== '' && token !== 'close' && token !== 'keep-alive') (connectionNamed ??= []).push(token);
+    }
+  }
   let keepAlive =
     minor === 1 ? !hasToken(conn, 'close') : hasToken(conn, 'keep-alive') && !hasToken(conn, 'close');
   let framing: BodyFraming;
   if (method === 'HEAD' || status < 200 || status === 204 || status === 304) {
     framing = NO_BODY;
+    // Checked though it frames nothing: differing values would reach the client (a HEAD's
+    // Content-Length is the object's size, which clients read).
+    if (cl !== undefined) contentLength(cl);
   } else if (te !== undefined) {
     // A message with both is a smuggling vector: honour chunked, never reuse the connection.
-    if (cl !== undefined) keepAlive = false;
-    const codings = te.toLowerCase().split(',');
-    if (codings[codings.length - 1]!.trim() === 'chunked') framing = CHUNKED;
-    else {
-      framing = TO_CLOSE;
-      keepAlive = false;
+    // So is Transfer-Encoding in HTTP/1.0, which has none (RFC 9112 §6.1).
+    if (cl !== undefined || minor === 0) keepAlive = false;
+    // Only chunked: the client gets the body without our Transfer-Encoding header, so another
+    // coding (gzip, chunked) would reach it applied and unannounced — a corrupt object.
+    for (const coding of te.split(',')) {
+      if (coding.trim().toLowerCase() !== 'chunked')
+        throw protocolError(`unsupported transfer coding in ${te}`);
     }
+    framing = CHUNKED;
   } else if (cl !== undefined) {
     framing = { kind: 'length', length: contentLength(cl) };
   } else {
@@ -192,7 +210,8 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     keepAliveTimeoutMs,
     contentLength: cl,
     requestId,
-    hasHopByHop,
+    hasHopByHop: hasHopByHop || connectionNamed !== undefined,
+    connectionNamed,
   });
 }
 

@@ -14,22 +14,30 @@ import type { RequestContext } from './context.ts';
  * headers, plus our x-amz-request-id when the backend sent none (ctx.backendRequestId otherwise).
  * A Content-Length beside a body framed otherwise (chunked, or to the close, which a backend
  * sending both means) is dropped too: Node would send it with the decoded body, whatever its
- * length, and the client would read the rest as the answer to its next request. Repeated
- * identical Content-Lengths (the parser accepts `5` twice, or `5, 5`) go out as one line, as
- * RFC 9110 §8.6 asks of a recipient that accepts them: strict clients (undici, llhttp) refuse
- * the repeat.
+ * length, and the client would read the rest as the answer to its next request. So is one on a
+ * 1xx or 204, which RFC 9110 §8.6 forbids. Repeated identical Content-Lengths (the parser
+ * accepts `5` twice, or `5, 5`, and refuses differing ones) go out as one line, as §8.6 asks of
+ * a recipient that accepts them: strict clients (undici, llhttp) refuse the repeat. Headers the
+ * backend's Connection header names are hop-by-hop too.
  */
 export function responseHeaders(ctx: RequestContext, head: ResponseHead): string[] {
   const raw = head.raw;
   let out: string[];
   const cl = head.contentLength;
-  const dropLength = cl !== undefined && (head.framing.kind === 'chunked' || head.framing.kind === 'close');
+  const dropLength =
+    cl !== undefined &&
+    (head.framing.kind === 'chunked' ||
+      head.framing.kind === 'close' ||
+      head.status < 200 ||
+      head.status === 204);
   const foldLength = !dropLength && cl !== undefined && cl.includes(',') && sameLengths(cl);
   if (head.hasHopByHop || dropLength || foldLength) {
+    const named = head.connectionNamed;
     out = [];
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const lower = raw[i]!.toLowerCase();
       if (HOP_BY_HOP.has(lower) || ((dropLength || foldLength) && lower === 'content-length')) continue;
+      if (named?.includes(lower)) continue;
       out.push(raw[i]!, raw[i + 1]!);
     }
     if (foldLength) out.push('content-length', cl.slice(0, cl.indexOf(',')).trim());
@@ -41,10 +49,7 @@ export function responseHeaders(ctx: RequestContext, head: ResponseHead): string
   return out;
 }
 
-/**
- * `5, 5` (repeats joined): every part the same digits. The parser checks that only where the
- * length frames a body; on a HEAD, 204 or 304 differing values pass on as they came.
- */
+/** `5, 5` (repeats joined): every part the same digits (the parser refused any other). */
 function sameLengths(joined: string): boolean {
   const parts = joined.split(',').map((p) => p.trim());
   return /^\d+$/.test(parts[0]!) && parts.every((p) => p === parts[0]);

@@ -784,6 +784,50 @@ void test('repeated identical Content-Length from the backend goes to the client
   }
 });
 
+void test("what a backend's head carries that is not the client's: headers its Connection names, a 204's Content-Length, differing lengths on a HEAD", async (t: TestContext) => {
+  const raw = createNetServer((s) => {
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      while (buf.includes('\r\n\r\n')) {
+        const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
+        buf = buf.slice(head.length + 4);
+        if (head.includes('/named '))
+          s.write(
+            'HTTP/1.1 200 OK\r\nConnection: X-Backend-Secret\r\nX-Backend-Secret: s3cr3t\r\nContent-Length: 2\r\n\r\nok',
+          );
+        else if (head.includes('/nocontent '))
+          s.write('HTTP/1.1 204 No Content\r\nContent-Length: 10\r\nx-amz-request-id: R2\r\n\r\n');
+        else if (head.startsWith('HEAD '))
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n');
+        else s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'); // health checks
+      }
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+  const stack = await startFake({}, `http://127.0.0.1:${(raw.address() as AddressInfo).port}`);
+  t.after(async () => {
+    await stack.stop();
+    raw.close();
+  });
+  const exchange = async (line: string): Promise<string> => {
+    const sock = await open(stack.proxy.url);
+    sock.write(`${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const text = await readAll(sock, 5_000);
+    sock.destroy();
+    return text;
+  };
+  const named = await exchange('GET /fake-bucket/named');
+  assert.match(named, /^HTTP\/1\.1 200/);
+  assert.doesNotMatch(named, /x-backend-secret/i);
+  const noContent = await exchange('DELETE /fake-bucket/nocontent');
+  assert.match(noContent, /^HTTP\/1\.1 204/);
+  assert.doesNotMatch(noContent, /^content-length/im);
+  const head = await exchange('HEAD /fake-bucket/differing');
+  assert.doesNotMatch(head, /^HTTP\/1\.1 200/, 'differing lengths never reach the client');
+});
+
 void test('RestoreObject: a plain restore reaches the backend whole, a SELECT restore is refused unsent', async () => {
   const bodies: string[] = [];
   f.handle((req, res) => {
