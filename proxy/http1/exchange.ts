@@ -37,8 +37,13 @@ export class Exchange implements UpstreamController {
   /** The request's last byte was written. */
   requestSent = false;
   private head: ResponseHead | undefined = undefined;
-  /** A response head split across reads, copied (the read buffer is reused). */
+  /**
+   * A response head that came in pieces: its bytes so far, `partialHeadLength` of them, in a
+   * buffer grown by doubling (a copy per read of the whole head so far made a backend that
+   * sends its head a byte at a time cost a quadratic ~2 GB of copying up to the head limit).
+   */
   private partialHead: Buffer | undefined = undefined;
+  private partialHeadLength = 0;
   private remaining = 0;
   private chunked: ChunkedDecoder | undefined = undefined;
   private lastRead = 0;
@@ -303,8 +308,16 @@ export class Exchange implements UpstreamController {
       base = i;
       from = 0;
     } else {
-      const carried = this.partialHead.length;
-      data = Buffer.concat([this.partialHead, buf.subarray(i, n)]);
+      const carried = this.partialHeadLength;
+      const length = carried + (n - i);
+      if (length > this.partialHead.length) {
+        const grown = Buffer.allocUnsafe(Math.max(length, 2 * this.partialHead.length));
+        this.partialHead.copy(grown, 0, 0, carried);
+        this.partialHead = grown;
+      }
+      buf.copy(this.partialHead, carried, i, n);
+      this.partialHeadLength = length;
+      data = this.partialHead.subarray(0, length);
       base = i - carried;
       from = Math.max(0, carried - 3);
     }
@@ -312,12 +325,18 @@ export class Exchange implements UpstreamController {
     if (end < 0) {
       if (data.length > MAX_HEAD_BYTES)
         throw new UpstreamError('HEADERS_OVERFLOW', 'The backend response head is too large.');
-      this.partialHead = Buffer.from(data);
+      // The first piece is a view of the connection's read buffer: copied out.
+      if (this.partialHead === undefined) {
+        this.partialHead = Buffer.allocUnsafe(Math.max(1024, 2 * data.length));
+        data.copy(this.partialHead);
+        this.partialHeadLength = data.length;
+      }
       return -1;
     }
     if (end > MAX_HEAD_BYTES)
       throw new UpstreamError('HEADERS_OVERFLOW', 'The backend response head is too large.');
     this.partialHead = undefined;
+    this.partialHeadLength = 0;
     const head = parseResponseHead(data.toString('latin1', 0, end), this.options.method);
     const next = base + end + 4;
     if (head.status < 200) {
