@@ -18,6 +18,11 @@ import type { StoreCredentials } from './sigv4/signer.ts';
 
 const CREDENTIAL_FIELDS = ['accessKeyId', 'secretAccessKey', 'sessionToken'];
 
+/** A field name without case, `_` or `-`: session_token, SessionToken and sessionToken are one. */
+function looseName(name: string): string {
+  return name.toLowerCase().replace(/[-_]/g, '');
+}
+
 /** Reads and validates one credentials file {accessKeyId, secretAccessKey, sessionToken?}. */
 export function readCredentialsFile(file: string): StoreCredentials {
   const text = readFileSync(file, 'utf8');
@@ -32,13 +37,11 @@ export function readCredentialsFile(file: string): StoreCredentials {
   if (typeof raw !== 'object' || raw === null) throw new Error(`${file}: must be a JSON object`);
   const o = raw as Record<string, unknown>;
   // A misspelt field (session_token, SessionToken) would otherwise be dropped silently, and the
-  // only sign of it a store answering 403 to every request.
+  // only sign of it a store answering 403 to every request. Other fields (an STS answer's
+  // expiration) are left alone.
   for (const k of Object.keys(o)) {
-    if (!CREDENTIAL_FIELDS.includes(k)) {
-      throw new Error(
-        `${file}: unknown field ${JSON.stringify(k)} (expected ${CREDENTIAL_FIELDS.join(', ')})`,
-      );
-    }
+    const meant = CREDENTIAL_FIELDS.find((f) => f !== k && looseName(f) === looseName(k));
+    if (meant !== undefined) throw new Error(`${file}: field ${JSON.stringify(k)} should be spelt ${meant}`);
   }
   if (typeof o.accessKeyId !== 'string' || !o.accessKeyId)
     throw new Error(`${file}: accessKeyId must be a non-empty string`);

@@ -51,7 +51,10 @@ function chunkedPut(
   const head =
     `PUT /${B}/${key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: ${body.length}\r\n` +
     `x-amz-content-sha256: ${mode}\r\nContent-Encoding: aws-chunked\r\n` +
-    `x-amz-decoded-content-length: ${decodedLength}\r\nx-amz-trailer: x-amz-checksum-crc32\r\n\r\n`;
+    `x-amz-decoded-content-length: ${decodedLength}\r\n` +
+    // Only a payload mode with trailers declares one (a trailer header on another is refused).
+    (mode.endsWith('-TRAILER') ? 'x-amz-trailer: x-amz-checksum-crc32\r\n' : '') +
+    '\r\n';
   return Buffer.concat([Buffer.from(head), body]);
 }
 
