@@ -1,6 +1,8 @@
 /**
  * Passive outlier detection of one backend, pure (Envoy's outlier detection, simplified): N
- * consecutive 5xx responses or N consecutive connect failures eject the backend for
+ * consecutive 5xx responses — a timeout or a reset counts as one, as Envoy counts locally
+ * originated failures, so a node that hangs or resets S3 requests while still answering its
+ * health check is ejected too — or N consecutive connect failures eject the backend for
  * base × (number of ejections), capped; the multiplier decays by one for every base period the
  * backend spends back in service. Whether an ejection is *allowed* (max ejected percent) is the
  * pool's decision, passed in as `mayEject`.
@@ -46,7 +48,10 @@ export class OutlierState {
    */
   record(outcome: AttemptOutcome, now: number, mayEject: () => boolean): number {
     const connectFailure = outcome.failure === 'connect';
-    const is5xx = outcome.status !== undefined && outcome.status >= 500;
+    const is5xx =
+      outcome.failure === 'timeout' ||
+      outcome.failure === 'reset' ||
+      (outcome.status !== undefined && outcome.status >= 500);
     if (connectFailure) this.#consecutiveConnect += 1;
     else if (outcome.failure === undefined) this.#consecutiveConnect = 0;
     if (is5xx) this.#consecutive5xx += 1;
@@ -58,6 +63,15 @@ export class OutlierState {
       this.#consecutiveConnect >= this.#opts.consecutiveConnectFailures;
     if (!tripped || !mayEject()) return 0;
     return this.#eject(now);
+  }
+
+  /** Back in service at `now`: active health checks saw the node recover (Envoy's uneject). */
+  uneject(now: number): void {
+    if (!this.isEjected(now)) return;
+    this.#ejectedUntil = now;
+    this.#returnedAt = now;
+    this.#consecutive5xx = 0;
+    this.#consecutiveConnect = 0;
   }
 
   #eject(now: number): number {

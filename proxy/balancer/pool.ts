@@ -172,16 +172,24 @@ export class StorePool implements BackendPool {
     return this.picker.pick(this.#zoneFilter(candidates, live));
   }
 
-  /** Refreshes every live backend's state and the panic flag; returns how many are healthy. */
+  /**
+   * Refreshes every live backend's state and the panic flag; returns how many are healthy. A
+   * backend not yet checked (new: scaled up, or a DNS answer that rotated) counts for neither
+   * side, as Envoy's ignore_new_hosts_until_first_hc: counted as unhealthy, three new ones beside
+   * three healthy and one down threw a running pool into panic, sending traffic to the node
+   * known to be down. When nothing was checked yet (a pool starting) it is panic: all take traffic.
+   */
   #refresh(live: readonly BackendNode[]): number {
     const now = this.clock.now();
     let healthyCount = 0;
+    let checked = 0;
     for (const b of live) {
       b.refreshState(now);
       if (b.state === 'healthy') healthyCount++;
+      if (b.state !== 'pending') checked++;
     }
     const threshold = this.options.outlier.panicThresholdPercent / 100;
-    this.#panic = live.length > 0 && healthyCount / live.length < threshold;
+    this.#panic = live.length > 0 && (checked === 0 || healthyCount / checked < threshold);
     return healthyCount;
   }
 
@@ -210,7 +218,10 @@ export class StorePool implements BackendPool {
     // wait for one of our own connections to it (our limit, not its fault) says nothing about
     // the node.
     const notTheNode = outcome.failure === 'client' || outcome.failure === 'queued';
+    // A timeout or reset is the node's also after headers (a body it stopped sending).
     const failed =
+      outcome.failure === 'timeout' ||
+      outcome.failure === 'reset' ||
       (outcome.failure !== undefined && !notTheNode && outcome.status === undefined) ||
       (outcome.status !== undefined && outcome.status >= 500);
     if (failed) b.failures += 1;
@@ -448,8 +459,11 @@ export class StorePool implements BackendPool {
     if (this.#closed || b.draining) return;
     // record() is true on a change, so "changed and now healthy" means it came back.
     if (b.health.record(result) && b.health.status === 'healthy') {
-      // Back in service: start from a neutral estimate, not the failure penalty it left with.
+      // Back in service: start from a neutral estimate, not the failure penalty it left with,
+      // and not still ejected for failures from before it recovered (an outage that hit every
+      // node had its ejections grow in panic mode and outlast the recovery by minutes).
       b.ewma.reset(this.options.ewma.initialMs);
+      b.outlier.uneject(this.clock.now());
     }
     b.refreshState(this.clock.now());
     this.#observer.healthChecked?.(this, b, result);

@@ -144,7 +144,10 @@ class ForwardAttempt implements UpstreamHandler {
   private readonly up: UpstreamRequest;
   private readonly timeouts: ProxyTimeouts;
   private readonly resolve: (r: AttemptResult) => void;
-  private readonly started = performance.now();
+  /** When the request went out on a connection (reset then: a wait in the queue is not the node's). */
+  private started = performance.now();
+  /** The request reached a connection (onRequestStart), not merely queued for one. */
+  private onConnection = false;
   private readonly outcome: AttemptOutcome = {};
   private controller: UpstreamController | undefined = undefined;
   /** Client writes not yet flushed to the kernel (each holds a view of the read buffer). */
@@ -184,7 +187,10 @@ class ForwardAttempt implements UpstreamHandler {
       // the request still waits for a backend connection.
       if (req.readableFlowing !== true) {
         this.controller?.abort(
-          new UpstreamError('BODY_TIMEOUT', 'The backend stopped reading the request body.'),
+          this.onConnection
+            ? new UpstreamError('BODY_TIMEOUT', 'The backend stopped reading the request body.')
+            : // Still waiting for one of our connections: nothing was sent, not the node's fault.
+              new UpstreamError('QUEUE_TIMEOUT', 'No connection to the backend came free in time.'),
         );
         return;
       }
@@ -253,6 +259,8 @@ class ForwardAttempt implements UpstreamHandler {
 
   onRequestStart(c: UpstreamController): void {
     this.controller = c;
+    this.started = performance.now();
+    this.onConnection = true;
     if (this.res.destroyed) c.abort(new Error('client connection closed'));
   }
 
@@ -363,8 +371,9 @@ class ForwardAttempt implements UpstreamHandler {
     const { ctx, res } = this;
     if (res.headersSent) {
       // Mid-body failure: abort the client connection so it cannot mistake a prefix for the object.
+      // The node's when the backend broke off; the client's when it hung up or stalled.
       if (ctx.outcome === 'ok') ctx.outcome = 'backend-aborted';
-      this.outcome.failure = 'reset';
+      this.outcome.failure = ctx.outcome === 'backend-aborted' ? 'reset' : 'client';
       res.destroy(err);
       this.finish(true, undefined);
       return;

@@ -40,6 +40,26 @@ void describe('passive outlier ejection', () => {
     assert.ok(!o.isEjected(0));
   });
 
+  void test('timeouts and resets count as 5xx, also after headers (a body the node broke off)', () => {
+    for (const failures of [
+      [{ failure: 'timeout' as const }, { failure: 'reset' as const }, { failure: 'timeout' as const }],
+      [{ status: 200, failure: 'reset' as const }, e500, { status: 200, failure: 'timeout' as const }],
+    ]) {
+      const o = new OutlierState(opts);
+      const durations = failures.map((f) => o.record(f, 0, yes));
+      assert.deepEqual(durations, [0, 0, 1_000]);
+    }
+  });
+
+  void test('a node the health checks saw recover is back at once (uneject)', () => {
+    const o = new OutlierState(opts);
+    for (let i = 0; i < 3; i++) o.record(e500, 0, yes);
+    assert.ok(o.isEjected(500));
+    o.uneject(500);
+    assert.ok(!o.isEjected(500));
+    assert.equal(o.record(e500, 600, yes), 0, 'the run starts over');
+  });
+
   void test('consecutive connect failures eject on their own threshold', () => {
     const o = new OutlierState(opts);
     o.record(refused, 0, yes);

@@ -111,6 +111,52 @@ void describe('eligibility, health and panic', () => {
     assert.equal(b.ewma.value(), pool.options.ewma.initialMs);
   });
 
+  void test('backends not yet checked (scaled up) neither throw a running pool into panic nor take traffic', async () => {
+    const up = new Map([['http://127.0.0.4:9000', false]]);
+    const known = new Set(ips(4).map((e) => e.url));
+    // The new ones' checks never answer: they stay pending.
+    const { pool, clock } = makePool(store('s', ips(4)), up, {
+      prober: (b) =>
+        known.has(b.origin)
+          ? Promise.resolve({ ok: up.get(b.origin) ?? true, at: clock.now() })
+          : new Promise(() => undefined),
+    });
+    await pool.ready();
+    await pool.checkNow();
+    pool.updateEndpoints([...ips(4), ...ips(7).slice(4)]);
+    assert.deepEqual(
+      pool.backends().map((b) => b.refreshState(0)),
+      ['healthy', 'healthy', 'healthy', 'unhealthy', 'pending', 'pending', 'pending'],
+    );
+    const counts = picks(pool, 700);
+    assert.equal(pool.panic, false);
+    assert.deepEqual([...counts.keys()].sort(), [
+      'http://127.0.0.1:9000',
+      'http://127.0.0.2:9000',
+      'http://127.0.0.3:9000',
+    ]);
+  });
+
+  void test('an ejected node that the health checks saw go down and come back is not kept out', async () => {
+    const up = new Map<string, boolean>();
+    const { pool } = makePool(store('s', ips(2)), up);
+    await pool.ready();
+    await pool.checkNow();
+    const b = pool.backends()[1]!;
+    for (let i = 0; i < 3; i++) {
+      pool.start(b);
+      pool.finish(b, { status: 503, headersMs: 1 });
+    }
+    assert.equal(b.state, 'ejected');
+    up.set(b.origin, false);
+    await pool.checkNow();
+    await pool.checkNow();
+    up.set(b.origin, true);
+    await pool.checkNow();
+    await pool.checkNow();
+    assert.equal(b.state, 'healthy', 'recovered: back in service before its ejection time ran out');
+  });
+
   void test('below the panic threshold every backend is used', async () => {
     const up = new Map([
       ['http://127.0.0.2:9000', false],

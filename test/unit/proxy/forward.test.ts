@@ -62,6 +62,33 @@ void test('backend failure mid-response aborts the client connection (never a tr
   await assert.rejects(r.body.arrayBuffer());
 });
 
+void test('mid-body: a node that breaks off counts against it, a client that hangs up does not', async () => {
+  const node = (): { failures: number } =>
+    (f.proxy.pools.get('fake') as unknown as { backends(): { failures: number }[] }).backends()[0]!;
+  f.handle((_req, res) => {
+    res.writeHead(200, { 'content-length': String(1024 * 1024) });
+    res.write(Buffer.alloc(64 * 1024, 1)); // and no more: the client hangs up
+  });
+  const before = node().failures;
+  for (let i = 0; i < 3; i++) {
+    const sock = await open(f.proxy.url);
+    sock.write('GET /fake-bucket/big HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise<void>((r) => sock.once('data', () => r()));
+    sock.destroy();
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(node().failures, before, "client hang-ups are not the node's failures");
+  f.handle((_req, res) => {
+    res.writeHead(200, { 'content-length': String(1024 * 1024) });
+    res.write(Buffer.alloc(64 * 1024, 1));
+    setTimeout(() => res.destroy(), 20);
+  });
+  const r = await request(`${f.proxy.url}/fake-bucket/big`);
+  await assert.rejects(r.body.arrayBuffer());
+  await new Promise((r2) => setTimeout(r2, 100));
+  assert.equal(node().failures, before + 1, 'the node broke off the body');
+});
+
 void test('backend failure mid-response without Content-Length (chunked) also aborts the client', async () => {
   f.handle((_req, res) => {
     res.writeHead(200);

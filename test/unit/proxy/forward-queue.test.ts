@@ -1,0 +1,68 @@
+/**
+ * The latency the balancer learns is the node's: an attempt that waited for one of our own
+ * connections (all busy) reports its time to headers from when it went out, not from when it
+ * was queued — else a node busy with long downloads looks slow to every request behind them.
+ */
+import assert from 'node:assert/strict';
+import { createServer as httpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as netServer, type AddressInfo } from 'node:net';
+import { after, test } from 'node:test';
+import { request } from 'undici';
+import type { AttemptOutcome, Backend } from '../../../proxy/balancer/types.ts';
+import type { ProxyTimeouts } from '../../../proxy/config/types.ts';
+import { UpstreamPool } from '../../../proxy/http1/pool.ts';
+import type { RequestContext } from '../../../proxy/pipeline/context.ts';
+import { forward } from '../../../proxy/pipeline/forward.ts';
+import type { SignedAttempt } from '../../../proxy/pipeline/sign.ts';
+
+void test('time in the queue for a connection is not the node latency', async () => {
+  // The backend answers /slow after 400 ms, anything else at once.
+  const backend = netServer((s) => {
+    s.on('data', (d: Buffer) => {
+      const answer = () => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      if (d.toString('latin1').startsWith('GET /slow ')) setTimeout(answer, 400);
+      else answer();
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  after(() => backend.close());
+  const pool = new UpstreamPool(`http://127.0.0.1:${(backend.address() as AddressInfo).port}`, {
+    connections: 1, // the second request waits for the first's connection
+    keepAliveTimeoutMs: 4000,
+    maxConnectionAgeMs: 0,
+    connectTimeoutMs: 1000,
+  });
+  after(() => void pool.destroy());
+  const timeouts = { clientIdleMs: 0, backendFirstByteMs: 5000, backendIdleMs: 5000 } as ProxyTimeouts;
+  const outcomes = new Map<string, AttemptOutcome>();
+  const proxy = httpServer((req: IncomingMessage, res: ServerResponse) => {
+    const ctx = {
+      id: req.url,
+      req,
+      res,
+      upstream: { method: 'GET', body: undefined, releaseBody: false },
+      bytesIn: 0,
+      bytesOut: 0,
+      outcome: 'ok',
+      closeConnection: false,
+    } as unknown as RequestContext;
+    const signed: SignedAttempt = { path: req.url!, headers: ['host', 'b'] };
+    void forward(ctx, { dispatcher: pool } as unknown as Backend, signed, timeouts).then((r) =>
+      outcomes.set(req.url!, r.outcome),
+    );
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  after(() => {
+    proxy.closeAllConnections();
+    proxy.close();
+  });
+  const base = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const slow = request(`${base}/slow`).then((r) => r.body.text());
+  await new Promise((r) => setTimeout(r, 50));
+  const fast = request(`${base}/fast`).then((r) => r.body.text());
+  assert.deepEqual(await Promise.all([slow, fast]), ['ok', 'ok']);
+  for (let i = 0; i < 50 && outcomes.size < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(outcomes.get('/slow')!.headersMs! >= 350);
+  assert.ok(outcomes.get('/fast')!.headersMs! < 200, `fast: ${outcomes.get('/fast')!.headersMs} ms`);
+});
