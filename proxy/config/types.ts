@@ -62,11 +62,15 @@ export interface HealthCheckSpec {
 }
 
 export interface OutlierSpec {
+  /** Consecutive 5xx answers, timeouts or resets (also mid-body) that eject a backend. */
   consecutive5xx: number;
   consecutiveConnectFailures: number;
   baseEjectionMs: number;
   maxEjectionPercent: number;
-  /** Below this healthy fraction of a pool, use every backend (panic mode). */
+  /**
+   * Below this healthy fraction of a pool, use every backend (panic mode). Backends not yet
+   * health-checked count on neither side.
+   */
   panicThresholdPercent: number;
 }
 
