@@ -388,7 +388,11 @@ export class Controller {
           this.stsFailure,
         );
       else await reconcileObjectStoreStatus(this.world, this.o.client, rest, new Date(), this.stsFailure);
-      this.queue.forget(key);
+      if (result.renewalFailed) {
+        // Old credentials still serve; the failing STS is asked again with backoff.
+        const delay = this.queue.addRateLimited(key);
+        this.o.log.warn({ key, retryInMs: delay }, 'STS renewal failed; the current credentials stay');
+      } else this.queue.forget(key);
       if (result.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
       this.o.metrics.reconcilesTotal.inc({ kind, result: 'success' });
     } catch (err) {

@@ -62,6 +62,11 @@ export interface PodReconcilerDeps {
 /** A reconcile's wish to run again later (STS renewal). */
 export interface ReconcileResult {
   requeueAfterMs?: number;
+  /**
+   * An STS renewal failed while the credentials it was to replace are still valid (they stay in
+   * the Secret): retried with the queue's backoff, not every second until they expire.
+   */
+  renewalFailed?: boolean;
 }
 
 const POD_REF = { apiVersion: 'v1', kind: 'Pod' } as const;
@@ -118,7 +123,9 @@ export async function reconcilePodIdentity(
   deps.stsFailures.record(`${ns}/${identity}`, stsFailed);
   await writeSecret(deps, path, owner, identity, cached, desired, document);
   if (stsError) throw stsError;
-  return requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  const result: ReconcileResult = requeueAfterMs === undefined ? {} : { requeueAfterMs };
+  if (stsFailed.size > 0) result.renewalFailed = true;
+  return result;
 }
 
 function reportConflict(deps: PodReconcilerDeps, pod: Pod, owner: Pod, identity: string): void {
@@ -210,6 +217,9 @@ async function buildDesired(
     }
     credentials.set(spec.name, sts.credentials);
     stsState[spec.name] = sts.entry;
+    // A renewal that failed kept the old entry, already due: its retry is the queue's backoff
+    // (ReconcileResult.renewalFailed), or it would be every second.
+    if (sts.failure !== undefined) continue;
     const due = renewAt(sts.entry, deps.sts.renewFraction) - now;
     requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Infinity, due));
   }

@@ -1,0 +1,120 @@
+/**
+ * A failed STS renewal while the current credentials are still valid: they stay in the Secret,
+ * and the reconcile says so (renewalFailed) instead of asking to run again in a second — which,
+ * as a success, reset the queue's backoff and had a failing STS asked once a second per pod.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { EventRecorder } from '../../../operator/controller/events.ts';
+import { reconcilePodIdentity, type PodReconcilerDeps } from '../../../operator/controller/reconcile-pod.ts';
+import { StsFailures } from '../../../operator/controller/sts-failures.ts';
+import { World } from '../../../operator/controller/world.ts';
+import { createOperatorMetrics } from '../../../operator/metrics.ts';
+
+type Named = { metadata?: { name?: string; namespace?: string } };
+const cache = <T extends Named>(items: T[]) => ({
+  get: (n: string, ns?: string) =>
+    items.find((i) => i.metadata?.name === n && (i.metadata?.namespace ?? '') === (ns ?? '')),
+  list: (ns?: string) => items.filter((i) => ns === undefined || i.metadata?.namespace === ns),
+});
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+void test('a failed STS renewal keeps the credentials and asks for backoff, not a retry every second', async () => {
+  const pod = {
+    metadata: {
+      name: 'p',
+      namespace: 'ns',
+      uid: 'u1',
+      labels: { 'sluice.dev/identity': 'id1', app: 'x' },
+      creationTimestamp: '2026-01-01T00:00:00Z',
+    },
+    spec: { containers: [{ name: 'sluice-proxy' }] },
+  };
+  const store = {
+    metadata: { name: 's' },
+    spec: {
+      endpoints: [{ url: 'http://minio:9000' }],
+      region: 'us-east-1',
+      credentials: { secretRef: { namespace: 'sys', name: 'c' }, mode: 'sts' },
+      allowedNamespaces: {},
+    },
+  };
+  const access = {
+    metadata: { name: 'ba', namespace: 'ns' },
+    spec: {
+      storeRef: 's',
+      podSelector: { matchLabels: { app: 'x' } },
+      grants: [{ bucket: 'bkt', access: ['read'] }],
+    },
+  };
+  const source = {
+    metadata: { name: 'c', namespace: 'sys' },
+    data: { accessKeyId: b64('AK'), secretAccessKey: b64('SK') },
+  };
+  const secrets: Record<string, unknown>[] = [];
+  const world = new World({
+    stores: cache([store]),
+    accesses: cache([access]),
+    pods: cache([pod]),
+    podSecrets: cache(secrets as Named[]),
+    nodes: cache([]),
+    namespaces: cache([{ metadata: { name: 'ns' } }]),
+    credentialSecret: () => source,
+  } as never);
+  const client = {
+    create: (_p: string, body: { metadata: object }) => {
+      secrets.push({ ...body, metadata: { ...body.metadata, resourceVersion: '1', uid: 'sec' } });
+      return Promise.resolve();
+    },
+    replace: (_p: string, body: Record<string, unknown>) => {
+      secrets[0] = body;
+      return Promise.resolve();
+    },
+    delete: () => Promise.resolve(),
+    get: () => Promise.resolve(secrets[0]),
+  };
+  let now = 1_000_000_000_000;
+  let calls = 0;
+  let failing = false;
+  const deps = {
+    world,
+    client,
+    events: new EventRecorder({ create: () => Promise.resolve() } as never, {
+      component: 'c',
+      instance: 'i',
+      onError: () => undefined,
+    }),
+    metrics: createOperatorMetrics(),
+    log: pino({ level: 'silent' }),
+    assumeRole: () => {
+      calls++;
+      if (failing) return Promise.reject(new Error('STS 503 SlowDown'));
+      return Promise.resolve({
+        accessKeyId: 'TMP',
+        secretAccessKey: 'TS',
+        sessionToken: 'T',
+        expiresAt: now + 3_600_000,
+      });
+    },
+    now: () => now,
+    sts: { defaultDurationSeconds: 3600, renewFraction: 2 / 3 },
+    conflictsReported: new Set<string>(),
+    stsFailures: new StsFailures(() => undefined),
+  } as unknown as PodReconcilerDeps;
+
+  const first = await reconcilePodIdentity(deps, 'ns', 'id1');
+  assert.equal(first.renewalFailed, undefined);
+  assert.ok(first.requeueAfterMs! > 30 * 60_000, 'renewal due at 2/3 of the hour');
+  now += 41 * 60_000; // past the renewal point
+  failing = true;
+  const renewal = await reconcilePodIdentity(deps, 'ns', 'id1');
+  assert.equal(calls, 2);
+  assert.equal(renewal.renewalFailed, true);
+  assert.equal(renewal.requeueAfterMs, undefined, 'no fixed one-second retry: the queue backs off');
+  const data = (secrets[0] as { data: Record<string, string> }).data;
+  assert.ok(
+    Buffer.from(data['s.credentials.json']!, 'base64').toString().includes('TMP'),
+    'the valid set stays',
+  );
+});
