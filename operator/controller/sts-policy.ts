@@ -82,6 +82,10 @@ export function buildSessionPolicy(store: string, grants: readonly Grant[]): Ses
   };
   for (const g of grants) {
     if (g.store !== store) continue;
+    // A prefix with `${` would be an IAM policy variable here (`${aws:username}/` expanded by the
+    // store), not the literal the sidecar checks: such a grant gets nothing at the store. The
+    // CRD refuses them; this covers objects stored before it did.
+    if (g.prefixes?.some((p) => p.includes('${'))) continue;
     const prefixes = g.prefixes && g.prefixes.length > 0 ? g.prefixes : [''];
     const objectResources = prefixes.map((p) => `${bucketArn(g.bucket)}/${p}*`);
     const objectActions = g.access.flatMap((a) => OBJECT_ACTIONS[a] ?? []);

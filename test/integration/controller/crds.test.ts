@@ -153,6 +153,7 @@ void test('BucketAccess: prefix shape (no leading /, no . or .. segment, no wild
   assert.match(await rejected(ba('dotdot', 'a/../b/')), /prefix must not contain a '.' or '..' path segment/);
   assert.match(await rejected(ba('dotdot2', '../')), /'..' path segment/);
   assert.match(await rejected(ba('star', 'logs/*')), /prefix must not contain '\*' or '\?'/);
+  assert.match(await rejected(ba('variable', '${aws:username}/')), /prefix must not contain '\$\{'/);
   await ba('good-prefix', 'logs/2024..x/');
 });
 

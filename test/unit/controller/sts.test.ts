@@ -59,6 +59,12 @@ void describe('session policy', () => {
     );
     assert.deepEqual(buildSessionPolicy('s', []).Statement, []);
   });
+  void test('a prefix with ${ (an IAM policy variable at the store) gets nothing, not an expanded grant', () => {
+    const p = buildSessionPolicy('s', [
+      { store: 's', bucket: 'data', prefixes: ['${aws:username}/'], access: ['read', 'list'] },
+    ]);
+    assert.deepEqual(p.Statement, []);
+  });
   void test('deterministic: the same grants in another order give the same JSON and hash', () => {
     const g1 = { store: 's', bucket: 'a1', access: ['read' as const] };
     const g2 = { store: 's', bucket: 'a2', access: ['read' as const] };
