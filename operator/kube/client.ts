@@ -93,7 +93,13 @@ export class KubeClient {
   async request<T>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
-    opts: { body?: unknown; query?: Record<string, string | undefined>; patchType?: PatchType } = {},
+    opts: {
+      body?: unknown;
+      query?: Record<string, string | undefined>;
+      patchType?: PatchType;
+      /** Aborts the call (a deadline of the caller's: undici's own timeouts are minutes). */
+      signal?: AbortSignal;
+    } = {},
   ): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -108,6 +114,7 @@ export class KubeClient {
       headers,
       body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       dispatcher: ctx.getDispatcher(),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const text = await res.text();
     if (res.status < 200 || res.status >= 300) {
@@ -129,9 +136,9 @@ export class KubeClient {
     return this.request<T>('GET', path);
   }
   /** GET that answers undefined on 404. */
-  async getOrUndefined<T>(path: string): Promise<T | undefined> {
+  async getOrUndefined<T>(path: string, signal?: AbortSignal): Promise<T | undefined> {
     try {
-      return await this.request<T>('GET', path);
+      return await this.request<T>('GET', path, signal ? { signal } : {});
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
@@ -140,11 +147,11 @@ export class KubeClient {
   list<T>(path: string, query: Record<string, string | undefined> = {}): Promise<KubeList<T>> {
     return this.request<KubeList<T>>('GET', path, { query });
   }
-  create<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, { body });
+  create<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('POST', path, signal ? { body, signal } : { body });
   }
-  replace<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('PUT', path, { body });
+  replace<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    return this.request<T>('PUT', path, signal ? { body, signal } : { body });
   }
   patch<T>(path: string, body: unknown, patchType: PatchType = 'merge'): Promise<T> {
     return this.request<T>('PATCH', path, { body, patchType });

@@ -122,7 +122,8 @@ export class LeaderElector {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      if (!(await this.tryAcquireOrRenew())) {
+      // Each round bounded, as a renewal is below: a hung call would stop this replica competing.
+      if (!(await this.tryAcquireOrRenew(AbortSignal.timeout(this.o.renewDeadlineMs)))) {
         await this.sleep(this.o.retryPeriodMs);
         continue;
       }
@@ -134,7 +135,10 @@ export class LeaderElector {
       while (!this.stopped) {
         await this.sleep(this.o.retryPeriodMs);
         if (this.stopped) break;
-        if (await this.tryAcquireOrRenew()) lastRenew = this.now();
+        // Bounded by what is left of the renew deadline: a call that hangs (undici's own timeouts
+        // are minutes) must not keep this replica leading while another takes the expired Lease.
+        const left = Math.max(1, this.o.renewDeadlineMs - (this.now() - lastRenew));
+        if (await this.tryAcquireOrRenew(AbortSignal.timeout(left))) lastRenew = this.now();
         else if (this.now() - lastRenew >= this.o.renewDeadlineMs) break;
       }
       this.leading = false;
@@ -149,24 +153,28 @@ export class LeaderElector {
   }
 
   /** One round: true when this replica holds the Lease afterwards. */
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const now = this.now();
     const durationS = Math.ceil(this.o.leaseDurationMs / 1000);
     try {
-      const lease = await this.client.getOrUndefined<Lease>(`${this.path}/${this.o.name}`);
+      const lease = await this.client.getOrUndefined<Lease>(`${this.path}/${this.o.name}`, signal);
       if (!lease) {
-        await this.client.create(this.path, {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: this.o.name, namespace: this.o.namespace },
-          spec: {
-            holderIdentity: this.o.identity,
-            leaseDurationSeconds: durationS,
-            acquireTime: microTime(now),
-            renewTime: microTime(now),
-            leaseTransitions: 0,
+        await this.client.create(
+          this.path,
+          {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.o.name, namespace: this.o.namespace },
+            spec: {
+              holderIdentity: this.o.identity,
+              leaseDurationSeconds: durationS,
+              acquireTime: microTime(now),
+              renewTime: microTime(now),
+              leaseTransitions: 0,
+            },
           },
-        });
+          signal,
+        );
         return true;
       }
       const spec = lease.spec ?? {};
@@ -186,7 +194,7 @@ export class LeaderElector {
         renewTime: microTime(now),
         leaseTransitions: isMine ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       };
-      await this.client.replace(`${this.path}/${this.o.name}`, { ...lease, spec: next });
+      await this.client.replace(`${this.path}/${this.o.name}`, { ...lease, spec: next }, signal);
       return true;
     } catch (err) {
       // 409: someone else wrote first this round; anything else: report and retry.
@@ -197,14 +205,20 @@ export class LeaderElector {
 
   /** Gives the Lease up (empty holder) so another replica need not wait for it to expire. */
   private async release(): Promise<void> {
+    // Bounded: a shutdown must not wait minutes on an API server that does not answer.
+    const signal = AbortSignal.timeout(this.o.renewDeadlineMs);
     try {
-      const lease = await this.client.getOrUndefined<Lease>(`${this.path}/${this.o.name}`);
+      const lease = await this.client.getOrUndefined<Lease>(`${this.path}/${this.o.name}`, signal);
       if (!lease || lease.spec?.holderIdentity !== this.o.identity) return;
       const now = this.now();
-      await this.client.replace(`${this.path}/${this.o.name}`, {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) },
-      });
+      await this.client.replace(
+        `${this.path}/${this.o.name}`,
+        {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(now) },
+        },
+        signal,
+      );
     } catch (err) {
       this.o.onError?.(err);
     }
