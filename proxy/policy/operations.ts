@@ -74,6 +74,16 @@ const LIST_V2_PARAMS = [
   'max-keys',
   'fetch-owner',
   'encoding-type',
+  'unsorted', // MinIO's (minio-go ListUnsorted): the order only, the prefix checks stand
+];
+
+const LIST_VERSIONS_PARAMS = [
+  'prefix',
+  'delimiter',
+  'key-marker',
+  'version-id-marker',
+  'max-keys',
+  'encoding-type',
 ];
 
 const read: Need = { kind: 'object', access: 'read' };
@@ -341,8 +351,17 @@ export const OPERATIONS: readonly OperationRule[] = [
     method: 'GET',
     scope: 'bucket',
     requires: { versions: null },
-    optional: ['prefix', 'delimiter', 'key-marker', 'version-id-marker', 'max-keys', 'encoding-type'],
+    optional: LIST_VERSIONS_PARAMS,
     needs: [{ kind: 'list' }],
+  },
+  {
+    // MinIO's extension again (minio-go ListObjects with WithVersions and WithMetadata).
+    operation: 'ListObjectVersions',
+    method: 'GET',
+    scope: 'bucket',
+    requires: { versions: null, metadata: null },
+    optional: LIST_VERSIONS_PARAMS,
+    needs: [{ kind: 'list', withRead: true }],
   },
   {
     operation: 'ListMultipartUploads',
@@ -604,11 +623,21 @@ export function classify(input: ClassifyInput): Classification {
   let needs: readonly Need[] = rule.needs;
   if (method !== 'GET' && method !== 'HEAD') {
     for (const { header, need } of HEADER_NEEDS) {
-      if (headers[header] !== undefined && !needs.some((n) => sameNeed(n, need))) needs = [...needs, need];
+      const value = headers[header];
+      if (value === undefined || (header === 'x-amz-acl' && OWNER_ONLY_ACLS.has(value))) continue;
+      if (!needs.some((n) => sameNeed(n, need))) needs = [...needs, need];
     }
   }
   return { ok: true, operation: rule.operation, needs, headers };
 }
+
+/**
+ * Canned ACLs that give no one but the owners anything, what a write without the header gets:
+ * rclone's `acl = private` (offered first by `rclone config`) and the AWS CLI's
+ * `--acl bucket-owner-full-control` send them on every upload. They need no config-write.
+ * (A repeated header is an array here, and never matches.)
+ */
+const OWNER_ONLY_ACLS: ReadonlySet<unknown> = new Set(['private', 'bucket-owner-full-control']);
 
 function sameNeed(a: Need, b: Need): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

@@ -423,6 +423,10 @@ void describe('store extension headers (MinIO acts on them beyond what the polic
     assert.ok(run(admin, 'GET', '/both?list-type=2&metadata=true', {}).allow);
     denied(run(admin, 'GET', '/data?list-type=2&metadata=true&prefix=other/', {}), 'list-prefix');
     assert.ok(run(admin, 'GET', '/data?list-type=2&metadata=true&prefix=team/', {}).allow);
+    // The same for versions (minio-go WithVersions + WithMetadata), and MinIO's unsorted listing.
+    denied(run(admin, 'GET', '/listonly?versions&metadata=true', {}), 'no-grant');
+    assert.ok(run(admin, 'GET', '/both?versions&prefix=&metadata=true&encoding-type=url', {}).allow);
+    assert.ok(run(admin, 'GET', '/listonly?list-type=2&unsorted=true&encoding-type=url', {}).allow);
   });
 });
 

@@ -48,6 +48,28 @@ const ROWS: Row[] = [
     headers: { 'x-amz-acl': 'public-read' },
     allow: ['admin'],
   },
+  // Owner-only canned ACLs (rclone acl = private, aws s3 cp --acl bucket-owner-full-control).
+  {
+    op: 'PutObject',
+    method: 'PUT',
+    target: '/data/team/a.txt',
+    headers: { 'x-amz-acl': 'private' },
+    allow: WRITE,
+  },
+  {
+    op: 'CreateMultipartUpload',
+    method: 'POST',
+    target: '/data/team/a.txt?uploads',
+    headers: { 'x-amz-acl': 'bucket-owner-full-control' },
+    allow: WRITE,
+  },
+  {
+    op: 'PutObject',
+    method: 'PUT',
+    target: '/data/team/a.txt',
+    headers: { 'x-amz-acl': 'authenticated-read' },
+    allow: ['admin'],
+  },
   {
     op: 'PutObject',
     method: 'PUT',
