@@ -344,7 +344,7 @@ async function writeSecret(
   const heldBy = controllerOwnerUid(existing);
   if (
     !isManagedSecret(existing) ||
-    (heldBy !== undefined && heldBy !== owner.metadata?.uid && podAlive(deps, owner, heldBy))
+    (heldBy !== undefined && heldBy !== owner.metadata?.uid && holderAlive(deps, owner, identity, heldBy))
   ) {
     reportConflict(
       deps,
@@ -360,8 +360,15 @@ async function writeSecret(
   announce(deps, owner, existing, document);
 }
 
-function podAlive(deps: PodReconcilerDeps, owner: Pod, uid: string): boolean {
-  return deps.world.caches.pods.list(owner.metadata?.namespace).some((p) => p.metadata?.uid === uid);
+/**
+ * Whether the pod holding the Secret still counts: running with the sidecar and the identity.
+ * A finished one (Succeeded, Failed) keeps no grants and no credentials, so a live pod with the
+ * same identity takes the Secret over instead of being refused beside it.
+ */
+function holderAlive(deps: PodReconcilerDeps, owner: Pod, identity: string, uid: string): boolean {
+  return deps.world
+    .podsWithIdentity(owner.metadata?.namespace ?? '', identity)
+    .some((p) => p.metadata?.uid === uid);
 }
 
 /** A Normal Event on the pod when its policy (not just its credentials) changed. */

@@ -1,7 +1,7 @@
 /**
- * A failed STS renewal while the current credentials are still valid: they stay in the Secret,
- * and the reconcile says so (renewalFailed) instead of asking to run again in a second — which,
- * as a success, reset the queue's backoff and had a failing STS asked once a second per pod.
+ * reconcilePodIdentity against in-memory caches and a recording client: the cases the
+ * integration tests on a real API server cannot reach in reasonable time (an STS session two
+ * thirds through) or set up cheaply (two pods of one identity, one finished).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,6 +20,9 @@ const cache = <T extends Named>(items: T[]) => ({
 });
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
+// A failed STS renewal while the current credentials are still valid: they stay in the Secret,
+// and the reconcile says so (renewalFailed) instead of asking to run again in a second — which,
+// as a success, reset the queue's backoff and had a failing STS asked once a second per pod.
 void test('a failed STS renewal keeps the credentials and asks for backoff, not a retry every second', async () => {
   const pod = {
     metadata: {
@@ -117,4 +120,83 @@ void test('a failed STS renewal keeps the credentials and asks for backoff, not 
     Buffer.from(data['s.credentials.json']!, 'base64').toString().includes('TMP'),
     'the valid set stays',
   );
+});
+
+void test('a finished pod holding the Secret gives it up to a live pod of the same identity', async () => {
+  const podOf = (name: string, uid: string, created: string, phase?: string) => ({
+    metadata: {
+      name,
+      namespace: 'ns',
+      uid,
+      labels: { 'sluice.dev/identity': 'id1', app: 'x' },
+      creationTimestamp: created,
+    },
+    spec: { containers: [{ name: 'sluice-proxy' }] },
+    status: phase ? { phase } : {},
+  });
+  const first = podOf('a', 'uA', '2026-01-01T00:00:00Z', 'Running');
+  const pods: ReturnType<typeof podOf>[] = [first];
+  const store = {
+    metadata: { name: 's' },
+    spec: {
+      endpoints: [{ url: 'http://minio:9000' }],
+      region: 'us-east-1',
+      credentials: { secretRef: { namespace: 'sys', name: 'c' } },
+      allowedNamespaces: {},
+    },
+  };
+  const access = {
+    metadata: { name: 'ba', namespace: 'ns' },
+    spec: { storeRef: 's', podSelector: {}, grants: [{ bucket: 'bkt', access: ['read'] }] },
+  };
+  const source = {
+    metadata: { name: 'c', namespace: 'sys' },
+    data: { accessKeyId: b64('AK'), secretAccessKey: b64('SK') },
+  };
+  const secrets: Record<string, unknown>[] = [];
+  const world = new World({
+    stores: cache([store]),
+    accesses: cache([access]),
+    pods: cache(pods),
+    podSecrets: cache(secrets as Named[]),
+    nodes: cache([]),
+    namespaces: cache([{ metadata: { name: 'ns' } }]),
+    credentialSecret: () => source,
+  } as never);
+  const client = {
+    create: (_p: string, body: { metadata: object }) => {
+      secrets.push({ ...body, metadata: { ...body.metadata, resourceVersion: '1', uid: 'sec' } });
+      return Promise.resolve();
+    },
+    replace: (_p: string, body: Record<string, unknown>) => {
+      secrets[0] = body;
+      return Promise.resolve();
+    },
+    delete: () => Promise.resolve(),
+    get: () => Promise.resolve(secrets[0]),
+  };
+  const deps = {
+    world,
+    client,
+    events: new EventRecorder({ create: () => Promise.resolve() } as never, {
+      component: 'c',
+      instance: 'i',
+      onError: () => undefined,
+    }),
+    metrics: createOperatorMetrics(),
+    log: pino({ level: 'silent' }),
+    assumeRole: () => Promise.reject(new Error('not used')),
+    now: () => Date.now(),
+    sts: { defaultDurationSeconds: 3600, renewFraction: 2 / 3 },
+    conflictsReported: new Set<string>(),
+    stsFailures: new StsFailures(() => undefined),
+  } as unknown as PodReconcilerDeps;
+  const owner = () =>
+    (secrets[0] as { metadata: { ownerReferences: { uid: string }[] } }).metadata.ownerReferences[0]!.uid;
+  await reconcilePodIdentity(deps, 'ns', 'id1');
+  assert.equal(owner(), 'uA');
+  first.status = { phase: 'Succeeded' };
+  pods.push(podOf('b', 'uB', '2026-01-02T00:00:00Z'));
+  await reconcilePodIdentity(deps, 'ns', 'id1');
+  assert.equal(owner(), 'uB', 'the live pod holds it now');
 });
