@@ -162,15 +162,23 @@ async function buildDesired(
   const ns = pod.metadata?.namespace ?? '';
   const stores = world.storeMap();
   const lookups = new Map<string, CredentialsLookup>();
+  // Stores whose credential Secret is not listed yet. Not known is not missing: such a store
+  // keeps the credentials the pod has (its grants follow the current BucketAccesses, so
+  // revocations go through), and the rest of the Secret is written as usual — one late watch
+  // held back every update of the pod, revocations on other stores included. Retried after.
+  const pending = new Set<string>();
   const lookup = (n: string): CredentialsLookup | undefined => {
     if (!lookups.has(n)) {
       const s = stores.get(n);
       if (s) lookups.set(n, world.storeCredentials(s));
     }
     const found = lookups.get(n);
-    // Not known yet is not missing: retried, so a pod's grants on the store are not revoked.
-    if (found?.ok === false && found.reason === 'CredentialsPending')
-      throw new ControllerError('CredentialsPending', found.message, true);
+    if (found?.ok === false && found.reason === 'CredentialsPending') {
+      // A pod without its Secret yet waits for a whole one (the volume is not optional), rather
+      // than start with a policy that lacks the store.
+      if (existing === undefined) throw new ControllerError('CredentialsPending', found.message, true);
+      pending.add(n);
+    }
     return found;
   };
   const dropped = new Set<string>();
@@ -179,7 +187,9 @@ async function buildDesired(
     namespaceLabels: world.namespaceLabels(ns),
     bucketAccesses: world.caches.accesses.list(ns),
     stores,
-    storeUsable: (n: string) => !dropped.has(n) && lookup(n)?.ok === true,
+    storeUsable: (n: string) =>
+      !dropped.has(n) &&
+      (lookup(n)?.ok === true || (pending.has(n) && storedCredentials(existing, n) !== undefined)),
     zone: world.podZone(pod),
   };
   let document = computePodPolicy(input).document;
@@ -194,7 +204,16 @@ async function buildDesired(
   for (const spec of document.stores) {
     const store = stores.get(spec.name) as ObjectStore;
     const found = lookup(spec.name);
-    if (!found?.ok) continue; // excluded by storeUsable already
+    if (!found?.ok) {
+      if (!pending.has(spec.name)) continue; // excluded by storeUsable already
+      const kept = keptWhilePending(spec.name, store, document, existing, oldState, now);
+      if (kept === undefined) dropped.add(spec.name);
+      else {
+        credentials.set(spec.name, kept.credentials);
+        if (kept.entry) stsState[spec.name] = kept.entry;
+      }
+      continue;
+    }
     if ((store.spec.credentials.mode ?? 'static') === 'static') {
       credentials.set(spec.name, found.credentials);
       continue;
@@ -235,9 +254,42 @@ async function buildDesired(
     credentials,
     stsState: Object.keys(stsState).length > 0 ? serializeStsState(stsState) : undefined,
   });
-  return stsError
-    ? { secret, document, stsError, stsFailed, requeueAfterMs }
+  const pendingError =
+    pending.size > 0
+      ? new ControllerError(
+          'CredentialsPending',
+          `credential Secrets of ${[...pending].sort().join(', ')} not listed yet`,
+          true,
+        )
+      : undefined;
+  const error = stsError ?? pendingError;
+  return error
+    ? { secret, document, stsError: error, stsFailed, requeueAfterMs }
     : { secret, document, stsFailed, requeueAfterMs };
+}
+
+/**
+ * What a store whose credential Secret is not listed yet keeps: the credentials the pod has. For
+ * an STS store only while they were issued for the same grants and are not about to expire (the
+ * source keys, which are unknown now, cannot be compared); otherwise nothing, until the Secret
+ * is listed.
+ */
+function keptWhilePending(
+  name: string,
+  store: ObjectStore,
+  document: PodPolicyDocument,
+  existing: Secret | undefined,
+  oldState: StsState,
+  now: number,
+): { credentials: StoreCredentials; entry?: StsState[string] } | undefined {
+  const credentials = storedCredentials(existing, name);
+  if (credentials === undefined) return undefined;
+  if ((store.spec.credentials.mode ?? 'static') === 'static') return { credentials };
+  const entry = oldState[name];
+  const policyHash = stableHash(JSON.stringify(buildSessionPolicy(name, document.grants)));
+  if (entry === undefined || entry.accessKeyId !== credentials.accessKeyId) return undefined;
+  if (entry.policyHash !== policyHash || now >= entry.expiresAt - 60_000) return undefined;
+  return { credentials, entry };
 }
 
 /** An AssumeRole error as status may show it: the store's secret key and token never appear. */

@@ -200,3 +200,90 @@ void test('a finished pod holding the Secret gives it up to a live pod of the sa
   await reconcilePodIdentity(deps, 'ns', 'id1');
   assert.equal(owner(), 'uB', 'the live pod holds it now');
 });
+
+void test('a store whose credential Secret is not listed yet keeps what the pod has; the rest is written', async () => {
+  const pod = {
+    metadata: { name: 'p', namespace: 'ns', uid: 'u1', labels: { 'sluice.dev/identity': 'id1' } },
+    spec: { containers: [{ name: 'sluice-proxy' }] },
+  };
+  const storeOf = (name: string) => ({
+    metadata: { name },
+    spec: {
+      endpoints: [{ url: 'http://minio:9000' }],
+      region: 'us-east-1',
+      credentials: { secretRef: { namespace: 'sys', name: `c-${name}` } },
+      allowedNamespaces: {},
+    },
+  });
+  const accessOf = (name: string, store: string) => ({
+    metadata: { name, namespace: 'ns' },
+    spec: { storeRef: store, podSelector: {}, grants: [{ bucket: 'bkt', access: ['read'] }] },
+  });
+  const accesses = [accessOf('a1', 's1'), accessOf('a2', 's2')];
+  const secrets: Record<string, unknown>[] = [];
+  let pendingSecret: string | undefined;
+  const world = new World({
+    stores: cache([storeOf('s1'), storeOf('s2')]),
+    accesses: cache(accesses),
+    pods: cache([pod]),
+    podSecrets: cache(secrets as Named[]),
+    nodes: cache([]),
+    namespaces: cache([{ metadata: { name: 'ns' } }]),
+    credentialSecret: (_ns: string, name: string) =>
+      name === pendingSecret
+        ? 'pending'
+        : { metadata: { name }, data: { accessKeyId: b64(`AK-${name}`), secretAccessKey: b64('SK') } },
+  } as never);
+  let writes = 0;
+  const client = {
+    create: (_p: string, body: { metadata: object }) => {
+      writes++;
+      secrets.push({ ...body, metadata: { ...body.metadata, resourceVersion: '1', uid: 'sec' } });
+      return Promise.resolve();
+    },
+    replace: (_p: string, body: Record<string, unknown>) => {
+      writes++;
+      secrets[0] = body;
+      return Promise.resolve();
+    },
+    delete: () => Promise.resolve(),
+    get: () => Promise.resolve(secrets[0]),
+  };
+  const deps = {
+    world,
+    client,
+    events: new EventRecorder({ create: () => Promise.resolve() } as never, {
+      component: 'c',
+      instance: 'i',
+      onError: () => undefined,
+    }),
+    metrics: createOperatorMetrics(),
+    log: pino({ level: 'silent' }),
+    assumeRole: () => Promise.reject(new Error('not used')),
+    now: () => Date.now(),
+    sts: { defaultDurationSeconds: 3600, renewFraction: 2 / 3 },
+    conflictsReported: new Set<string>(),
+    stsFailures: new StsFailures(() => undefined),
+  } as unknown as PodReconcilerDeps;
+  const keys = () => Object.keys((secrets[0] as { data: Record<string, string> }).data).sort();
+  const pendingCode = (err: unknown) => (err as { code?: string }).code === 'CredentialsPending';
+
+  // A pod without its Secret waits for a whole one: nothing written while s2 is not listed.
+  pendingSecret = 'c-s2';
+  await assert.rejects(reconcilePodIdentity(deps, 'ns', 'id1'), pendingCode);
+  assert.equal(writes, 0);
+  pendingSecret = undefined;
+  await reconcilePodIdentity(deps, 'ns', 'id1');
+  assert.deepEqual(keys(), ['policy.json', 's1.credentials.json', 's2.credentials.json']);
+
+  // s2's Secret watch restarts while the grant on s1 is revoked: the revocation is written, s2
+  // keeps its credentials, and the reconcile is retried.
+  pendingSecret = 'c-s2';
+  accesses.splice(0, 1);
+  await assert.rejects(reconcilePodIdentity(deps, 'ns', 'id1'), pendingCode);
+  assert.deepEqual(keys(), ['policy.json', 's2.credentials.json']);
+  // The grant on s2 revoked meanwhile goes through too (and s2's Secret no longer matters).
+  accesses.splice(0, 1);
+  await reconcilePodIdentity(deps, 'ns', 'id1');
+  assert.deepEqual(keys(), ['policy.json']);
+});
