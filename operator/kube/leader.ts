@@ -159,22 +159,19 @@ export class LeaderElector {
     try {
       const lease = await this.client.getOrUndefined<Lease>(`${this.path}/${this.o.name}`, signal);
       if (!lease) {
-        await this.client.create(
-          this.path,
-          {
-            apiVersion: 'coordination.k8s.io/v1',
-            kind: 'Lease',
-            metadata: { name: this.o.name, namespace: this.o.namespace },
-            spec: {
-              holderIdentity: this.o.identity,
-              leaseDurationSeconds: durationS,
-              acquireTime: microTime(now),
-              renewTime: microTime(now),
-              leaseTransitions: 0,
-            },
+        const first: Lease = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.o.name, namespace: this.o.namespace },
+          spec: {
+            holderIdentity: this.o.identity,
+            leaseDurationSeconds: durationS,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
           },
-          signal,
-        );
+        };
+        await this.client.create(this.path, first, signal);
         return true;
       }
       const spec = lease.spec ?? {};
