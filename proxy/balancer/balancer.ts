@@ -17,7 +17,7 @@ import type { PodPolicyDocument, ProxyTimeouts, StoreSpec } from '../config/type
 import type { AttemptRunner } from '../pipeline/attempt.ts';
 import type { PoolFactory } from './types.ts';
 import { resolveBalancerOptions, type BalancerDefaults, type BalancerOptions } from './config.ts';
-import { parseEndpoint } from './discovery.ts';
+import { parseEndpoint, type ResolvedAddress } from './discovery.ts';
 import { BalancerError, BalancerErrors } from './errors.ts';
 import { BalancerMetrics } from './metrics.ts';
 import { StorePool, type PoolDeps, type PoolSnapshot } from './pool.ts';
@@ -85,12 +85,17 @@ export class Balancer {
    * Builds one store's pool (the proxy's `PoolFactory` signature). The proxy's backend connect
    * timeout applies unless the defaults set one. Throws a CONFIG BalancerError on bad options.
    */
-  readonly poolFactory = (store: StoreSpec, timeouts: ProxyTimeouts): StorePool => {
+  readonly poolFactory = (
+    store: StoreSpec,
+    timeouts: ProxyTimeouts,
+    seedAddresses?: ReadonlyMap<string, readonly ResolvedAddress[]>,
+  ): StorePool => {
     const options = this.#options(store, timeouts);
     const pool = StorePool.create(store, options, {
       ...this.#init.deps,
       localZone: this.#zone,
       ...(this.metrics ? { observer: this.metrics } : {}),
+      ...(seedAddresses ? { seedAddresses } : {}),
     });
     for (const p of this.#pools) if (p.closed) this.#pools.delete(p);
     this.#pools.add(pool);
@@ -146,7 +151,6 @@ export class Balancer {
       (name) => !next.has(name) && !this.#retiring.has(this.#live.get(name)!),
     );
     const old = new Map([...rebuilt, ...removed].map((name) => [name, this.#live.get(name)!]));
-    const swaps = new Map<string, Promise<void>>();
     return {
       added,
       updated,
@@ -157,12 +161,14 @@ export class Balancer {
         for (const p of this.#live.values()) if (p instanceof StorePool) p.setLocalZone(doc.zone);
         for (const name of [...added, ...rebuilt]) {
           const { spec } = next.get(name)!;
-          const pool = (this.#init.poolFactory ?? this.poolFactory)(spec, timeouts);
-          this.#specs.set(pool, spec);
+          // A rebuilt pool starts with the addresses its predecessor had (StorePool seedAddresses).
           const prev = old.get(name);
-          if (pool instanceof StorePool && prev instanceof StorePool)
-            swaps.set(name, this.#swapWhenReady(name, prev, pool));
-          else this.#live.set(name, pool);
+          const seed = prev instanceof StorePool ? prev.knownAddresses() : undefined;
+          const pool = this.#init.poolFactory
+            ? this.#init.poolFactory(spec, timeouts)
+            : this.poolFactory(spec, timeouts, seed);
+          this.#live.set(name, pool);
+          this.#specs.set(pool, spec);
         }
         for (const name of updated) {
           const { spec } = next.get(name)!;
@@ -178,10 +184,6 @@ export class Balancer {
       retire: async () => {
         await Promise.all(
           [...old].map(async ([name, pool]) => {
-            // The old pool of a rebuilt store serves until the new one took over; a removed
-            // store's starts draining now (no await: this tick).
-            const swap = swaps.get(name);
-            if (swap) await swap;
             await (pool instanceof StorePool ? pool.drain() : pool.close());
             this.#retiring.delete(pool);
             this.#specs.delete(pool);
@@ -190,22 +192,6 @@ export class Balancer {
         );
       },
     };
-  }
-
-  /**
-   * A rebuilt store's new pool takes over once its first round is done (addresses resolved,
-   * backends checked) and it has a backend to offer; until then the old pool serves. Made live at
-   * once, it answered 503 to every request until DNS replied — for good, while a lookup failed,
-   * with the old pool and its good addresses already draining. A later reload that replaced the
-   * store again meanwhile wins: this pool is closed unused.
-   */
-  async #swapWhenReady(name: string, prev: StorePool, pool: StorePool): Promise<void> {
-    await pool.ready();
-    while (pool.backends().length === 0 && !pool.closed && this.#live.get(name) === prev) {
-      await new Promise((r) => setTimeout(r, SWAP_POLL_MS).unref());
-    }
-    if (this.#live.get(name) === prev && !pool.closed) this.#live.set(name, pool);
-    else if (this.#live.get(name) !== pool) await pool.close();
   }
 
   /** Closes every pool at once, live and draining (proxy shutdown, after its own drain). */
@@ -244,9 +230,6 @@ export class Balancer {
     res.end(text);
   };
 }
-
-/** How often a rebuilt store's new pool, still without backends, is looked at again. */
-const SWAP_POLL_MS = 250;
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);

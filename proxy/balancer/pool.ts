@@ -52,6 +52,13 @@ export interface PoolDeps {
   /** Replaces HTTP probes; `false` disables active checks (backends then count as healthy). */
   prober?: Prober | false;
   observer?: PoolObserver;
+  /**
+   * Addresses a hostname endpoint (by URL) starts with, before its first lookup answers: those
+   * the pool this one replaces had ({@link StorePool.knownAddresses}). A settings reload that
+   * rebuilds a pool must not leave it empty — answering 503 — until DNS replies, or for good
+   * while lookups fail.
+   */
+  seedAddresses?: ReadonlyMap<string, readonly ResolvedAddress[]>;
 }
 
 /** Backends with a request body larger than this and no upload time give no latency sample. */
@@ -120,8 +127,27 @@ export class StorePool implements BackendPool {
    */
   static create(store: StoreSpec, options: BalancerOptions, deps: PoolDeps = {}): StorePool {
     const pool = new StorePool(store, options, deps);
+    for (const ep of pool.#endpoints) {
+      const seed = ep.literal === undefined ? deps.seedAddresses?.get(ep.url) : undefined;
+      if (seed && seed.length > 0) pool.#sync(ep, seed);
+    }
     pool.#ready = pool.#start();
     return pool;
+  }
+
+  /** The addresses of each hostname endpoint now (by URL): a replacement pool's seed. */
+  knownAddresses(): Map<string, ResolvedAddress[]> {
+    const out = new Map<string, ResolvedAddress[]>();
+    for (const ep of this.#endpoints) {
+      if (ep.literal !== undefined) continue;
+      const backends = this.#byEndpoint.get(ep.url);
+      if (!backends || backends.size === 0) continue;
+      out.set(
+        ep.url,
+        [...backends.keys()].map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+      );
+    }
+    return out;
   }
 
   /** Resolves once every endpoint was resolved once and every backend had its first check. */
