@@ -46,6 +46,25 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
   'proxy-connection',
 ]);
+/**
+ * Headers a backend's Connection header may name that are still passed on: what every client
+ * reads (RFC 9110 §7.6.1 forbids a sender to list them; a backend that does anyway must not cost
+ * a HeadObject its size or a GET its ETag). `x-amz-*` headers pass too.
+ */
+const END_TO_END = new Set([
+  'content-length',
+  'content-type',
+  'content-range',
+  'content-encoding',
+  'content-disposition',
+  'content-language',
+  'cache-control',
+  'expires',
+  'etag',
+  'last-modified',
+  'date',
+  'accept-ranges',
+]);
 /** The lengths of HOP_BY_HOP's names, content-length's and x-amz-request-id's: a cheap first test. */
 const WATCHED_LENGTHS = new Set([2, 7, 10, 14, 16, 17]);
 
@@ -101,6 +120,11 @@ export class ResponseHead {
     }
     return this.record;
   }
+}
+
+/** `identity` alone (or repeated): RFC 2616's "no coding". */
+function onlyIdentity(te: string): boolean {
+  return te.split(',').every((c) => c.trim().toLowerCase() === 'identity');
 }
 
 function protocolError(message: string): UpstreamError {
@@ -171,7 +195,9 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
   if (conn !== undefined && conn !== 'keep-alive' && conn !== 'close') {
     for (const t of conn.split(',')) {
       const token = t.trim();
-      if (token !== '' && token !== 'close' && token !== 'keep-alive') (connectionNamed ??= []).push(token);
+      if (token === '' || token === 'close' || token === 'keep-alive' || END_TO_END.has(token)) continue;
+      if (token.startsWith('x-amz-')) continue;
+      (connectionNamed ??= []).push(token);
     }
   }
   let keepAlive =
@@ -182,16 +208,19 @@ export function parseResponseHead(head: string, method: string): ResponseHead {
     // Checked though it frames nothing: differing values would reach the client (a HEAD's
     // Content-Length is the object's size, which clients read).
     if (cl !== undefined) contentLength(cl);
-  } else if (te !== undefined) {
+  } else if (te !== undefined && !onlyIdentity(te)) {
     // A message with both is a smuggling vector: honour chunked, never reuse the connection.
     // So is Transfer-Encoding in HTTP/1.0, which has none (RFC 9112 §6.1).
     if (cl !== undefined || minor === 0) keepAlive = false;
-    // Only chunked: the client gets the body without our Transfer-Encoding header, so another
-    // coding (gzip, chunked) would reach it applied and unannounced — a corrupt object.
-    for (const coding of te.split(',')) {
-      if (coding.trim().toLowerCase() !== 'chunked')
-        throw protocolError(`unsupported transfer coding in ${te}`);
-    }
+    // Exactly chunked: the client gets the body without our Transfer-Encoding header, so any
+    // other coding — gzip, or chunked twice — would reach it applied and unannounced, a corrupt
+    // object. (`identity`, from RFC 2616, means none: framed as if the header were absent.)
+    const codings = te
+      .split(',')
+      .map((c) => c.trim().toLowerCase())
+      .filter((c) => c !== 'identity');
+    if (codings.length !== 1 || codings[0] !== 'chunked')
+      throw protocolError(`unsupported transfer coding in ${te}`);
     framing = CHUNKED;
   } else if (cl !== undefined) {
     framing = { kind: 'length', length: contentLength(cl) };

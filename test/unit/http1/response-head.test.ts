@@ -229,12 +229,22 @@ void describe('body framing and keep-alive', () => {
   });
 
   void test('a transfer coding other than chunked is refused (it would reach the client applied and unannounced)', () => {
-    for (const te of ['gzip', 'gzip, chunked', 'chunked, gzip', 'identity']) {
+    for (const te of ['gzip', 'gzip, chunked', 'chunked, gzip', 'chunked, chunked']) {
       assertProtocol(
         () => parseResponseHead(head('HTTP/1.1 200 OK', `Transfer-Encoding: ${te}`), 'GET'),
         /unsupported transfer coding/,
       );
     }
+  });
+
+  void test('Transfer-Encoding: identity (RFC 2616) is no coding: framed as without the header', () => {
+    const withLength = parseResponseHead(
+      head('HTTP/1.1 200 OK', 'Transfer-Encoding: identity', 'Content-Length: 5'),
+      'GET',
+    );
+    assert.deepEqual(withLength.framing, { kind: 'length', length: 5 });
+    const without = parseResponseHead(head('HTTP/1.1 200 OK', 'Transfer-Encoding: identity'), 'GET');
+    assert.deepEqual(without.framing, { kind: 'close' });
   });
 
   void test('Transfer-Encoding in an HTTP/1.0 response: chunked, and the connection is not reused', () => {
