@@ -18,7 +18,12 @@ import { hasControlChar, isValidBucketName, keyProblem, strictDecode } from './t
 export type CopySource =
   { ok: true; bucket: string; key: string; versionId: string | undefined } | { ok: false; message: string };
 
-const VERSION_ID_RE = /^[A-Za-z0-9._-]{1,1024}$/;
+/**
+ * A version ID, decoded once: AWS documents them as "URL-ready" and shows `/`, `+` and `=` in
+ * them; botocore appends them raw, other SDKs percent-encode the whole value. Only the version
+ * of the key already checked is chosen by it, never another key (the key ends at the `?`).
+ */
+const VERSION_ID_RE = /^[A-Za-z0-9._\-+/=]{1,1024}$/;
 
 /** Parses one `x-amz-copy-source` header value. */
 export function parseCopySource(header: string): CopySource {
@@ -39,8 +44,9 @@ export function parseCopySource(header: string): CopySource {
   const qi = raw.indexOf('?');
   if (qi >= 0) {
     const m = /^versionId=(.*)$/.exec(raw.slice(qi + 1));
-    if (!m?.[1] || !VERSION_ID_RE.test(m[1])) return fail('copy source query must be ?versionId=<id>');
-    versionId = m[1];
+    const id = m?.[1] ? strictDecode(m[1]) : undefined;
+    if (id === undefined || !VERSION_ID_RE.test(id)) return fail('copy source query must be ?versionId=<id>');
+    versionId = id;
     raw = raw.slice(0, qi);
   }
 

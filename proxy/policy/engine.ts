@@ -208,9 +208,6 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
     }
     case 'list': {
       const prefix = req.query.get('prefix') ?? '';
-      // A backend that cleaned "a/../b" would list outside the grant; refuse such prefixes.
-      const problem = keyProblem(prefix);
-      if (problem) return { ok: false, reason: 'list-prefix', message: `list prefix: ${problem}` };
       const rights = need.withRead ? 'list and read' : 'list';
       const listers =
         index.byBucket
@@ -220,6 +217,13 @@ function check(index: GrantIndex, req: EngineRequest, need: Need): NeedResult {
           ) ?? [];
       if (listers.length === 0)
         return { ok: false, reason: 'no-grant', message: `no grant allows ${rights} on bucket ${bucket}` };
+      // A whole-bucket grant lists anything in the bucket, whatever a backend makes of the prefix
+      // (`aws s3 ls s3://b/dir/.` lists hidden files).
+      const whole = listers.find((e) => !e.grant.prefixes || e.grant.prefixes.length === 0);
+      if (whole) return { ok: true, entry: whole };
+      // A backend that cleaned "a/../b" would list outside a prefix grant; refuse such prefixes.
+      const problem = keyProblem(prefix);
+      if (problem) return { ok: false, reason: 'list-prefix', message: `list prefix: ${problem}` };
       const entry = listers.find((e) => keyCovered(e.grant, prefix));
       if (entry) return { ok: true, entry };
       const granted = listers.flatMap((e) => e.grant.prefixes ?? []).map((p) => JSON.stringify(p));

@@ -53,6 +53,9 @@ void describe('CopyObject / UploadPartCopy', () => {
     assert.deepEqual(d.matched, ['team']);
     assert.ok(put('public/x%20y.txt').allow);
     assert.ok(put('data/team/src?versionId=3HL4kqtJlcpXroDTDmJ').allow);
+    // AWS's own example IDs have / and +; botocore sends them raw, other SDKs encoded.
+    assert.ok(put('data/team/src?versionId=3/L4kqtJl+cpXroDTDmJ=').allow);
+    assert.ok(put('data/team/src?versionId=3%2FL4kqtJl%2BcpXroDTDmJ%3D').allow);
   });
   void test('source outside the grant', () => denied(put('/data/secret/x'), 'no-grant'));
   void test('source in an ungranted bucket', () => denied(put('/other/x'), 'no-grant'));
@@ -84,8 +87,11 @@ void describe('CopyObject / UploadPartCopy', () => {
     denied(put('/data/%23x'), 'bad-copy-source');
     denied(put('/data/team/..%3Fx'), 'bad-copy-source');
   });
-  void test('extra query parameters on the source', () =>
-    denied(put('/data/team/x?versionId=1&partNumber=2'), 'bad-copy-source'));
+  void test('extra query parameters on the source', () => {
+    denied(put('/data/team/x?versionId=1&partNumber=2'), 'bad-copy-source');
+    denied(put('/data/team/x?versionId=1%26partNumber=2'), 'bad-copy-source');
+    denied(put('/data/team/x?versionId=1%'), 'bad-copy-source');
+  });
   void test('empty segments and a leading //', () => {
     denied(put('//data/team/x'), 'bad-copy-source');
     denied(put('/data/team//x'), 'bad-copy-source');
@@ -187,6 +193,13 @@ void describe('list prefixes', () => {
   });
   void test('a dot-segment prefix a backend could clean', () =>
     denied(run(authz, 'GET', '/data?list-type=2&prefix=team/../secret/'), 'list-prefix'));
+  void test('a whole-bucket list grant lists any prefix, dot segments too (nothing to leave)', () => {
+    const whole = createAuthorizer(
+      policy([{ store: 's1', bucket: 'data', access: ['list'], source: 'all' }]),
+    );
+    assert.ok(run(whole, 'GET', '/data?list-type=2&prefix=dir%2F.&delimiter=%2F').allow);
+    assert.ok(run(whole, 'GET', '/data?list-type=2&prefix=a/../b/').allow);
+  });
   void test('the prefix given twice', () =>
     denied(run(authz, 'GET', '/data?list-type=2&prefix=team/&prefix=secret/'), 'ambiguous-request'));
   void test('a differently-cased Prefix parameter is not silently ignored', () =>
