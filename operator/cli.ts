@@ -83,16 +83,27 @@ export async function startOperator(
     );
   });
   const healthPort = await listen(health, config.ports.health);
-  const metricsPort = await listen(metricsServer, config.ports.metrics);
-
-  const webhook: WebhookServer = await startWebhookServer({
-    injector: config.webhook.injector,
-    tls: webhookTls(config),
-    kubeConfig,
-    port: config.ports.webhook,
-    logger: log.child({ component: 'webhook' }),
-    registry: metrics.registry,
+  const metricsPort = await listen(metricsServer, config.ports.metrics).catch(async (err: unknown) => {
+    await new Promise((r) => health.close(r));
+    throw err;
   });
+
+  let webhook: WebhookServer;
+  try {
+    webhook = await startWebhookServer({
+      injector: config.webhook.injector,
+      tls: webhookTls(config),
+      kubeConfig,
+      port: config.ports.webhook,
+      logger: log.child({ component: 'webhook' }),
+      registry: metrics.registry,
+    });
+  } catch (err) {
+    // Not left listening: /healthz would keep answering 200 for an operator that never started,
+    // so the liveness probe would never restart it.
+    await Promise.all([health, metricsServer].map((s) => new Promise((r) => s.close(r))));
+    throw err;
+  }
   ready = true;
 
   let elector: LeaderElector | undefined;
@@ -199,9 +210,10 @@ export function registerOperatorCommand(program: Command): void {
         op = await startOperator(config, kc, log);
       } catch (err) {
         // A port in use, a TLS Secret that cannot be read: logged as such, not thrown as a stack.
+        // Exit, whatever is still pending (the Kubernetes version probe retries on a timer):
+        // a restart is what gets an operator that could not start going.
         log.fatal({ err: (err as Error).message }, 'operator could not start');
-        process.exitCode = 1;
-        return;
+        process.exit(1);
       }
       log.info(
         {

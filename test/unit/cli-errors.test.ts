@@ -34,6 +34,40 @@ void test('sluice operator: a bad flag value, an unreadable kubeconfig', () => {
   );
 });
 
+void test('sluice operator: an API server it cannot reach at start: exit 1, not a process left serving /healthz', () => {
+  const kubeconfig = join(dir, 'unreachable.yaml');
+  writeFileSync(
+    kubeconfig,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters: [{name: c, cluster: {server: "https://127.0.0.1:9", insecure-skip-tls-verify: true}}]',
+      'users: [{name: u, user: {token: t}}]',
+      'contexts: [{name: x, context: {cluster: c, user: u}}]',
+      'current-context: x',
+    ].join('\n'),
+  );
+  const r = spawnSync(
+    join(root, 'node_modules/.bin/node'),
+    [
+      join(root, 'bin/sluice.ts'),
+      'operator',
+      '--kubeconfig',
+      kubeconfig,
+      '--health-port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--webhook-port',
+      '0',
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  assert.equal(r.signal, null, 'still running after 30 s');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /operator could not start/);
+});
+
 void test('sluice proxy: a credentials file that is not there', () => {
   const config = join(dir, 'proxy.json');
   writeFileSync(
