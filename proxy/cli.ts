@@ -64,7 +64,10 @@ export function registerProxyCommand(program: Command): void {
       'PodPolicyDocument JSON (the operator-mounted policy.json); --config then holds no stores/grants',
     )
     .option('--listen <host:port>', 'S3 listener (default 127.0.0.1:7480)')
-    .option('--admin <host:port>', 'admin listener: /metrics /healthz /readyz (default 0.0.0.0:7481)')
+    .option(
+      '--admin <host:port>',
+      'admin listener: /metrics /healthz /readyz (default :7481, every address, IPv4 and IPv6)',
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: ProxyFlags) => {
       let config: ProxyConfig;

@@ -91,13 +91,20 @@ interface ConnState {
  */
 export const MAX_PIPELINED = 16;
 
+/** Listens on `host` ('' = every address, both families where there is IPv6) and `port`. */
 function listen(server: Server, host: string, port: number): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    server.listen(host === '' ? { port } : { host, port }, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;
-      const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      // Every address: name the loopback one, which a URL can be used with.
+      const h =
+        a.address === '::' || a.address === '0.0.0.0'
+          ? '127.0.0.1'
+          : a.family === 'IPv6'
+            ? `[${a.address}]`
+            : a.address;
       resolve(`http://${h}:${a.port}`);
     });
   });

@@ -38,7 +38,7 @@ export interface InjectorConfig {
   cacheSize?: string;
   /** The sidecar's S3 port on 127.0.0.1 (apps get AWS_ENDPOINT_URL_S3 with it). */
   proxyPort: number;
-  /** The sidecar's admin port (probes, metrics) on 0.0.0.0. */
+  /** The sidecar's admin port (probes, metrics), on every address of both families. */
   adminPort: number;
   /** AWS_REGION given to apps: SDKs need one to sign; the sidecar re-signs for the real store. */
   region: string;

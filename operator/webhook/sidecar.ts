@@ -48,7 +48,8 @@ export function sidecarArgs(settings: SidecarSettings): string[] {
     '--listen',
     `127.0.0.1:${settings.proxyPort}`,
     '--admin',
-    `0.0.0.0:${settings.adminPort}`,
+    // Every address of both families: kubelet probes an IPv6-only pod on its IPv6 address.
+    `:${settings.adminPort}`,
     '--log-level',
     settings.logLevel,
   ];

@@ -107,7 +107,12 @@ function duplicateJsonKey(text: string): string | undefined {
   return undefined;
 }
 
-/** "host:port", "[v6]:port" or {host, port}. */
+/**
+ * "host:port", "[v6]:port", ":port" or {host, port}. No host (":7481", host "") listens on every
+ * address of both families when the machine has IPv6 (Node's `::`, dual-stack), on every IPv4
+ * address otherwise: what kubelet's probes of an IPv6-only pod need, where 0.0.0.0 is not
+ * reachable.
+ */
 export function parseListen(v: unknown, path: string): ListenAddress {
   if (typeof v === 'object' && v !== null) {
     const o = obj(v, path);
@@ -115,7 +120,7 @@ export function parseListen(v: unknown, path: string): ListenAddress {
     return { host: str(o.host, at(path, 'host')), port: intBetween(o.port, at(path, 'port'), 0, 65535) };
   }
   const s = str(v, path);
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new ConfigError(path, 'must be host:port (e.g. 127.0.0.1:7480)');
   return { host: (m[1] ?? m[2])!, port };
@@ -380,7 +385,7 @@ export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
   // The file's own values are checked even when a flag overrides them: a broken file must not
   // pass today only to fail on the next start without the flag.
   const fileListen = parseListen(o.listen ?? '127.0.0.1:7480', 'listen');
-  const fileAdmin = parseListen(o.admin ?? '0.0.0.0:7481', 'admin');
+  const fileAdmin = parseListen(o.admin ?? ':7481', 'admin');
   const fileLogLevel = oneOf(o.logLevel ?? 'info', 'logLevel', LOG_LEVELS);
   return {
     listen: flags.listen !== undefined ? parseListen(flags.listen, '--listen') : fileListen,

@@ -431,7 +431,7 @@ void describe('config', () => {
   void test('defaults and relative credential paths', () => {
     const c = parseProxyConfig({ config: base, configDir: '/etc/sluice' });
     assert.deepEqual(c.listen, { host: '127.0.0.1', port: 7480 });
-    assert.deepEqual(c.admin, { host: '0.0.0.0', port: 7481 });
+    assert.deepEqual(c.admin, { host: '', port: 7481 }); // every address, both families
     assert.equal(c.policy.stores[0]!.credentials.file, '/etc/sluice/c.json');
     assert.equal(c.policy.stores[0]!.region, 'us-east-1');
   });

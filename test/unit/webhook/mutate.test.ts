@@ -189,7 +189,7 @@ void describe('mutate()', () => {
       '--listen',
       '127.0.0.1:7480',
       '--admin',
-      '0.0.0.0:7481',
+      ':7481',
       '--log-level',
       'info',
     ]);
