@@ -93,6 +93,16 @@ void describe('helm install equivalent on the real API server', () => {
     const { 'sluice.dev/identity': _id, ...without } = now;
     assert.match(String(await relabel('p', without)), /cannot be added, changed or removed/, 'removal');
     assert.equal(await relabel('p', { ...now, app: 'b' }), undefined, 'other labels change freely');
+    // Through the status subresource, which may change labels too.
+    const viaStatus = await api.readNamespacedPod({ name: 'p', namespace: 'guarded' });
+    viaStatus.metadata!.labels = { ...viaStatus.metadata!.labels, 'sluice.dev/identity': 'via-status' };
+    const statusDenied = await api
+      .replaceNamespacedPodStatus({ name: 'p', namespace: 'guarded', body: viaStatus })
+      .then(
+        () => undefined,
+        (err: unknown) => errorBody(err),
+      );
+    assert.match(String(statusDenied), /cannot be added, changed or removed/, 'via pods/status');
     await api.createNamespacedPod({
       namespace: 'guarded',
       body: { metadata: { name: 'q' }, spec: { containers: [{ name: 'app', image: 'busybox' }] } },
@@ -129,11 +139,19 @@ void describe('helm install equivalent on the real API server', () => {
     };
     assert.match(String(await setImage('sluice-proxy', 'evil:1')), /sidecar's image is set at admission/);
     assert.equal(await setImage('app', 'busybox:2'), undefined, "the app's image may change");
-    const debug = async (mounts: { name: string; mountPath: string }[]): Promise<string | undefined> => {
+    const debug = async (
+      mounts: { name: string; mountPath: string }[],
+      target?: string,
+    ): Promise<string | undefined> => {
       const pod = await api.readNamespacedPod({ name: 'r', namespace: 'guarded' });
       pod.spec!.ephemeralContainers = [
         ...(pod.spec!.ephemeralContainers ?? []),
-        { name: `dbg${mounts.length}`, image: 'busybox', volumeMounts: mounts },
+        {
+          name: `dbg${mounts.length}${target ?? ''}`,
+          image: 'busybox',
+          volumeMounts: mounts,
+          ...(target ? { targetContainerName: target } : {}),
+        },
       ];
       try {
         await api.replaceNamespacedPodEphemeralcontainers({ name: 'r', namespace: 'guarded', body: pod });
@@ -146,7 +164,8 @@ void describe('helm install equivalent on the real API server', () => {
       String(await debug([{ name: 'sluice-policy', mountPath: '/x' }])),
       /ephemeral container may not mount sluice-policy/,
     );
-    assert.equal(await debug([]), undefined, 'an ephemeral container without that mount is fine');
+    assert.match(String(await debug([], 'sluice-proxy')), /may not target sluice-proxy/);
+    assert.equal(await debug([], 'app'), undefined, "targeting the app's container is fine");
   });
 
   void test('re-applying the same release is a no-op the API server accepts (helm upgrade)', async () => {

@@ -443,8 +443,13 @@ void describe('identity guard (ValidatingAdmissionPolicy)', () => {
     assert.deepEqual(policy.spec.matchConstraints.resourceRules[0]?.resources, [
       'pods',
       'pods/ephemeralcontainers',
+      'pods/status',
     ]);
-    assert.equal(policy.spec.validations.length, 3, 'identity label, sidecar image, ephemeral mounts');
+    assert.equal(
+      policy.spec.validations.length,
+      4,
+      'identity label, sidecar image, ephemeral mounts, ephemeral target',
+    );
     const expr = policy.spec.validations[0]!.expression;
     assert.match(expr, /oldObject\.metadata\.labels\['sluice\.dev\/identity'\]/);
     assert.match(expr, /== \(has\(object\.metadata\.labels\)/);
