@@ -90,12 +90,27 @@ const fail = (field: string, why: string): never => {
 
 /** "500ms", "15s", "2m", "1h" (or a plain number of seconds) → ms. */
 export function parseDuration(field: string, v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) return fail(field, `"${v}" is not a duration (e.g. 500ms, 15s, 2m, 1h)`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(n * unit);
+  const s = v.trim();
+  // A bare number is seconds; otherwise a Go duration (what the chart's schema lets through):
+  // parts of a number and a unit, 1m30s and 2h45m included.
+  if (/^\d+(?:\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (!GO_DURATION.test(s)) return fail(field, `"${v}" is not a duration (e.g. 500ms, 15s, 2m, 1h30m)`);
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(DURATION_PART)) ms += Number(n) * DURATION_UNIT_MS[unit!]!;
+  return Math.round(ms);
 }
+
+const GO_DURATION = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/;
+const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+const DURATION_UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
 
 function port(field: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;

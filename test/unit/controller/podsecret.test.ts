@@ -112,6 +112,13 @@ void describe('operator config', () => {
       ['500ms', '15s', '2m', '1h', '3'].map((d) => parseDuration('f', d)),
       [500, 15000, 120000, 3600000, 3000],
     );
+    // Go durations, as the chart's schema accepts them (1m30s put the operator in a crash loop).
+    assert.deepEqual(
+      ['1m30s', '2h45m', '1.5s', '1s500ms', '2000000us'].map((d) => parseDuration('f', d)),
+      [90_000, 9_900_000, 1500, 1500, 2000],
+    );
+    for (const bad of ['1m30', 's', '1x', '-1s'])
+      assert.throws(() => parseDuration('--x', bad), /is not a duration/, bad);
     assert.throws(
       () => parseDuration('--x', '5 minutes'),
       /operator config --x: "5 minutes" is not a duration/,
