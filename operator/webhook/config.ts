@@ -82,6 +82,8 @@ export function defaultInjectorConfig(): InjectorConfig {
  * Defaults overlaid with `overrides`, validated. Throws {@link InjectorConfigError} naming the
  * first bad field, so a misconfigured operator fails at start, not on the first pod.
  */
+const PULL_POLICIES: readonly string[] = ['Always', 'IfNotPresent', 'Never'];
+
 export function resolveInjectorConfig(overrides: Partial<InjectorConfig> = {}): InjectorConfig {
   const c: InjectorConfig = { ...defaultInjectorConfig(), ...overrides };
   const fail = (field: string, why: string): never => {
@@ -92,6 +94,9 @@ export function resolveInjectorConfig(overrides: Partial<InjectorConfig> = {}): 
   if (c.command !== undefined && c.command.length === 0)
     fail('command', 'empty; leave unset for the image entry point');
   if (!LOG_LEVELS.includes(c.logLevel)) fail('logLevel', `one of ${LOG_LEVELS.join(', ')}`);
+  // The API server refuses any other value: every injected pod would be refused with it.
+  if (c.imagePullPolicy !== undefined && !PULL_POLICIES.includes(c.imagePullPolicy))
+    fail('imagePullPolicy', `one of ${PULL_POLICIES.join(', ')}`);
   for (const [field, port] of [
     ['proxyPort', c.proxyPort],
     ['adminPort', c.adminPort],

@@ -61,6 +61,10 @@ void describe('resolveInjectorConfig', () => {
     assert.throws(() => resolveInjectorConfig({ proxyPort: 7481 }), InjectorConfigError);
     assert.throws(() => resolveInjectorConfig({ hostNetwork: 'allow' as 'skip' }), /hostNetwork/);
     assert.throws(
+      () => resolveInjectorConfig({ imagePullPolicy: 'always' as 'Always' }),
+      /imagePullPolicy: one of Always, IfNotPresent, Never/,
+    );
+    assert.throws(
       () => resolveInjectorConfig({ resources: { requests: { cpu: 'lots' }, limits: {} } }),
       /requests\.cpu/,
     );
