@@ -8,12 +8,10 @@ import { createServer as httpServer, type IncomingMessage, type ServerResponse }
 import { createServer as netServer, type AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { request } from 'undici';
-import type { AttemptOutcome, Backend } from '../../../proxy/balancer/types.ts';
+import type { AttemptOutcome } from '../../../proxy/balancer/types.ts';
 import type { ProxyTimeouts } from '../../../proxy/config/types.ts';
 import { UpstreamPool } from '../../../proxy/http1/pool.ts';
-import type { RequestContext } from '../../../proxy/pipeline/context.ts';
-import { forward } from '../../../proxy/pipeline/forward.ts';
-import type { SignedAttempt } from '../../../proxy/pipeline/sign.ts';
+import { forwardGet } from './forward-direct.ts';
 
 void test('time in the queue for a connection is not the node latency', async () => {
   // The backend answers /slow after 400 ms, anything else at once.
@@ -37,20 +35,7 @@ void test('time in the queue for a connection is not the node latency', async ()
   const timeouts = { clientIdleMs: 0, backendFirstByteMs: 5000, backendIdleMs: 5000 } as ProxyTimeouts;
   const outcomes = new Map<string, AttemptOutcome>();
   const proxy = httpServer((req: IncomingMessage, res: ServerResponse) => {
-    const ctx = {
-      id: req.url,
-      req,
-      res,
-      upstream: { method: 'GET', body: undefined, releaseBody: false },
-      bytesIn: 0,
-      bytesOut: 0,
-      outcome: 'ok',
-      closeConnection: false,
-    } as unknown as RequestContext;
-    const signed: SignedAttempt = { path: req.url!, headers: ['host', 'b'] };
-    void forward(ctx, { dispatcher: pool } as unknown as Backend, signed, timeouts).then((r) =>
-      outcomes.set(req.url!, r.outcome),
-    );
+    void forwardGet(req, res, pool, req.url!, timeouts).then((r) => outcomes.set(req.url!, r.outcome));
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   after(() => {

@@ -8,12 +8,9 @@ import assert from 'node:assert/strict';
 import { createServer as httpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, createServer as netServer, type AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
-import type { Backend } from '../../../proxy/balancer/types.ts';
 import type { ProxyTimeouts } from '../../../proxy/config/types.ts';
 import { UpstreamPool } from '../../../proxy/http1/pool.ts';
-import type { RequestContext } from '../../../proxy/pipeline/context.ts';
-import { forward } from '../../../proxy/pipeline/forward.ts';
-import type { SignedAttempt } from '../../../proxy/pipeline/sign.ts';
+import { forwardGet } from './forward-direct.ts';
 
 const closers: (() => void)[] = [];
 after(() => closers.forEach((c) => c()));
@@ -51,18 +48,7 @@ for (const clientIdleMs of [0, 300]) {
         res.write('x');
         return;
       }
-      const ctx = {
-        id: 'r2',
-        req,
-        res,
-        upstream: { method: 'GET', body: undefined, releaseBody: false },
-        bytesIn: 0,
-        bytesOut: 0,
-        outcome: 'ok',
-        closeConnection: false,
-      } as unknown as RequestContext;
-      const signed: SignedAttempt = { path: '/small', headers: ['host', 'b'] };
-      forwarded = forward(ctx, { dispatcher: pool } as unknown as Backend, signed, timeouts);
+      forwarded = forwardGet(req, res, pool, '/small', timeouts);
     });
     const proxyPort = await listen(proxy);
     closers.push(() => {
