@@ -6,82 +6,40 @@
  * is not replayed: it would fail).
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { after, test } from 'node:test';
-import { UpstreamPool } from '../../../proxy/http1/pool.ts';
+import { test } from 'node:test';
+import { makePool, record, request, response, startRawServer } from './raw-server.ts';
 
-void test('an exchange released late: its connection is not reused past the idle limit', async () => {
-  let connections = 0;
-  const backend = createServer((s) => {
-    connections++;
-    let buf = '';
-    let idle: NodeJS.Timeout | undefined;
-    s.on('data', (d: Buffer) => {
-      clearTimeout(idle);
-      buf += d.toString('latin1');
-      if (buf.startsWith('GET') && buf.includes('\r\n\r\n')) {
-        buf = '';
-        s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello');
-        idle = setTimeout(() => s.end(), 500); // the backend's own idle timeout
-      } else if (buf.startsWith('PUT') && buf.endsWith('\r\n\r\nabc')) {
-        buf = '';
-        s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-      }
-    });
-    s.on('error', () => undefined);
+void test('an exchange released late: its connection is not reused past the idle limit', async (t) => {
+  const srv = await startRawServer(t, (c, req) => {
+    c.socket.write(response(req.method === 'GET' ? 'hello' : ''));
+    if (req.method === 'GET') setTimeout(() => c.socket.end(), 500); // the backend's idle timeout
   });
-  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
-  after(() => backend.close());
-  const pool = new UpstreamPool(`http://127.0.0.1:${(backend.address() as AddressInfo).port}`, {
-    connections: 1,
-    keepAliveTimeoutMs: 300,
-    maxConnectionAgeMs: 0,
-    connectTimeoutMs: 2000,
-  });
-  after(() => void pool.destroy());
+  const pool = makePool(t, srv.origin, { connections: 1, keepAliveTimeoutMs: 300 });
   const got = new Promise<void>((resolve, reject) =>
-    pool.dispatch(
-      {
-        method: 'GET',
-        path: '/a',
-        headers: ['host', 'x'],
-        body: null,
-        headersTimeout: 5000,
-        bodyTimeout: 5000,
+    pool.dispatch(request({ path: '/a' }), {
+      onResponseStart: () => undefined,
+      onResponseData: (c) => {
+        c.pause(); // the client is slow to take the bytes
+        setTimeout(() => c.resume(), 700);
       },
-      {
-        onResponseStart: () => undefined,
-        onResponseData: (c) => {
-          c.pause(); // the client is slow to take the bytes
-          setTimeout(() => c.resume(), 700);
-        },
-        onResponseEnd: () => resolve(),
-        onResponseError: (_c, e) => reject(e),
-      },
-    ),
+      onResponseEnd: () => resolve(),
+      onResponseError: (_c, e) => reject(e),
+    }),
   );
   await new Promise((r) => setTimeout(r, 50));
-  const put = new Promise<number | string>((resolve) => {
-    let status = 0;
-    pool.dispatch(
-      {
-        method: 'PUT',
-        path: '/b',
-        headers: ['host', 'x', 'content-length', '3'],
-        body: Readable.from([Buffer.from('abc')]),
-        headersTimeout: 5000,
-        bodyTimeout: 5000,
-      },
-      {
-        onResponseStart: (_c, st) => void (status = st),
-        onResponseData: () => undefined,
-        onResponseEnd: () => resolve(status),
-        onResponseError: (_c, e: Error & { code?: string }) => resolve(e.code ?? 'error'),
-      },
-    );
-  });
+  const put = record(
+    pool,
+    request({
+      method: 'PUT',
+      path: '/b',
+      headers: ['host', 'x', 'content-length', '3'],
+      body: Readable.from([Buffer.from('abc')]),
+    }),
+  );
   await got;
-  assert.equal(await put, 200);
-  assert.equal(connections, 2, 'the upload went out on a new connection');
+  await put.done;
+  assert.equal(put.error?.code, undefined, String(put.error));
+  assert.equal(put.status, 200);
+  assert.equal(srv.conns.length, 2, 'the upload went out on a new connection');
 });

@@ -68,6 +68,19 @@ void describe('UpstreamPool: responses', () => {
     assert.equal(srv.conns.length, 1);
   });
 
+  void test('an interim 100 Continue, then a 3 KB head, in 97-byte pieces (the head buffer grows)', async (t) => {
+    const bytes = Buffer.concat([
+      Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'),
+      response('hello', ['x-amz-request-id: R1', 'x-amz-meta-long: ' + 'v'.repeat(3000)]),
+    ]);
+    const srv = await startRawServer(t, (c) => void writeSlowly(c.socket, bytes, 97));
+    const pool = makePool(t, srv.origin);
+    const r = await upstreamRequest(pool, { path: '/pieces' });
+    assert.equal(r.statusCode, 200);
+    assert.equal(r.headers['x-amz-meta-long'], 'v'.repeat(3000));
+    assert.equal(r.body.toString(), 'hello');
+  });
+
   void test('a response head split right inside its final CRLFCRLF', async (t) => {
     const bytes = response('split');
     const headEnd = bytes.indexOf('\r\n\r\n');

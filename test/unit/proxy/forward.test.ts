@@ -775,8 +775,11 @@ void describe('Connection and pipelining at the edges', () => {
   });
 });
 
-void test('repeated identical Content-Length from the backend goes to the client as one line', async (t: TestContext) => {
-  // A raw backend: node:http will not write the repeat.
+/**
+ * A proxy in front of a raw backend whose answer to each request head is `answer(head)` as written
+ * (node:http will not write repeated or forbidden headers); stopped after the test.
+ */
+async function rawBackendStack(t: TestContext, answer: (head: string) => string): Promise<FakeStack> {
   const raw = createNetServer((s) => {
     let buf = '';
     s.on('data', (d: Buffer) => {
@@ -784,19 +787,25 @@ void test('repeated identical Content-Length from the backend goes to the client
       while (buf.includes('\r\n\r\n')) {
         const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
         buf = buf.slice(head.length + 4);
-        // Two lines for k0, one line listing it twice for k1.
-        const repeat = head.includes('/k1 ')
-          ? 'Content-Length: 5, 5'
-          : 'Content-Length: 5\r\nContent-Length: 5';
-        s.write(`HTTP/1.1 200 OK\r\n${repeat}\r\nx-amz-request-id: R1\r\n\r\nhello`);
+        s.write(answer(head));
       }
     });
+    s.on('error', () => undefined);
   });
   await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
   const stack = await startFake({}, `http://127.0.0.1:${(raw.address() as AddressInfo).port}`);
   t.after(async () => {
     await stack.stop();
     raw.close();
+  });
+  return stack;
+}
+
+void test('repeated identical Content-Length from the backend goes to the client as one line', async (t: TestContext) => {
+  // Two lines for k0, one line listing it twice for k1.
+  const stack = await rawBackendStack(t, (head) => {
+    const repeat = head.includes('/k1 ') ? 'Content-Length: 5, 5' : 'Content-Length: 5\r\nContent-Length: 5';
+    return `HTTP/1.1 200 OK\r\n${repeat}\r\nx-amz-request-id: R1\r\n\r\nhello`;
   });
   for (let i = 0; i < 2; i++) {
     const r = await request(`${stack.proxy.url}/fake-bucket/k${i}`);
@@ -812,32 +821,16 @@ void test('repeated identical Content-Length from the backend goes to the client
 });
 
 void test("what a backend's head carries that is not the client's: headers its Connection names, a 204's Content-Length, differing lengths on a HEAD", async (t: TestContext) => {
-  const raw = createNetServer((s) => {
-    let buf = '';
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      while (buf.includes('\r\n\r\n')) {
-        const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
-        buf = buf.slice(head.length + 4);
-        if (head.includes('/named '))
-          s.write(
-            'HTTP/1.1 200 OK\r\nConnection: X-Backend-Secret, Content-Length, ETag, x-amz-request-id\r\n' +
-              'X-Backend-Secret: s3cr3t\r\nETag: "e1"\r\nx-amz-request-id: R9\r\nContent-Length: 2\r\n\r\nok',
-          );
-        else if (head.includes('/nocontent '))
-          s.write('HTTP/1.1 204 No Content\r\nContent-Length: 10\r\nx-amz-request-id: R2\r\n\r\n');
-        else if (head.startsWith('HEAD '))
-          s.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n');
-        else s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'); // health checks
-      }
-    });
-    s.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
-  const stack = await startFake({}, `http://127.0.0.1:${(raw.address() as AddressInfo).port}`);
-  t.after(async () => {
-    await stack.stop();
-    raw.close();
+  const stack = await rawBackendStack(t, (head) => {
+    if (head.includes('/named '))
+      return (
+        'HTTP/1.1 200 OK\r\nConnection: X-Backend-Secret, Content-Length, ETag, x-amz-request-id\r\n' +
+        'X-Backend-Secret: s3cr3t\r\nETag: "e1"\r\nx-amz-request-id: R9\r\nContent-Length: 2\r\n\r\nok'
+      );
+    if (head.includes('/nocontent '))
+      return 'HTTP/1.1 204 No Content\r\nContent-Length: 10\r\nx-amz-request-id: R2\r\n\r\n';
+    if (head.startsWith('HEAD ')) return 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n';
+    return 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'; // health checks
   });
   const exchange = async (line: string): Promise<string> => {
     const sock = await open(stack.proxy.url);
