@@ -43,6 +43,30 @@ export interface GrantIndex {
 export const RESERVED_BUCKETS: ReadonlySet<string> = new Set(['minio']);
 
 /**
+ * The store's software as far as its own API paths go: `provider`, else AWS when every endpoint
+ * is AWS's (virtual addressing's usual home), else unknown — treated as Ceph (fail closed).
+ */
+function routesCephApis(store: StoreSpec): boolean {
+  const provider = store.provider ?? (store.endpoints.every((e) => isAwsEndpoint(e.url)) ? 'aws' : 'other');
+  return provider === 'ceph' || provider === 'other';
+}
+
+/** Ceph RGW's own API roots (admin API, Swift, auth), which it routes by path prefix. */
+const CEPH_API_ROOTS = ['admin', 'swift', 'auth'];
+
+/**
+ * Bucket names a grant on `store` may not name: with path-style addressing the bucket is the
+ * path's first segment, which MinIO (`/minio/…`: admin, KMS, health) and Ceph RGW (`/admin/…`,
+ * `/swift/…`, `/auth/…`) route to their own APIs, signed with the store's credentials. MinIO's
+ * name always; Ceph's on Ceph stores and stores of unknown kind. With virtual addressing the
+ * same names are refused as a key's first segment instead ({@link reservedKeyRoots}).
+ */
+export function reservedBucketNames(store: StoreSpec): ReadonlySet<string> {
+  if (store.addressing === 'virtual' || !routesCephApis(store)) return RESERVED_BUCKETS;
+  return new Set([...RESERVED_BUCKETS, ...CEPH_API_ROOTS]);
+}
+
+/**
  * With virtual addressing the bucket goes in the Host header and the key is the whole path the
  * backend sees, so a key's first segment sits where path-style puts the bucket — and a backend
  * that routes its own APIs by path prefix, whatever the Host, would take `/minio/admin/v3/…`
@@ -53,10 +77,7 @@ export const RESERVED_BUCKETS: ReadonlySet<string> = new Set(['minio']);
  */
 function reservedKeyRoots(store: StoreSpec): ReadonlySet<string> | undefined {
   if (store.addressing !== 'virtual') return undefined;
-  // Unset: AWS when every endpoint is AWS's (virtual addressing's usual home), else unknown.
-  const provider = store.provider ?? (store.endpoints.every((e) => isAwsEndpoint(e.url)) ? 'aws' : 'other');
-  const ceph = provider === 'ceph' || provider === 'other';
-  return new Set(ceph ? [...RESERVED_BUCKETS, 'admin', 'swift', 'auth'] : RESERVED_BUCKETS);
+  return new Set(routesCephApis(store) ? [...RESERVED_BUCKETS, ...CEPH_API_ROOTS] : RESERVED_BUCKETS);
 }
 
 function isAwsEndpoint(url: string): boolean {
@@ -71,7 +92,8 @@ function isAwsEndpoint(url: string): boolean {
 /**
  * Indexes a validated document. Throws {@link PolicyValidationError} naming the grant when one
  * bucket is granted on two stores (a pod's requests name a bucket, not a store, so that policy
- * could not be enforced unambiguously) or a grant names a reserved bucket.
+ * could not be enforced unambiguously) or a grant names a bucket its store reserves
+ * ({@link reservedBucketNames}).
  */
 export function buildIndex(doc: PodPolicyDocument): GrantIndex {
   const all: IndexedGrant[] = [];
@@ -79,7 +101,8 @@ export function buildIndex(doc: PodPolicyDocument): GrantIndex {
   const storeByBucket = new Map<string, string>();
   doc.grants.forEach((grant, i) => {
     const field = `grants[${i}]`;
-    if (RESERVED_BUCKETS.has(grant.bucket))
+    const store = doc.stores.find((s) => s.name === grant.store);
+    if ((store ? reservedBucketNames(store) : RESERVED_BUCKETS).has(grant.bucket))
       throw new PolicyValidationError(`${field}.bucket`, `${grant.bucket} is reserved by the backend`);
     const other = storeByBucket.get(grant.bucket);
     if (other !== undefined && other !== grant.store) {

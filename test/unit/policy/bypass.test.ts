@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAuthorizer } from '../../../proxy/policy/index.ts';
 import type { Decision } from '../../../proxy/policy/index.ts';
+import type { PodPolicyDocument } from '../../../proxy/config/types.ts';
 import { parseTarget } from '../../../proxy/s3/target.ts';
 import { canonicalTarget, encodeObjectPath } from '../../../proxy/policy/target.ts';
 import { VHOST, policy, run } from './helpers.ts';
@@ -482,6 +483,29 @@ void describe('virtually addressed stores: keys where a backend routes its own A
     allowed(run(minio, 'GET', '/data/minio-backup/x'));
     // Path-style: the backend sees /data/minio/…, an object of bucket data.
     allowed(run(pathStyle, 'GET', '/data/minio/admin/v3/info'));
+  });
+});
+
+/**
+ * Path-style, the bucket is the first path segment: Ceph RGW routes `/admin/…` (users, keys,
+ * usage), `/swift/…` and `/auth/…` to its own APIs, so a grant on a bucket of that name would
+ * reach them signed with the store's credentials. The policy cannot name them there.
+ */
+void describe('path-style stores: bucket names a backend routes to its own API', () => {
+  const onStore = (bucket: string, provider: 'minio' | 'ceph' | undefined): PodPolicyDocument => {
+    const base = policy([{ store: 's1', bucket, access: ['read'], source: 'ba' }]);
+    return { ...base, stores: base.stores.map((s) => (s.name === 's1' ? { ...s, provider } : s)) };
+  };
+  void test('Ceph and unknown stores refuse grants on admin, swift and auth', () => {
+    for (const bucket of ['admin', 'swift', 'auth']) {
+      for (const provider of ['ceph', undefined] as const) {
+        assert.throws(() => createAuthorizer(onStore(bucket, provider)), /grants\[0\]\.bucket: .*reserved/);
+      }
+    }
+  });
+  void test('MinIO stores keep them as ordinary buckets; minio is refused everywhere', () => {
+    assert.equal(run(createAuthorizer(onStore('admin', 'minio')), 'GET', '/admin/metadata/user').allow, true);
+    assert.throws(() => createAuthorizer(onStore('minio', 'minio')), /reserved/);
   });
 });
 
