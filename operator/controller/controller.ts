@@ -250,9 +250,11 @@ export class Controller {
     for (const v of ['add', 'update', 'delete'] as const) {
       this.stores.on(v, onStore);
       this.accesses.on(v, (b) => {
+        // Every BucketAccess of the namespace: another's grant may now conflict with one of
+        // theirs, or no longer (status.ts GrantRefused).
         const ns = b.metadata?.namespace ?? '';
         this.enqueue(`ba:${ns}/${b.metadata?.name}`);
-        this.enqueueNamespace(ns, false);
+        this.enqueueNamespace(ns, true);
       });
       this.pods.on(v, (p) => this.onPod(p, v === 'delete'));
       this.podSecrets.on(v, (s) => {

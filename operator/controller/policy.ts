@@ -5,6 +5,7 @@
  * no grant (an explicit empty policy, never a missing one).
  */
 import type { Grant, PodPolicyDocument, StoreSpec } from '../../proxy/config/types.ts';
+import { buildIndex, reservedBucketNames } from '../../proxy/policy/engine.ts';
 import { credentialsKey } from '../contract.ts';
 import { selectorMatches } from '../kube/selectors.ts';
 import type { BucketAccess, ObjectStore, Pod } from './types.ts';
@@ -74,19 +75,55 @@ export interface PodPolicyInput {
   zone?: string;
 }
 
+/** A grant left out of a pod's policy, because the sidecar could not enforce it. */
+export interface RefusedGrant {
+  /** `ns/name` of the BucketAccess that holds it. */
+  source: string;
+  bucket: string;
+  /** Why, for the BucketAccess's status. */
+  message: string;
+}
+
 /** The effective policy and the BucketAccesses that contributed to it. */
 export interface PodPolicyResult {
   document: PodPolicyDocument;
   /** `ns/name` of every BucketAccess selecting the pod (contributing or not). */
   selectedBy: string[];
+  /** Grants left out; the rest of the document is enforceable (see {@link computePodPolicy}). */
+  refused: RefusedGrant[];
 }
 
-/** See the module comment. Deterministic: BucketAccesses by name, stores by name. */
+/**
+ * Why the sidecar would refuse `bucket` on `store` given the grants so far, if it would: a
+ * bucket the store's backend routes to its own API (proxy/policy/engine.ts reservedBucketNames),
+ * or one already granted on another store (a request names a bucket, not a store). The sidecar
+ * refuses a whole policy holding such a grant and keeps its previous one — so the grant is
+ * left out here instead, and a revocation elsewhere in the policy still reaches the pod.
+ */
+export function refusal(
+  bucket: string,
+  store: StoreSpec,
+  storeOfBucket: ReadonlyMap<string, string>,
+): string | undefined {
+  if (reservedBucketNames(store).has(bucket))
+    return `bucket ${bucket} is reserved by the backend of ObjectStore ${store.name}`;
+  const other = storeOfBucket.get(bucket);
+  if (other !== undefined && other !== store.name)
+    return `bucket ${bucket} is already granted on ObjectStore ${other} to the same pod`;
+  return undefined;
+}
+
+/**
+ * See the module comment. Deterministic: BucketAccesses by name, stores by name; of two grants
+ * of one bucket on two stores, the first BucketAccess by name keeps it.
+ */
 export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
   const ns = input.pod.metadata?.namespace ?? '';
   const grants: Grant[] = [];
   const storeNames = new Set<string>();
   const selectedBy: string[] = [];
+  const refused: RefusedGrant[] = [];
+  const storeOfBucket = new Map<string, string>();
   const sorted = [...input.bucketAccesses].sort((a, b) =>
     (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
   );
@@ -99,8 +136,15 @@ export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
     const store = input.stores.get(storeName);
     if (!store || !storeAllowsNamespace(store, input.namespaceLabels) || !input.storeUsable(storeName))
       continue;
-    storeNames.add(storeName);
+    const spec = toStoreSpec(storeName, store);
     for (const g of ba.spec.grants ?? []) {
+      const why = refusal(g.bucket, spec, storeOfBucket);
+      if (why !== undefined) {
+        refused.push({ source, bucket: g.bucket, message: why });
+        continue;
+      }
+      storeOfBucket.set(g.bucket, storeName);
+      storeNames.add(storeName);
       const grant: Grant = { store: storeName, bucket: g.bucket, access: [...g.access], source };
       if (g.prefixes && g.prefixes.length > 0) grant.prefixes = [...g.prefixes];
       if (g.bucketConfig && g.bucketConfig.length > 0) grant.bucketConfig = [...g.bucketConfig];
@@ -112,5 +156,14 @@ export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
   const document: PodPolicyDocument = input.zone
     ? { version: 1, zone: input.zone, stores, grants }
     : { version: 1, stores, grants };
-  return { document, selectedBy };
+  try {
+    buildIndex(document); // what the sidecar checks on load (proxy/policy/engine.ts)
+  } catch (err) {
+    // A rule the checks above do not know yet: no grant at all rather than a document the
+    // sidecar refuses, which would leave it enforcing the last one it accepted.
+    const message = `the sidecar would refuse the pod's policy: ${(err as Error).message}`;
+    for (const g of grants) refused.push({ source: g.source ?? '', bucket: g.bucket, message });
+    return { document: { ...document, stores: [], grants: [] }, selectedBy, refused };
+  }
+  return { document, selectedBy, refused };
 }

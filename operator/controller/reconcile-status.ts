@@ -4,16 +4,20 @@
  */
 import { IDENTITY_LABEL } from '../contract.ts';
 import { type KubeClient, isStatus, resourcePath } from '../kube/client.ts';
-import { bucketAccessSelectsPod } from './policy.ts';
+import {
+  bucketAccessSelectsPod,
+  computePodPolicy,
+  refusal,
+  toStoreSpec,
+  type RefusedGrant,
+} from './policy.ts';
 import { bucketAccessReadiness, nextStatus, objectStoreReadiness, sameStatus } from './status.ts';
 import type { StsFailure } from './sts-failures.ts';
-import { GROUP, VERSION } from './types.ts';
+import { GROUP, VERSION, type BucketAccess, type Pod } from './types.ts';
 import { carriesSidecar, isFinished, type World } from './world.ts';
 
-/** Number of injected pods in the BucketAccess's namespace it selects. */
-export function countMatchedPods(world: World, ns: string, name: string): number {
-  const ba = world.caches.accesses.get(name, ns);
-  if (!ba) return 0;
+/** The injected pods in the BucketAccess's namespace it selects. */
+function matchedPods(world: World, ns: string, ba: BucketAccess): Pod[] {
   return world.caches.pods
     .list(ns)
     .filter(
@@ -22,7 +26,58 @@ export function countMatchedPods(world: World, ns: string, name: string): number
         !isFinished(p) &&
         carriesSidecar(p) &&
         bucketAccessSelectsPod(ba, p),
-    ).length;
+    );
+}
+
+/** Number of injected pods in the BucketAccess's namespace it selects. */
+export function countMatchedPods(world: World, ns: string, name: string): number {
+  const ba = world.caches.accesses.get(name, ns);
+  return ba ? matchedPods(world, ns, ba).length : 0;
+}
+
+/**
+ * A grant of `ba` its pods' policies leave out (operator/controller/policy.ts), as computed for
+ * them: the first one found. A bucket its store reserves, whatever the pods; a bucket granted
+ * on two stores where a pod is selected by both BucketAccesses and the other comes first —
+ * looked for only when another BucketAccess of the namespace grants one of these buckets on
+ * another store.
+ */
+export function refusedGrantOf(
+  world: World,
+  ns: string,
+  ba: BucketAccess,
+  pods: readonly Pod[],
+): RefusedGrant | undefined {
+  const source = `${ns}/${ba.metadata?.name ?? ''}`;
+  const accesses = world.caches.accesses.list(ns);
+  const buckets = new Set(ba.spec.grants.map((g) => g.bucket));
+  const contested = accesses.some(
+    (o) =>
+      o !== ba &&
+      o.spec.storeRef !== ba.spec.storeRef &&
+      (o.spec.grants ?? []).some((g) => buckets.has(g.bucket)),
+  );
+  const stores = world.storeMap();
+  const store = stores.get(ba.spec.storeRef);
+  if (store) {
+    const spec = toStoreSpec(ba.spec.storeRef, store);
+    for (const g of ba.spec.grants) {
+      const message = refusal(g.bucket, spec, new Map());
+      if (message !== undefined) return { source, bucket: g.bucket, message };
+    }
+  }
+  if (!contested) return undefined;
+  for (const pod of pods) {
+    const found = computePodPolicy({
+      pod,
+      namespaceLabels: world.namespaceLabels(ns),
+      bucketAccesses: accesses,
+      stores,
+      storeUsable: () => true,
+    }).refused.find((r) => r.source === source);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 async function patchStatus(client: KubeClient, path: string, status: unknown): Promise<void> {
@@ -52,7 +107,8 @@ export async function reconcileBucketAccessStatus(
   if (!ba || ba.metadata?.deletionTimestamp) return;
   const store = world.caches.stores.get(ba.spec.storeRef);
   const creds = store ? world.storeCredentials(store) : undefined;
-  const matched = countMatchedPods(world, ns, name);
+  const pods = matchedPods(world, ns, ba);
+  const matched = pods.length;
   const ready = bucketAccessReadiness(
     ba,
     store,
@@ -60,6 +116,7 @@ export async function reconcileBucketAccessStatus(
     creds,
     matched,
     stsFailure(ba.spec.storeRef, ns),
+    refusedGrantOf(world, ns, ba, pods),
   );
   const status = nextStatus(ba.status, ba.metadata?.generation, ready, now, matched);
   if (sameStatus(ba.status, status)) return;

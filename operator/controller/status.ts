@@ -4,7 +4,7 @@
  */
 import { setCondition, type Condition } from '../kube/conditions.ts';
 import type { CredentialsLookup } from './credentials.ts';
-import { storeAllowsNamespace } from './policy.ts';
+import { storeAllowsNamespace, type RefusedGrant } from './policy.ts';
 import type { StsFailure } from './sts-failures.ts';
 import type { BucketAccess, ObjectStore, SluiceStatus } from './types.ts';
 
@@ -21,6 +21,11 @@ export const Reasons = {
   CredentialsPending: 'CredentialsPending',
   /** An `sts` store's AssumeRole failed for at least one pod on its last attempt. */
   StsFailed: 'StsFailed',
+  /**
+   * A grant the sidecar cannot enforce (a bucket its store reserves, or one another BucketAccess
+   * grants the same pod on another store): left out of the pods' policies.
+   */
+  GrantRefused: 'GrantRefused',
 } as const;
 
 /** A Ready condition without its transition time. */
@@ -75,6 +80,7 @@ export function bucketAccessReadiness(
   creds: CredentialsLookup | undefined,
   matchedPods: number,
   sts?: StsFailure,
+  refused?: RefusedGrant,
 ): Readiness {
   const ref = ba.spec.storeRef;
   const ns = ba.metadata?.namespace ?? '';
@@ -101,6 +107,14 @@ export function bucketAccessReadiness(
       status: 'False',
       reason: Reasons.StsFailed,
       message: `ObjectStore ${ref}: ${stsFailureText(sts)}`,
+    };
+  }
+  if (refused) {
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: Reasons.GrantRefused,
+      message: `the grant on bucket ${refused.bucket} is left out of its pods' policies: ${refused.message}`,
     };
   }
   return {

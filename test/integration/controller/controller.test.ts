@@ -72,7 +72,7 @@ void before(async () => {
     'restricted',
     storeSpec('main-keys', { matchLabels: { 'storage-tier': 'gold' } }),
   );
-  for (const ns of ['team-a', 'team-b', 'team-c']) await createNamespace(env.admin, ns);
+  for (const ns of ['team-a', 'team-b', 'team-c', 'team-d']) await createNamespace(env.admin, ns);
   const identity = env.cp.kubeconfigFor('sluice-operator-test');
   ({ controller } = newController(identity.kubeConfig));
   await controller.start();
@@ -473,5 +473,70 @@ void describe('per-pod Secrets', () => {
     // The pods in team-c get no grant on a store without credentials.
     const d = await policyOf('team-c', 'id-shared');
     assert.ok(!d?.grants.some((g) => g.store === 'nokeys'));
+  });
+
+  /**
+   * The sidecar refuses a whole policy holding a grant it cannot enforce and keeps its last one;
+   * such grants are left out instead (so revocations elsewhere still reach it) and reported.
+   */
+  void test('grants the sidecar cannot enforce are left out of the pod policy and reported: GrantRefused', async () => {
+    await createStore(env.admin, 'rgw', { ...storeSpec('main-keys'), provider: 'ceph' });
+    const accessPath = (name: string): string =>
+      `/apis/sluice.dev/v1alpha1/namespaces/team-d/bucketaccesses/${name}`;
+    await createAccess(env.admin, 'team-d', 'a-first', {
+      storeRef: 'main',
+      podSelector: {},
+      grants: [
+        { bucket: 'shared', access: ['read'] },
+        { bucket: 'own', access: ['read'] },
+      ],
+    });
+    await createAccess(env.admin, 'team-d', 'b-second', {
+      storeRef: 'rgw',
+      podSelector: {},
+      grants: [
+        { bucket: 'shared', access: ['write'] },
+        { bucket: 'logs', access: ['read'] },
+      ],
+    });
+    // Path-style on Ceph, bucket "admin" is the path of RGW's admin API.
+    await createAccess(env.admin, 'team-d', 'c-admin', {
+      storeRef: 'rgw',
+      podSelector: {},
+      grants: [{ bucket: 'admin', access: ['read'] }],
+    });
+    await createPod(env.admin, { ns: 'team-d', name: 'worker', identity: 'id-d' });
+    const doc = await eventually('policy with three grants', async () => {
+      const d = await policyOf('team-d', 'id-d');
+      return d && d.grants.length === 3 ? d : undefined;
+    });
+    assert.deepEqual(
+      doc.grants.map((g) => `${g.store}/${g.bucket}:${g.access.join(',')}`),
+      ['main/shared:read', 'main/own:read', 'rgw/logs:read'],
+    );
+    const refused = async (name: string): Promise<string> =>
+      eventually(`${name} GrantRefused`, async () => {
+        const c = (await env.admin.get<BucketAccess>(accessPath(name))).status?.conditions?.[0];
+        return c?.reason === 'GrantRefused' && c.status === 'False' ? c.message : undefined;
+      });
+    assert.match(await refused('b-second'), /bucket shared .*already granted on ObjectStore main/);
+    assert.match(await refused('c-admin'), /bucket admin is reserved by the backend of ObjectStore rgw/);
+    const first = await eventually('a-first Ready', async () => {
+      const c = (await env.admin.get<BucketAccess>(accessPath('a-first'))).status?.conditions?.[0];
+      return c?.reason === 'Ready' ? c : undefined;
+    });
+    assert.equal(first.status, 'True');
+    // The first goes: the second's grant of the bucket reaches the pod, and its status clears.
+    await env.admin.delete(accessPath('a-first'));
+    await eventually('shared on rgw', async () =>
+      (await policyOf('team-d', 'id-d'))?.grants.some((g) => g.store === 'rgw' && g.bucket === 'shared')
+        ? true
+        : undefined,
+    );
+    await eventually('b-second Ready', async () =>
+      (await env.admin.get<BucketAccess>(accessPath('b-second'))).status?.conditions?.[0]?.status === 'True'
+        ? true
+        : undefined,
+    );
   });
 });

@@ -116,6 +116,7 @@ void test('BucketAccess: S3 bucket name rules', async () => {
   assert.match(await rejected(ba('dots', 'a..b')), /bucket must not contain two adjacent periods/);
   assert.match(await rejected(ba('ip', '192.168.1.1')), /bucket must not be formatted as an IP address/);
   assert.match(await rejected(ba('xn', 'xn--bucket')), /must not start with 'xn--'/);
+  assert.match(await rejected(ba('reserved', 'minio')), /bucket must not be 'minio'/);
   await ba('fine', 'my.bucket-1');
 });
 

@@ -6,6 +6,7 @@ import {
   storeAllowsNamespace,
 } from '../../../operator/controller/policy.ts';
 import { selectorMatches } from '../../../operator/kube/selectors.ts';
+import { createAuthorizer } from '../../../proxy/policy/index.ts';
 import type { BucketAccess, ObjectStore, Pod } from '../../../operator/controller/types.ts';
 
 const store = (name: string, allowed: ObjectStore['spec']['allowedNamespaces'] = {}): ObjectStore => ({
@@ -159,7 +160,7 @@ void describe('computePodPolicy', () => {
 
   void test('stores not admitting the namespace, missing stores and unusable credentials contribute nothing', () => {
     const accesses = [
-      ba('gold', { storeRef: 's2', podSelector: {} }),
+      ba('gold', { storeRef: 's2', podSelector: {}, grants: [{ bucket: 'g', access: ['read'] }] }),
       ba('missing', { storeRef: 'nope', podSelector: {} }),
       ba('plain', { podSelector: {} }),
     ];
@@ -191,5 +192,79 @@ void describe('computePodPolicy', () => {
     const dying = ba('dying', { podSelector: {} });
     dying.metadata = { ...dying.metadata, deletionTimestamp: '2024-01-01T00:00:00Z' };
     assert.deepEqual(computePodPolicy(input({ bucketAccesses: [dying] })).document.grants, []);
+  });
+});
+
+/**
+ * The sidecar refuses a policy holding a grant it cannot enforce, and keeps its previous one
+ * (proxy/policy/reload.ts): such grants are left out, the rest of the document stays.
+ */
+void describe('grants the sidecar could not enforce', () => {
+  const p = pod({});
+  void test('one bucket on two stores: the first BucketAccess by name keeps it', () => {
+    const twoStores = new Map([...stores, ['s3', store('s3')]]);
+    const r = computePodPolicy({
+      pod: p,
+      namespaceLabels: {},
+      bucketAccesses: [
+        ba('b-second', {
+          storeRef: 's3',
+          podSelector: {},
+          grants: [
+            { bucket: 'b', access: ['write'] },
+            { bucket: 'c', access: ['read'] },
+          ],
+        }),
+        ba('a-first', { podSelector: {} }),
+      ],
+      stores: twoStores,
+      storeUsable: () => true,
+    });
+    assert.deepEqual(
+      r.document.grants.map((g) => `${g.store}/${g.bucket}`),
+      ['s1/b', 's3/c'],
+    );
+    assert.deepEqual(r.refused, [
+      {
+        source: 'ns/b-second',
+        bucket: 'b',
+        message: 'bucket b is already granted on ObjectStore s1 to the same pod',
+      },
+    ]);
+    assert.doesNotThrow(() => createAuthorizer(r.document));
+  });
+  void test('a bucket the store reserves is left out, and a store left with no grant is not listed', () => {
+    const ceph = new Map([
+      ['s1', { ...store('s1'), spec: { ...store('s1').spec, provider: 'ceph' as const } }],
+    ]);
+    const r = computePodPolicy({
+      pod: p,
+      namespaceLabels: {},
+      bucketAccesses: [ba('x', { podSelector: {}, grants: [{ bucket: 'admin', access: ['read'] }] })],
+      stores: ceph,
+      storeUsable: () => true,
+    });
+    assert.deepEqual(r.document, { version: 1, stores: [], grants: [] });
+    assert.match(r.refused[0]?.message ?? '', /bucket admin is reserved by the backend of ObjectStore s1/);
+    const minio = computePodPolicy({
+      pod: p,
+      namespaceLabels: {},
+      bucketAccesses: [
+        ba('x', {
+          podSelector: {},
+          grants: [
+            { bucket: 'minio', access: ['read'] },
+            { bucket: 'ok', access: ['read'] },
+          ],
+        }),
+      ],
+      stores,
+      storeUsable: () => true,
+    });
+    assert.deepEqual(
+      minio.document.grants.map((g) => g.bucket),
+      ['ok'],
+    );
+    assert.equal(minio.refused.length, 1);
   });
 });

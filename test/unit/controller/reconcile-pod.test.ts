@@ -48,10 +48,11 @@ function storeOf(name: string, mode: 'static' | 'sts' = 'static') {
   };
 }
 
+/** A grant on bucket bkt-<store>: one bucket on two stores would be a conflict (policy.ts refusal). */
 function accessOf(name: string, store: string) {
   return {
     metadata: { name, namespace: 'ns' },
-    spec: { storeRef: store, podSelector: {}, grants: [{ bucket: 'bkt', access: ['read'] }] },
+    spec: { storeRef: store, podSelector: {}, grants: [{ bucket: `bkt-${store}`, access: ['read'] }] },
   };
 }
 
