@@ -41,6 +41,13 @@ export const Errors = {
     'The specified bucket is not valid.',
   ),
   BadRequest: spec('BadRequest', 400, 'downstream', false, 'Malformed HTTP request.'),
+  ExpectationFailed: spec(
+    'ExpectationFailed',
+    417,
+    'downstream',
+    false,
+    'The request carries an expectation the proxy cannot meet.',
+  ),
   RequestHeaderSectionTooLarge: spec(
     'RequestHeaderSectionTooLarge',
     400,
@@ -125,9 +132,16 @@ const XML_ESCAPES: Record<string, string> = {
   "'": '&apos;',
 };
 
-/** Escapes text for an XML element body. */
+// eslint-disable-next-line no-control-regex
+const XML_UNSAFE = /[&<>"'\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g;
+
+/**
+ * Escapes text for an XML element body. Characters XML 1.0 cannot carry at all, even as
+ * references (C0 controls but tab and line ends, U+FFFE, U+FFFF — a key may hold them), are
+ * percent-encoded as in a URI: a raw one makes every XML parser refuse the whole error document.
+ */
 export function xmlEscape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => XML_ESCAPES[c] ?? c);
+  return s.replace(XML_UNSAFE, (c) => XML_ESCAPES[c] ?? encodeURIComponent(c));
 }
 
 /** Renders the S3 XML error document. `resource` is the request path (never the query string). */

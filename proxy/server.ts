@@ -111,11 +111,11 @@ function listen(server: Server, host: string, port: number): Promise<string> {
 }
 
 /** Writes an S3 XML error straight to a socket whose HTTP parsing failed. */
-function rejectSocket(socket: Socket, spec: ErrorSpec): void {
+function rejectSocket(socket: Socket, spec: ErrorSpec, detail?: string): void {
   const id = nextRequestId();
-  const body = renderS3Error(new ProxyError(spec), id, '/');
+  const body = renderS3Error(new ProxyError(spec, detail), id, '/');
   socket.end(
-    `HTTP/1.1 ${spec.status} ${spec.status === 400 ? 'Bad Request' : 'Error'}\r\n` +
+    `HTTP/1.1 ${spec.status} ${http.STATUS_CODES[spec.status] ?? 'Error'}\r\n` +
       `Content-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `x-amz-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`,
   );
@@ -132,15 +132,15 @@ const rejecting = new WeakSet<Socket>();
  * bytes were bad (a broken chunk in its body), it will never complete: it is answered now — the
  * error if its response has not started, else the connection closes.
  */
-function rejectInOrder(socket: Socket, spec: ErrorSpec): void {
+function rejectInOrder(socket: Socket, spec: ErrorSpec, detail?: string): void {
   if (rejecting.has(socket)) return;
   rejecting.add(socket);
   const next = (): void => {
     const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (current == null || current.writableFinished) return rejectSocket(socket, spec);
+    if (current == null || current.writableFinished) return rejectSocket(socket, spec, detail);
     if (!current.req.complete) {
       if (current.headersSent) socket.destroy();
-      else rejectSocket(socket, spec);
+      else rejectSocket(socket, spec, detail);
       return;
     }
     // Its request is whole; its response still goes out. The next pipelined response, if any,
@@ -297,6 +297,9 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     requestTimeout: 0,
     keepAliveTimeout: config.timeouts.keepAliveIdleMs,
     connectionsCheckingInterval: Math.min(1000, config.timeouts.requestHeaderTimeoutMs || 1000),
+    // Node answers a missing Host with a bare 400 of its own: the parse phase refuses it with
+    // an S3 error instead (proxy/pipeline/parse.ts).
+    requireHostHeader: false,
   });
   server.on('connection', (socket: Socket) => {
     const st: ConnState = {
@@ -321,6 +324,14 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   });
   server.on('request', (req, res) => track(req, res, false));
   server.on('checkContinue', (req, res) => track(req, res, true));
+  // An Expect other than 100-continue: Node would answer a bare 417; the parse phase refuses it.
+  server.on('checkExpectation', (req, res) => track(req, res, false));
+  // CONNECT: with no listener Node drops the connection without a word.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    metrics.errors.inc({ code: Errors.NotImplemented.code, source: Errors.NotImplemented.source });
+    log.warn({ method: req.method, s3Code: Errors.NotImplemented.code }, 'rejected a CONNECT request');
+    rejectInOrder(socket, Errors.NotImplemented, 'Method CONNECT is not supported.');
+  });
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     if (!socket.writable || err.code === 'ECONNRESET' || err.code === 'EPIPE') {
       socket.destroy();

@@ -17,6 +17,14 @@ export function parsePhase(ctx: RequestContext, virtualHostDomains: readonly str
   const { req } = ctx;
   if (!METHODS.has(req.method ?? ''))
     throw new ProxyError(Errors.NotImplemented, `Method ${req.method} is not supported.`);
+  if (req.headers.host === undefined && req.httpVersion !== '1.0')
+    throw new ProxyError(Errors.BadRequest, 'An HTTP/1.1 request must carry a Host header.');
+  const expect = req.headers.expect;
+  if (expect !== undefined && expect.toLowerCase() !== '100-continue')
+    throw new ProxyError(
+      Errors.ExpectationFailed,
+      `Expect: ${expect} is not supported; only 100-continue is.`,
+    );
   const target = parseTarget(req.url ?? '/', req.headers.host, virtualHostDomains);
   ctx.clientAuth = clientAuthKind(req.headers.authorization, target.query);
   stripPresignParams(target.query);

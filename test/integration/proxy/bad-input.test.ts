@@ -80,6 +80,46 @@ void describe('malformed HTTP', () => {
     assert.equal(r.status, 501);
     assert.equal(s3Code(r.body), 'NotImplemented');
   });
+  // Node answers these three itself unless told otherwise: a bare 400, a bare 417, a closed
+  // connection — no S3 error, no request id.
+  void test('CONNECT → 501 NotImplemented XML with a request id', async () => {
+    const r = await rawRequest(s.proxy.url, 'CONNECT store:443 HTTP/1.1\r\nHost: store:443\r\n\r\n');
+    assert.equal(r.status, 501);
+    assert.equal(s3Code(r.body), 'NotImplemented');
+    assert.match(r.body, /CONNECT is not supported/);
+    assert.match(r.head, /x-amz-request-id: [0-9A-F]{16}/);
+    await stillServes();
+  });
+  void test('HTTP/1.1 without Host → 400 BadRequest XML; HTTP/1.0 without Host is served', async () => {
+    const r = await rawRequest(s.proxy.url, `GET /${B}?list-type=2 HTTP/1.1\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 400);
+    assert.equal(s3Code(r.body), 'BadRequest');
+    assert.match(r.body, /must carry a Host header/);
+    assert.match(r.head, /x-amz-request-id: [0-9A-F]{16}/);
+    const old = await rawRequest(s.proxy.url, `GET /${B}?list-type=2 HTTP/1.0\r\n\r\n`);
+    assert.equal(old.status, 200);
+  });
+  void test('an Expect other than 100-continue → 417 ExpectationFailed XML, nothing stored', async () => {
+    const r = await rawRequest(
+      s.proxy.url,
+      `PUT /${B}/expect-foo HTTP/1.1\r\nHost: x\r\nExpect: foo\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc`,
+    );
+    assert.equal(r.status, 417);
+    assert.equal(s3Code(r.body), 'ExpectationFailed');
+    assert.match(r.head, /x-amz-request-id: [0-9A-F]{16}/);
+    assert.ok(await absent('expect-foo'));
+    await stillServes();
+  });
+  void test('a key with a character XML cannot carry: the error document still parses', async () => {
+    const r = await rawRequest(
+      s.proxy.url,
+      `GET /no-grant-bucket/a%01b%EF%BF%BE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(r.status, 403);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(r.body, /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/);
+    assert.match(r.body, /<Resource>\/no-grant-bucket\/a%01b%EF%BF%BE<\/Resource>/);
+  });
 });
 
 void describe('targets that cannot be represented unambiguously', () => {

@@ -46,7 +46,7 @@ export function readAll(s: Socket, waitMs = 10_000, untilText?: string): Promise
 
 /** Parses the last final response in `text`. */
 export function parseResponse(text: string): RawResponse {
-  const finals = text.split(/(?=HTTP\/1\.1 )/).filter((p) => !p.startsWith('HTTP/1.1 100'));
+  const finals = text.split(/(?=HTTP\/1\.1 \d{3} )/).filter((p) => !p.startsWith('HTTP/1.1 100'));
   const last = finals[finals.length - 1] ?? '';
   const [head = '', body = ''] = last.split('\r\n\r\n', 2);
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body, text };
