@@ -533,6 +533,11 @@ function meetsRequires(query: URLSearchParams, requires: IndexedRule['requires']
   return true;
 }
 
+/** A Content-Type MinIO may read as multipart/form-data (see its use in {@link classify}). */
+function isFormUploadType(contentType: string): boolean {
+  return /multipart\/form-data/i.test(contentType) || /[^\t\x20-\x7e]/.test(contentType);
+}
+
 /**
  * Classifies one request. Pure; never throws. It runs on every request, so the common case (no
  * query, no extra need) allocates only the result.
@@ -574,8 +579,11 @@ export function classify(input: ClassifyInput): Classification {
     };
   }
   // A browser form upload (POST Object) names its key in the body, which the policy does not read;
-  // MinIO takes any multipart/form-data POST for one, whatever the query says (`?delete`).
-  if (method === 'POST' && /^\s*multipart\/form-data/i.test(headers['content-type'] ?? '')) {
+  // MinIO takes any multipart/form-data POST for one, whatever the query says (`?delete`). It
+  // reads the media type with Go's mime.ParseMediaType, which trims Unicode spaces: a value
+  // mentioning it anywhere, or holding a byte beyond ASCII (Node reads header bytes as Latin-1,
+  // so "\xC2\xA0multipart/form-data" starts with "Â" here and with a space there), is refused.
+  if (method === 'POST' && isFormUploadType(headers['content-type'] ?? '')) {
     return unknownOperation('browser form uploads (POST with multipart/form-data) are not passed on');
   }
   const hasCopySource = headers['x-amz-copy-source'] !== undefined;

@@ -405,6 +405,15 @@ void describe('store extension headers (MinIO acts on them beyond what the polic
       run(admin, 'POST', '/data', { 'content-type': ' Multipart/Form-Data; boundary=a' }),
       'unknown-operation',
     );
+    // A UTF-8 no-break space as Node reads it (Latin-1): Go's mime.ParseMediaType trims it.
+    denied(
+      run(admin, 'POST', '/data?delete', { 'content-type': '\u00c2\u00a0multipart/form-data; boundary=X' }),
+      'unknown-operation',
+    );
+    denied(
+      run(admin, 'POST', '/data?delete', { 'content-type': 'text/x;a=multipart/form-data' }),
+      'unknown-operation',
+    );
   });
   void test('without them the same requests are allowed; S3 request headers and user metadata pass', () => {
     assert.ok(run(admin, 'DELETE', '/data', {}).allow);
