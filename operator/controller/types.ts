@@ -31,6 +31,7 @@ export interface ObjectStoreSpec {
     healthCheck?: Partial<HealthCheckSpec>;
     outlier?: Partial<OutlierSpec>;
     dnsRefreshMs?: number;
+    dnsAddressRetentionMs?: number;
   };
   credentials: {
     secretRef: { namespace: string; name: string };

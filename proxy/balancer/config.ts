@@ -51,6 +51,11 @@ export interface BalancerOptions {
   };
   /** Re-resolve hostnames this often; undefined = follow the DNS TTL (clamped). */
   dnsRefreshMs: number | undefined;
+  /**
+   * An address keeps its backend this long after it last appeared in a DNS answer (0: only the
+   * latest answer's addresses are backends). See pool.ts #sync.
+   */
+  dnsAddressRetentionMs: number;
   connection: ConnectionOptions;
   retry: RetryOptions;
 }
@@ -87,6 +92,10 @@ const DEFAULTS: BalancerOptions = {
     failurePenaltyMs: 1_000,
   },
   dnsRefreshMs: undefined,
+  // As the AWS CRT's host resolver keeps an address for 30 s after its last answer: a DNS that
+  // answers with a few of the nodes at a time (S3: 8 of many; round-robin DNS: often one) still
+  // spreads the load over every node seen lately, not over the latest answer's few.
+  dnsAddressRetentionMs: 30_000,
   connection: {
     connections: 128,
     maxConnectionAgeMs: 60_000,
@@ -115,6 +124,7 @@ export function resolveBalancerOptions(store: StoreSpec, defaults: BalancerDefau
     outlier: { ...DEFAULTS.outlier, ...defaults.outlier, ...b.outlier },
     ewma: { ...DEFAULTS.ewma, ...defaults.ewma },
     dnsRefreshMs: b.dnsRefreshMs,
+    dnsAddressRetentionMs: b.dnsAddressRetentionMs ?? DEFAULTS.dnsAddressRetentionMs,
     connection: { ...DEFAULTS.connection, ...defaults.connection },
     retry: { ...DEFAULTS.retry, ...defaults.retry },
   };
@@ -158,6 +168,8 @@ function validate(store: string, o: BalancerOptions): void {
   if (!(o.ewma.peakSensitivity > 0 && o.ewma.peakSensitivity <= 1))
     fail('ewma.peakSensitivity must be in (0, 1]');
   if (o.dnsRefreshMs !== undefined) positive(o.dnsRefreshMs, 'dnsRefreshMs');
+  if (!(Number.isFinite(o.dnsAddressRetentionMs) && o.dnsAddressRetentionMs >= 0))
+    fail(`dnsAddressRetentionMs must be >= 0, got ${o.dnsAddressRetentionMs}`);
   if (o.connection.connections !== null) count(o.connection.connections, 'connection.connections');
   positive(o.connection.maxConnectionAgeMs, 'connection.maxConnectionAgeMs');
   positive(o.connection.keepAliveTimeoutMs, 'connection.keepAliveTimeoutMs');

@@ -61,6 +61,13 @@ export interface PoolDeps {
   seedAddresses?: ReadonlyMap<string, readonly ResolvedAddress[]>;
 }
 
+/**
+ * At most this many backends per endpoint from addresses kept after they left the DNS answers
+ * (dnsAddressRetentionMs); the latest answer's own are always kept, however many. S3's DNS names
+ * hundreds of addresses over a minute, eight at a time.
+ */
+export const MAX_RETAINED_ADDRESSES = 64;
+
 /** Backends with a request body larger than this and no upload time give no latency sample. */
 const LARGE_BODY_BYTES = 1 << 20;
 
@@ -83,6 +90,8 @@ export class StorePool implements BackendPool {
   /** {@link backends}, kept between changes of #byEndpoint: every pick reads it. */
   #live: readonly BackendNode[] | undefined;
   readonly #draining = new Set<BackendNode>();
+  /** When each live backend's address was last in a DNS answer (clock ms): see #sync. */
+  readonly #seenAt = new Map<BackendNode, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #panic = false;
   #closed = false;
@@ -411,19 +420,36 @@ export class StorePool implements BackendPool {
     await this.#probeAll();
   }
 
-  /** Makes the endpoint's backends match `addresses`: new ones join pending, gone ones drain. */
+  /**
+   * Makes the endpoint's backends the answer's `addresses` plus those seen in an answer within
+   * dnsAddressRetentionMs (at most {@link MAX_RETAINED_ADDRESSES} of those, the latest seen):
+   * new ones join pending, older ones drain. A DNS that rotates a few addresses per answer
+   * would otherwise move all traffic to each answer's few, and throw away every node's latency
+   * history, ejection and connections at each refresh. A node gone for good is still found
+   * out by health checks and outlier ejection meanwhile.
+   */
   #sync(ep: ParsedEndpoint, addresses: readonly ResolvedAddress[]): void {
     // An answer for an endpoint removed meanwhile (or a drained pool) changes nothing.
     if (this.#closed || addresses.length === 0 || !this.#endpoints.includes(ep)) return;
     if (this.#drained !== undefined) return;
     const current = this.#byEndpoint.get(ep.url) ?? new Map<string, BackendNode>();
     this.#byEndpoint.set(ep.url, current);
+    const now = this.clock.now();
     const wanted = new Set(addresses.map((a) => a.address));
-    for (const [address, b] of current) {
-      if (wanted.has(address)) continue;
-      current.delete(address);
+    const retained: BackendNode[] = [];
+    const remove = (b: BackendNode): void => {
+      current.delete(b.address);
       this.#live = undefined; // each change, before the observers below can read the list
       this.#drainBackend(b);
+    };
+    for (const [address, b] of current) {
+      if (wanted.has(address)) this.#seenAt.set(b, now);
+      else if (now - (this.#seenAt.get(b) ?? now) < this.options.dnsAddressRetentionMs) retained.push(b);
+      else remove(b);
+    }
+    if (retained.length > MAX_RETAINED_ADDRESSES) {
+      retained.sort((a, b) => (this.#seenAt.get(a) ?? 0) - (this.#seenAt.get(b) ?? 0));
+      for (const b of retained.slice(0, retained.length - MAX_RETAINED_ADDRESSES)) remove(b);
     }
     const added: BackendNode[] = [];
     for (const addr of addresses) {
@@ -431,6 +457,7 @@ export class StorePool implements BackendPool {
       const b = new BackendNode(this.store, ep, addr, this.options, this.clock);
       if (this.#prober === false) forceHealthy(b);
       current.set(addr.address, b);
+      this.#seenAt.set(b, now);
       added.push(b);
       this.#live = undefined;
       this.#observer.backendAdded?.(this, b);
@@ -455,6 +482,7 @@ export class StorePool implements BackendPool {
    * idle both ways), so a stuck one still ends.
    */
   #drainBackend(b: BackendNode): void {
+    this.#seenAt.delete(b);
     b.draining = true;
     b.refreshState(this.clock.now());
     this.#draining.add(b);

@@ -193,11 +193,13 @@ function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
  */
 function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balancing']> {
   const o = obj(v, path);
-  noUnknownKeys(o, ['algorithm', 'dnsRefreshMs', 'healthCheck', 'outlier'], path);
+  noUnknownKeys(o, ['algorithm', 'dnsRefreshMs', 'dnsAddressRetentionMs', 'healthCheck', 'outlier'], path);
   const out: NonNullable<StoreSpec['balancing']> = {};
   if (o.algorithm !== undefined) out.algorithm = oneOf(o.algorithm, at(path, 'algorithm'), ALGORITHMS);
   if (o.dnsRefreshMs !== undefined)
     out.dnsRefreshMs = msBetween(o.dnsRefreshMs, at(path, 'dnsRefreshMs'), 1000);
+  if (o.dnsAddressRetentionMs !== undefined)
+    out.dnsAddressRetentionMs = msBetween(o.dnsAddressRetentionMs, at(path, 'dnsAddressRetentionMs'), 0);
   if (o.healthCheck !== undefined) {
     const hp = at(path, 'healthCheck');
     const h = obj(o.healthCheck, hp);

@@ -96,9 +96,9 @@ export interface StoreSpec {
   /**
    * The store's software, where its S3 dialect matters: `minio` checks signatures folding every
    * Unicode space in header values (Go's strings.Fields), so the proxy signs them that way for it.
-   * Unset: SigV4 as AWS defines it (ASCII spaces only). With virtual addressing it also decides
-   * which first key segments are refused as the backend's own API paths (policy/engine.ts
-   * reservedKeyRoots).
+   * Unset: SigV4 as AWS defines it (ASCII spaces only). It also decides which bucket names
+   * (path-style) or first key segments (virtual) are refused as the backend's own API paths
+   * (policy/engine.ts reservedBucketNames, reservedKeyRoots).
    */
   provider?: StoreProvider;
   credentials: CredentialsRef;
@@ -108,6 +108,8 @@ export interface StoreSpec {
     outlier?: Partial<OutlierSpec>;
     /** Re-resolve hostname endpoints this often (ms). */
     dnsRefreshMs?: number;
+    /** Keep an address this long after its last DNS answer (ms; 0 = the latest answer only). */
+    dnsAddressRetentionMs?: number;
   };
 }
 

@@ -36,6 +36,7 @@ void describe('balancer options', () => {
       { outlier: { maxEjectionPercent: 120 } },
       { algorithm: 'random' as never },
       { dnsRefreshMs: -1 },
+      { dnsAddressRetentionMs: -1 },
       { healthCheck: { path: '/a b' } },
       { outlier: { maxEjectionMs: Number.NaN } as never },
     ];

@@ -49,6 +49,8 @@ void test('backends that leave with a DNS change take their series along; live o
           region: 'r',
           addressing: 'path',
           credentials: { file: '/x' },
+          // Each answer replaces the last (no addresses kept from earlier answers).
+          balancing: { dnsAddressRetentionMs: 0 },
         },
       ],
       grants: [],

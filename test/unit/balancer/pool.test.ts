@@ -5,7 +5,12 @@ import type { BackendNode } from '../../../proxy/balancer/backend.ts';
 import { resolveBalancerOptions } from '../../../proxy/balancer/config.ts';
 import type { HostResolver, ResolvedAddress } from '../../../proxy/balancer/discovery.ts';
 import { createPools } from '../../../proxy/balancer/index.ts';
-import { latencySample, StorePool, type PoolDeps } from '../../../proxy/balancer/pool.ts';
+import {
+  latencySample,
+  MAX_RETAINED_ADDRESSES,
+  StorePool,
+  type PoolDeps,
+} from '../../../proxy/balancer/pool.ts';
 import { ManualClock, seededRandom } from '../../../proxy/balancer/random.ts';
 
 // Pool logic without I/O: probes come from a table the test controls, and no attempt is ever
@@ -48,6 +53,11 @@ function makePool(spec: StoreSpec, up: Map<string, boolean>, deps: PoolDeps = {}
   });
   pools.push(pool);
   return { pool, clock };
+}
+
+/** The store with dnsAddressRetentionMs 0: a backend leaves with its address's last answer. */
+function onlyLatestAnswer(spec: StoreSpec): StoreSpec {
+  return { ...spec, balancing: { ...spec.balancing, dnsAddressRetentionMs: 0 } };
 }
 
 function picks(pool: StorePool, n: number): Map<string, number> {
@@ -434,7 +444,9 @@ void describe('discovery', () => {
       { address: '10.0.0.1', family: 4 },
       { address: '10.0.0.2', family: 4 },
     ]);
-    const { pool } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    const { pool } = makePool(onlyLatestAnswer(store('s', [{ url: 'http://m:9000' }])), new Map(), {
+      resolver,
+    });
     await pool.ready();
     await pool.checkNow();
     const old = pool.backends()[0]!;
@@ -462,7 +474,9 @@ void describe('discovery', () => {
   void test('a backend that left DNS keeps its long transfer: no drain deadline cuts it', async (t) => {
     const resolver = new TableResolver();
     resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
-    const { pool } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    const { pool } = makePool(onlyLatestAnswer(store('s', [{ url: 'http://m:9000' }])), new Map(), {
+      resolver,
+    });
     await pool.ready();
     await pool.checkNow();
     const old = pool.backends()[0]!;
@@ -474,6 +488,63 @@ void describe('discovery', () => {
     assert.equal(old.dispatcher.closed, false, 'the transfer was cut');
     pool.finish(old, { status: 200, headersMs: 1 });
     assert.equal(old.dispatcher.closed, true);
+  });
+
+  void test('a DNS that rotates its answers: every address seen within the retention is a backend', async () => {
+    const resolver = new TableResolver();
+    const answer = (n: number): void => {
+      resolver.answers.set('m', [{ address: `10.0.0.${n}`, family: 4 }]);
+    };
+    answer(1);
+    const { pool, clock } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    const first = pool.backends()[0]!;
+    for (const n of [2, 3, 1]) {
+      clock.advance(10_000);
+      answer(n);
+      await pool.resolveNow();
+    }
+    assert.deepEqual(
+      pool.backends().map((b) => b.address),
+      ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+    );
+    assert.equal(pool.backends()[0], first, 'an address seen again keeps its backend (latency, connections)');
+    // 10.0.0.2 was last seen 20 s ago, 10.0.0.3 10 s ago: 15 s on, only 10.0.0.2 is past 30 s.
+    clock.advance(15_000);
+    answer(1);
+    await pool.resolveNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.address),
+      ['10.0.0.1', '10.0.0.3'],
+    );
+  });
+
+  void test('addresses kept after they left the answers are bounded; the answer itself is not', async () => {
+    const resolver = new TableResolver();
+    const answer = (from: number, n: number): void => {
+      resolver.answers.set(
+        'm',
+        Array.from({ length: n }, (_, i) => ({
+          address: `10.1.${(from + i) >> 8}.${(from + i) & 255}`,
+          family: 4 as const,
+        })),
+      );
+    };
+    answer(0, 8);
+    const { pool, clock } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    for (let round = 1; round < 20; round++) {
+      clock.advance(100);
+      answer(round * 8, 8);
+      await pool.resolveNow();
+    }
+    assert.equal(pool.backends().length, 8 + MAX_RETAINED_ADDRESSES);
+    // The oldest went: the latest answer's 8 and the 64 seen last before them stay.
+    assert.ok(!pool.backends().some((b) => b.address === '10.1.0.0'));
+    assert.ok(pool.backends().some((b) => b.address === `10.1.0.${19 * 8 - 64}`));
+    answer(1000, 200);
+    await pool.resolveNow();
+    assert.equal(pool.backends().length, 200 + MAX_RETAINED_ADDRESSES);
   });
 
   void test('a failed resolution keeps the addresses already known', async () => {

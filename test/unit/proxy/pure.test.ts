@@ -463,6 +463,10 @@ void describe('config', () => {
       'stores[0].balancing.dnsRefreshMs',
     ],
     [
+      { ...base, stores: [{ ...base.stores[0], balancing: { dnsAddressRetentionMs: -1 } }] },
+      'stores[0].balancing.dnsAddressRetentionMs',
+    ],
+    [
       { ...base, grants: [{ store: 'm', bucket: 'bkt', access: ['read'], cache: { ttlSeconds: -5 } }] },
       'grants[0].cache.ttlSeconds',
     ],
