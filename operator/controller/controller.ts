@@ -66,6 +66,8 @@ export class Controller {
   private readonly stsFailures: StsFailures;
   /** Last identity and scheduling-relevant signature per pod UID (to requeue an old identity). */
   private readonly podSeen = new Map<string, { key: string; sig: string }>();
+  /** metadata.generation of each BucketAccess last seen (`ba:ns/name`): spec changes only. */
+  private readonly accessGenerations = new Map<string, number>();
   private resyncTimer: NodeJS.Timeout | undefined;
   private workersDone: Promise<void>[] = [];
   private running = false;
@@ -250,11 +252,17 @@ export class Controller {
     for (const v of ['add', 'update', 'delete'] as const) {
       this.stores.on(v, onStore);
       this.accesses.on(v, (b) => {
-        // Every BucketAccess of the namespace: another's grant may now conflict with one of
-        // theirs, or no longer (status.ts GrantRefused).
         const ns = b.metadata?.namespace ?? '';
-        this.enqueue(`ba:${ns}/${b.metadata?.name}`);
-        this.enqueueNamespace(ns, true);
+        const key = `ba:${ns}/${b.metadata?.name}`;
+        this.enqueue(key);
+        // A new spec (not our own status writes, which move no generation): every BucketAccess
+        // of the namespace, as its grants may now conflict with theirs, or no longer
+        // (status.ts GrantRefused).
+        const generation = v === 'delete' ? undefined : b.metadata?.generation;
+        const specChanged = v !== 'update' || this.accessGenerations.get(key) !== generation;
+        if (generation === undefined) this.accessGenerations.delete(key);
+        else this.accessGenerations.set(key, generation);
+        this.enqueueNamespace(ns, specChanged);
       });
       this.pods.on(v, (p) => this.onPod(p, v === 'delete'));
       this.podSecrets.on(v, (s) => {

@@ -94,9 +94,9 @@ export interface PodPolicyResult {
 }
 
 /**
- * Why the sidecar would refuse `bucket` on `store` given the grants so far, if it would: a
- * bucket the store's backend routes to its own API (proxy/policy/engine.ts reservedBucketNames),
- * or one already granted on another store (a request names a bucket, not a store). The sidecar
+ * Why the sidecar would refuse `bucket` on `store`, if it would: a bucket the store's backend
+ * routes to its own API (proxy/policy/engine.ts reservedBucketNames), or one granted the pod on
+ * another store (`storeOfBucket`; a request names a bucket, not a store). The sidecar
  * refuses a whole policy holding such a grant and keeps its previous one — so the grant is
  * left out here instead, and a revocation elsewhere in the policy still reaches the pod.
  */
@@ -114,8 +114,34 @@ export function refusal(
 }
 
 /**
- * See the module comment. Deterministic: BucketAccesses by name, stores by name; of two grants
- * of one bucket on two stores, the first BucketAccess by name keeps it.
+ * Which store each bucket is granted on, where BucketAccesses grant one bucket on two stores:
+ * the oldest BucketAccess's (then the first by name). A newer one cannot move a bucket the pods
+ * already use to another backend and credentials; it is refused instead.
+ */
+function bucketOwners(
+  contributing: readonly { ba: BucketAccess; spec: StoreSpec }[],
+): ReadonlyMap<string, string> {
+  const created = (ba: BucketAccess): string => {
+    const t = ba.metadata?.creationTimestamp;
+    return t instanceof Date ? t.toISOString() : (t ?? ''); // RFC 3339 in UTC: sorts as text
+  };
+  const byAge = [...contributing].sort(
+    (a, b) =>
+      created(a.ba).localeCompare(created(b.ba)) ||
+      (a.ba.metadata?.name ?? '').localeCompare(b.ba.metadata?.name ?? ''),
+  );
+  const owners = new Map<string, string>();
+  for (const { ba, spec } of byAge) {
+    const reserved = reservedBucketNames(spec);
+    for (const g of ba.spec.grants ?? [])
+      if (!owners.has(g.bucket) && !reserved.has(g.bucket)) owners.set(g.bucket, spec.name);
+  }
+  return owners;
+}
+
+/**
+ * See the module comment. Deterministic: BucketAccesses by name, stores by name; of grants of
+ * one bucket on two stores, the oldest BucketAccess's is kept ({@link bucketOwners}).
  */
 export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
   const ns = input.pod.metadata?.namespace ?? '';
@@ -123,7 +149,8 @@ export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
   const storeNames = new Set<string>();
   const selectedBy: string[] = [];
   const refused: RefusedGrant[] = [];
-  const storeOfBucket = new Map<string, string>();
+  // The BucketAccesses that contribute: selecting the pod, on a store that admits it and can be used.
+  const contributing: { ba: BucketAccess; source: string; spec: StoreSpec }[] = [];
   const sorted = [...input.bucketAccesses].sort((a, b) =>
     (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''),
   );
@@ -136,16 +163,18 @@ export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
     const store = input.stores.get(storeName);
     if (!store || !storeAllowsNamespace(store, input.namespaceLabels) || !input.storeUsable(storeName))
       continue;
-    const spec = toStoreSpec(storeName, store);
+    contributing.push({ ba, source, spec: toStoreSpec(storeName, store) });
+  }
+  const storeOfBucket = bucketOwners(contributing);
+  for (const { ba, source, spec } of contributing) {
     for (const g of ba.spec.grants ?? []) {
       const why = refusal(g.bucket, spec, storeOfBucket);
       if (why !== undefined) {
         refused.push({ source, bucket: g.bucket, message: why });
         continue;
       }
-      storeOfBucket.set(g.bucket, storeName);
-      storeNames.add(storeName);
-      const grant: Grant = { store: storeName, bucket: g.bucket, access: [...g.access], source };
+      storeNames.add(spec.name);
+      const grant: Grant = { store: spec.name, bucket: g.bucket, access: [...g.access], source };
       if (g.prefixes && g.prefixes.length > 0) grant.prefixes = [...g.prefixes];
       if (g.bucketConfig && g.bucketConfig.length > 0) grant.bucketConfig = [...g.bucketConfig];
       if (ba.spec.cache) grant.cache = { ...ba.spec.cache };

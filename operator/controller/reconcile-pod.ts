@@ -201,52 +201,61 @@ async function buildDesired(
   let stsError: Error | undefined;
   const stsFailed = new Map<string, string>();
   let requeueAfterMs: number | undefined;
-  for (const spec of document.stores) {
-    const store = stores.get(spec.name) as ObjectStore;
-    const found = lookup(spec.name);
-    if (!found?.ok) {
-      if (!pending.has(spec.name)) continue; // excluded by storeUsable already
-      const kept = keptWhilePending(spec.name, store, document, existing, oldState, now);
-      if (kept === undefined) dropped.add(spec.name);
-      else {
-        credentials.set(spec.name, kept.credentials);
-        if (kept.entry) stsState[spec.name] = kept.entry;
+  // Credentials for each store of the document. A store dropped below (its credentials could
+  // not be had) leaves the document; its grants out, a grant of the same bucket on another
+  // store, refused while the first stood (policy.ts bucketOwners), may come in with a store not
+  // seen yet: its credentials are fetched in another round.
+  const fetched = new Set<string>();
+  for (;;) {
+    const droppedBefore = dropped.size;
+    for (const spec of document.stores) {
+      if (fetched.has(spec.name)) continue;
+      fetched.add(spec.name);
+      const store = stores.get(spec.name) as ObjectStore;
+      const found = lookup(spec.name);
+      if (!found?.ok) {
+        if (!pending.has(spec.name)) continue; // excluded by storeUsable already
+        const kept = keptWhilePending(spec.name, store, document, existing, oldState, now);
+        if (kept === undefined) dropped.add(spec.name);
+        else {
+          credentials.set(spec.name, kept.credentials);
+          if (kept.entry) stsState[spec.name] = kept.entry;
+        }
+        continue;
       }
-      continue;
+      if ((store.spec.credentials.mode ?? 'static') === 'static') {
+        credentials.set(spec.name, found.credentials);
+        continue;
+      }
+      const sts = await stsCredentials(
+        deps,
+        spec.name,
+        store,
+        found.credentials,
+        document,
+        existing,
+        oldState,
+        now,
+      );
+      if (sts.failure !== undefined) stsFailed.set(spec.name, sts.failure);
+      if ('error' in sts) {
+        stsError ??= sts.error;
+        dropped.add(spec.name);
+        continue;
+      }
+      credentials.set(spec.name, sts.credentials);
+      stsState[spec.name] = sts.entry;
+      // A renewal that failed kept the old entry, already due: its retry is the queue's backoff
+      // (ReconcileResult.renewalFailed), or it would be every second.
+      if (sts.failure !== undefined) continue;
+      const due = renewAt(sts.entry, deps.sts.renewFraction) - now;
+      requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Infinity, due));
     }
-    if ((store.spec.credentials.mode ?? 'static') === 'static') {
-      credentials.set(spec.name, found.credentials);
-      continue;
-    }
-    const sts = await stsCredentials(
-      deps,
-      spec.name,
-      store,
-      found.credentials,
-      document,
-      existing,
-      oldState,
-      now,
-    );
-    if (sts.failure !== undefined) stsFailed.set(spec.name, sts.failure);
-    if ('error' in sts) {
-      stsError ??= sts.error;
-      dropped.add(spec.name);
-      continue;
-    }
-    credentials.set(spec.name, sts.credentials);
-    stsState[spec.name] = sts.entry;
-    // A renewal that failed kept the old entry, already due: its retry is the queue's backoff
-    // (ReconcileResult.renewalFailed), or it would be every second.
-    if (sts.failure !== undefined) continue;
-    const due = renewAt(sts.entry, deps.sts.renewFraction) - now;
-    requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Infinity, due));
-  }
-  if (dropped.size > 0) {
+    if (dropped.size === droppedBefore) break;
     // Deny rather than serve grants whose credentials could not be obtained.
     document = computePodPolicy(input).document;
-    for (const d of dropped) credentials.delete(d);
   }
+  for (const d of dropped) credentials.delete(d);
   const secret = desiredPodSecret({
     pod,
     identity,

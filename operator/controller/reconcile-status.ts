@@ -38,7 +38,7 @@ export function countMatchedPods(world: World, ns: string, name: string): number
 /**
  * A grant of `ba` its pods' policies leave out (operator/controller/policy.ts), as computed for
  * them: the first one found. A bucket its store reserves, whatever the pods; a bucket granted
- * on two stores where a pod is selected by both BucketAccesses and the other comes first —
+ * on two stores where a pod is selected by both BucketAccesses and the other is older —
  * looked for only when another BucketAccess of the namespace grants one of these buckets on
  * another store.
  */
@@ -47,6 +47,7 @@ export function refusedGrantOf(
   ns: string,
   ba: BucketAccess,
   pods: readonly Pod[],
+  storeUsable: (store: string) => boolean,
 ): RefusedGrant | undefined {
   const source = `${ns}/${ba.metadata?.name ?? ''}`;
   const accesses = world.caches.accesses.list(ns);
@@ -73,7 +74,7 @@ export function refusedGrantOf(
       namespaceLabels: world.namespaceLabels(ns),
       bucketAccesses: accesses,
       stores,
-      storeUsable: () => true,
+      storeUsable,
     }).refused.find((r) => r.source === source);
     if (found) return found;
   }
@@ -116,7 +117,13 @@ export async function reconcileBucketAccessStatus(
     creds,
     matched,
     stsFailure(ba.spec.storeRef, ns),
-    refusedGrantOf(world, ns, ba, pods),
+    refusedGrantOf(world, ns, ba, pods, (n) => {
+      // As the pods' reconcile sees it: a store without credentials, or whose AssumeRole fails,
+      // grants nothing, and the bucket may then be another store's.
+      const s = world.caches.stores.get(n);
+      if (!s || !world.storeCredentials(s).ok) return false;
+      return (s.spec.credentials.mode ?? 'static') !== 'sts' || !stsFailure(n, ns);
+    }),
   );
   const status = nextStatus(ba.status, ba.metadata?.generation, ready, now, matched);
   if (sameStatus(ba.status, status)) return;

@@ -233,6 +233,27 @@ void describe('grants the sidecar could not enforce', () => {
     ]);
     assert.doesNotThrow(() => createAuthorizer(r.document));
   });
+  void test('the older BucketAccess keeps the bucket, whatever the names: a newcomer cannot move it', () => {
+    const aged = (name: string, created: string, spec: Partial<BucketAccess['spec']>): BucketAccess => {
+      const b = ba(name, spec);
+      return { ...b, metadata: { ...b.metadata, creationTimestamp: created } };
+    };
+    const r = computePodPolicy({
+      pod: p,
+      namespaceLabels: {},
+      bucketAccesses: [
+        aged('z-in-use', '2026-01-01T00:00:00Z', { podSelector: {} }),
+        aged('a-newcomer', '2026-06-01T00:00:00Z', { storeRef: 's3', podSelector: {} }),
+      ],
+      stores: new Map([...stores, ['s3', store('s3')]]),
+      storeUsable: () => true,
+    });
+    assert.deepEqual(
+      r.document.grants.map((g) => `${g.store}/${g.bucket}`),
+      ['s1/b'],
+    );
+    assert.equal(r.refused[0]?.source, 'ns/a-newcomer');
+  });
   void test('a bucket the store reserves is left out, and a store left with no grant is not listed', () => {
     const ceph = new Map([
       ['s1', { ...store('s1'), spec: { ...store('s1').spec, provider: 'ceph' as const } }],

@@ -48,11 +48,11 @@ function storeOf(name: string, mode: 'static' | 'sts' = 'static') {
   };
 }
 
-/** A grant on bucket bkt-<store>: one bucket on two stores would be a conflict (policy.ts refusal). */
-function accessOf(name: string, store: string) {
+/** A grant on bucket bkt-<store> unless given: one bucket on two stores is a conflict (policy.ts refusal). */
+function accessOf(name: string, store: string, bucket = `bkt-${store}`) {
   return {
     metadata: { name, namespace: 'ns' },
-    spec: { storeRef: store, podSelector: {}, grants: [{ bucket: `bkt-${store}`, access: ['read'] }] },
+    spec: { storeRef: store, podSelector: {}, grants: [{ bucket, access: ['read'] }] },
   };
 }
 
@@ -190,4 +190,23 @@ void test('a store whose credential Secret is not listed yet keeps what the pod 
   accesses.splice(0, 1);
   await h.reconcile();
   assert.deepEqual(h.keys(), ['policy.json']);
+});
+
+// Both grant bucket shared: a-first's store wins it, so s2 is not in the first document. When
+// s1's AssumeRole fails, s1 leaves and b-second's grant comes in with s2, whose credentials
+// were never fetched: the Secret was not written at all, and revocations stalled with it.
+void test('a store dropped for its credentials hands its bucket to the other grant, with the credentials of that store', async () => {
+  const h = harness({
+    pods: [podOf('p', 'u1')],
+    stores: [storeOf('s1', 'sts'), storeOf('s2')],
+    accesses: [accessOf('a-first', 's1', 'shared'), accessOf('b-second', 's2', 'shared')],
+    assumeRole: () => Promise.reject(new Error('STS 403 AccessDenied')),
+  });
+  await h.reconcile().catch(() => undefined); // the STS failure is reported; the Secret is written
+  assert.deepEqual(h.keys(), ['policy.json', 's2.credentials.json']);
+  const doc = JSON.parse(h.file('policy.json')) as { grants: { store: string; bucket: string }[] };
+  assert.deepEqual(
+    doc.grants.map((g) => `${g.store}/${g.bucket}`),
+    ['s2/shared'],
+  );
 });
