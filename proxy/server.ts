@@ -328,6 +328,11 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
   server.on('checkExpectation', (req, res) => track(req, res, false));
   // CONNECT: with no listener Node drops the connection without a word.
   server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    // Node handed the socket over without its listeners: an error on it would be uncaught (and
+    // end the process), and a client that never closes its side would keep it open for good.
+    socket.on('error', () => socket.destroy());
+    socket.once('finish', () => socket.destroy());
+    setTimeout(() => socket.destroy(), 10_000).unref();
     metrics.errors.inc({ code: Errors.NotImplemented.code, source: Errors.NotImplemented.source });
     log.warn({ method: req.method, s3Code: Errors.NotImplemented.code }, 'rejected a CONNECT request');
     rejectInOrder(socket, Errors.NotImplemented, 'Method CONNECT is not supported.');

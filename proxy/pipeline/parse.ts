@@ -10,6 +10,8 @@ import type { RequestContext } from './context.ts';
 import { connectionNamedHeader } from './upstream.ts';
 
 const METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+/** How Node's http server recognises `Expect: 100-continue` (lib/_http_server.js). */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
 
 /** Fills ctx.target, ctx.clientAuth and ctx.payload. */
 export function parsePhase(ctx: RequestContext, virtualHostDomains: readonly string[]): void {
@@ -19,8 +21,10 @@ export function parsePhase(ctx: RequestContext, virtualHostDomains: readonly str
     throw new ProxyError(Errors.NotImplemented, `Method ${req.method} is not supported.`);
   if (req.headers.host === undefined && req.httpVersion !== '1.0')
     throw new ProxyError(Errors.BadRequest, 'An HTTP/1.1 request must carry a Host header.');
+  // Node's own rule for 100-continue (a list may hold it; HTTP/1.0 ignores Expect): the others
+  // reach us through 'checkExpectation' (proxy/server.ts).
   const expect = req.headers.expect;
-  if (expect !== undefined && expect.toLowerCase() !== '100-continue')
+  if (expect !== undefined && req.httpVersion !== '1.0' && !CONTINUE.test(expect))
     throw new ProxyError(
       Errors.ExpectationFailed,
       `Expect: ${expect} is not supported; only 100-continue is.`,

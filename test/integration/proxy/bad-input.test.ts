@@ -110,6 +110,29 @@ void describe('malformed HTTP', () => {
     assert.ok(await absent('expect-foo'));
     await stillServes();
   });
+  void test('Expect as Node reads it: 100-continue within a list is one; HTTP/1.0 ignores Expect', async () => {
+    const twice = await rawRequest(
+      s.proxy.url,
+      `PUT /${B}/expect-twice HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, 100-continue\r\n` +
+        'Content-Length: 3\r\nConnection: close\r\n\r\nabc',
+    );
+    assert.equal(twice.status, 200, twice.text);
+    const old = await rawRequest(
+      s.proxy.url,
+      `PUT /${B}/expect-old HTTP/1.0\r\nHost: x\r\nExpect: foo\r\nContent-Length: 3\r\n\r\nabc`,
+    );
+    assert.equal(old.status, 200, old.text);
+    assert.equal(await absent('expect-old'), false);
+  });
+  void test('a CONNECT whose client resets at once: the proxy keeps serving', async () => {
+    for (let i = 0; i < 5; i++) {
+      const c = await open(s.proxy.url);
+      c.write('CONNECT store:443 HTTP/1.1\r\nHost: store:443\r\n\r\n');
+      c.resetAndDestroy();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    await stillServes();
+  });
   void test('a key with a character XML cannot carry: the error document still parses', async () => {
     const r = await rawRequest(
       s.proxy.url,
