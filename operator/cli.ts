@@ -20,9 +20,18 @@ export interface RunningOperator {
   readonly healthPort: number;
   readonly metricsPort: number;
   readonly webhookPort: number;
+  /** /readyz answers 503 from now on: endpoints stop sending admissions before stop(). */
+  unready(): void;
   /** Stops the controller (releasing the Lease), the webhook and the HTTP servers. */
   stop(): Promise<void>;
 }
+
+/**
+ * How long a terminating operator keeps serving admissions after /readyz turned 503, while
+ * the Service's endpoints catch up: closed at once, the API server's calls still routed to it
+ * were refused, and with failurePolicy Fail so was every opted-in pod during each rollout.
+ */
+const SHUTDOWN_DELAY_MS = 5_000;
 
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -69,10 +78,13 @@ export async function startOperator(
       },
     });
 
-  // Ready once the webhook serves: a replica without a certificate must not get admissions.
+  // Ready once the webhook serves and knows the API server's version: a replica without a
+  // certificate must not get admissions, nor one that would inject legacy sidecars on a cluster
+  // that has native ones. Unready again once shutting down.
   let ready = false;
+  let webhook: WebhookServer | undefined;
   const health = createServer((req, res) => {
-    const ok = req.url === '/readyz' ? ready : true;
+    const ok = req.url === '/readyz' ? ready && webhook?.ready() === true : true;
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'starting\n');
   });
   const metricsServer = createServer((req, res) => {
@@ -88,9 +100,9 @@ export async function startOperator(
     throw err;
   });
 
-  let webhook: WebhookServer;
+  let started: WebhookServer;
   try {
-    webhook = await startWebhookServer({
+    started = await startWebhookServer({
       injector: config.webhook.injector,
       tls: webhookTls(config),
       kubeConfig,
@@ -104,6 +116,7 @@ export async function startOperator(
     await Promise.all([health, metricsServer].map((s) => new Promise((r) => s.close(r))));
     throw err;
   }
+  webhook = started;
   ready = true;
 
   let elector: LeaderElector | undefined;
@@ -140,11 +153,15 @@ export async function startOperator(
   return {
     healthPort,
     metricsPort,
-    webhookPort: webhook.port,
+    webhookPort: started.port,
+    unready() {
+      ready = false;
+    },
     async stop() {
+      ready = false;
       if (elector) await elector.stop();
       else await controller?.stop();
-      await webhook.close();
+      await started.close();
       await Promise.all([health, metricsServer].map((s) => new Promise((r) => s.close(r))));
     },
   };
@@ -224,11 +241,22 @@ export function registerOperatorCommand(program: Command): void {
       );
       await new Promise<void>((resolve) => {
         const onSignal = (sig: string): void => {
-          log.info({ sig }, 'shutting down');
+          log.info({ sig, delayMs: SHUTDOWN_DELAY_MS }, 'shutting down: unready, still serving meanwhile');
+          op.unready();
           resolve();
         };
         process.once('SIGTERM', onSignal);
         process.once('SIGINT', onSignal);
+      });
+      // A second signal ends the wait (Ctrl-C twice).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, SHUTDOWN_DELAY_MS);
+        const now = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        process.once('SIGTERM', now);
+        process.once('SIGINT', now);
       });
       await op.stop();
     });

@@ -75,6 +75,11 @@ export interface WebhookServer {
   readonly port: number;
   /** The certificate being served (its `ca` is what clients should trust). */
   certificate(): ServingCertificate;
+  /**
+   * A version detection has succeeded (or native sidecars were fixed by options): before it,
+   * every pod would get the legacy sidecar, for good.
+   */
+  ready(): boolean;
   /** Stops listening, drops keep-alive connections, stops timers and the certificate source
    * it created (a `source` passed in stays the caller's to close). */
   close(): Promise<void>;
@@ -193,6 +198,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     port,
     certificate: () => source.current(),
+    ready: () => detected,
     close: () =>
       (closing ??= (async () => {
         stopped = true;

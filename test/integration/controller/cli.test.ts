@@ -59,3 +59,10 @@ void test('the operator process serves /readyz, reconciles as leader, and export
   );
   assert.match(lease.spec.holderIdentity, /^operator-0_/);
 });
+
+// A terminating replica turns unready first and serves on while the endpoints catch up.
+void test('unready() turns /readyz to 503 while the webhook still serves', async () => {
+  op.unready();
+  assert.equal((await fetch(`http://127.0.0.1:${op.healthPort}/readyz`)).status, 503);
+  assert.equal((await fetch(`http://127.0.0.1:${op.healthPort}/healthz`)).status, 200);
+});

@@ -231,6 +231,7 @@ void describe('webhook server lifecycle', () => {
     });
     try {
       assert.equal((await call(server.port, bundle.caCert, 'GET', '/readyz')).status, 503);
+      assert.equal(server.ready(), false, "the operator's own /readyz (operator/cli.ts) asks this");
       const r = await call(
         server.port,
         bundle.caCert,
