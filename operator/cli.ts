@@ -82,7 +82,7 @@ export async function startOperator(
   // certificate must not get admissions, nor one that would inject legacy sidecars on a cluster
   // that has native ones. Unready again once shutting down.
   let ready = false;
-  let webhook: WebhookServer | undefined;
+  let webhook: WebhookServer | undefined = undefined; // set once it serves
   const health = createServer((req, res) => {
     const ok = req.url === '/readyz' ? ready && webhook?.ready() === true : true;
     res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'starting\n');
