@@ -109,13 +109,17 @@ serving Certificate, whose Secret's ca.crt is the given issuer's CA.
 {{- include "sluice.imageRef" (dict "image" .Values.image "root" .) }}
 {{- end }}
 
-{{/* The sidecar runs the operator's image unless sidecar.image.repository says otherwise. */}}
+{{/*
+The sidecar runs the operator's image; each of sidecar.image's repository and tag replaces
+the operator's own. The operator's digest applies only while none of them is set: it would pin
+another image than the one a sidecar tag names.
+*/}}
 {{- define "sluice.sidecarImage" -}}
-{{- if .Values.sidecar.image.repository }}
-{{- include "sluice.imageRef" (dict "image" .Values.sidecar.image "root" .) }}
-{{- else }}
-{{- include "sluice.image" . }}
-{{- end }}
+{{- $s := .Values.sidecar.image }}
+{{- $o := .Values.image }}
+{{- $own := or $s.repository $s.tag $s.digest }}
+{{- $img := dict "repository" (default $o.repository $s.repository) "tag" (default $o.tag $s.tag) "digest" (ternary $s.digest $o.digest (not (empty $own))) }}
+{{- include "sluice.imageRef" (dict "image" $img "root" .) }}
 {{- end }}
 
 {{/* Namespaces the webhook never sees: kube-system, the operator's own, and any configured. */}}

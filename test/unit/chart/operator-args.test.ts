@@ -154,6 +154,18 @@ void describe('the rendered `sluice operator` command line', () => {
     assert.equal(config.webhook.injector.hostNetwork, 'skip');
   });
 
+  void test("a sidecar tag alone replaces the operator image's tag, and its digest", () => {
+    const tagOnly = rendered('ops', { 'sidecar.image.tag': '0.1.1' }).config;
+    assert.equal(tagOnly.webhook.injector.image, 'ghcr.io/sluice-dev/sluice:0.1.1');
+    const pinned = rendered('ops', {
+      'image.digest': `sha256:${'a'.repeat(64)}`,
+      'sidecar.image.tag': '0.1.1',
+    }).config;
+    assert.equal(pinned.webhook.injector.image, 'ghcr.io/sluice-dev/sluice:0.1.1');
+    const same = rendered('ops', { 'image.digest': `sha256:${'a'.repeat(64)}` }).config;
+    assert.match(same.webhook.injector.image, /@sha256:a{64}$/);
+  });
+
   void test('single replica without leader election parses as such', () => {
     const { config } = rendered('ops', { 'operator.replicas': 1, 'operator.leaderElection.enabled': false });
     assert.equal(config.leaderElection.enabled, false);
