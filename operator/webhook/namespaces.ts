@@ -19,6 +19,23 @@ export interface CacheOptions {
   onLookup?: (result: 'hit' | 'miss' | 'error') => void;
 }
 
+/**
+ * The API server's answer to a webhook's own call, or a rejection after `ms`: the client's own
+ * limit is 300 s, and one stuck call (shared by every admission of its namespace) would hold
+ * every pod of the namespace past the API server's webhook timeout, refused, until it died.
+ * The call itself is left to finish; nothing waits for it.
+ */
+export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from the API server in ${ms} ms`)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** How long a webhook's own API call may take: well inside the chart's 10 s webhook timeout. */
+export const API_CALL_DEADLINE_MS = 4_000;
+
 /** Wraps `fetch` in the cache. Errors are not cached: the next admission retries. */
 export function cachedNamespaceLookup(
   fetch: NamespaceLabelLookup,
@@ -59,7 +76,7 @@ export function kubeNamespaceLookup(kubeConfig: KubeConfig): NamespaceLabelLooku
   const api = kubeConfig.makeApiClient(CoreV1Api);
   return async (name) => {
     try {
-      const ns = await api.readNamespace({ name });
+      const ns = await withDeadline(api.readNamespace({ name }), API_CALL_DEADLINE_MS, `namespace ${name}`);
       return ns.metadata?.labels ?? {};
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return undefined;
@@ -79,11 +96,11 @@ export type IdentityInUse = (namespace: string, identity: string) => Promise<boo
 export function kubeIdentityLookup(kubeConfig: KubeConfig): IdentityInUse {
   const api = kubeConfig.makeApiClient(CoreV1Api);
   return async (namespace, identity) => {
-    const pods = await api.listNamespacedPod({
-      namespace,
-      labelSelector: `${IDENTITY_LABEL}=${identity}`,
-      limit: 1,
-    });
+    const pods = await withDeadline(
+      api.listNamespacedPod({ namespace, labelSelector: `${IDENTITY_LABEL}=${identity}`, limit: 1 }),
+      API_CALL_DEADLINE_MS,
+      `pods of identity ${identity}`,
+    );
     return pods.items.length > 0;
   };
 }

@@ -4,6 +4,7 @@
  * older server the field is dropped and the "sidecar" becomes an init container that never
  * exits — the pod would never start — so anything unknown counts as *not* supported.
  */
+import { API_CALL_DEADLINE_MS, withDeadline } from './namespaces.ts';
 import { VersionApi } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 
@@ -31,5 +32,5 @@ export function supportsNativeSidecars(v: KubeVersion | string): boolean {
 /** Fetches /version (unauthenticated-readable on every cluster). */
 export function kubeVersionFetcher(kubeConfig: KubeConfig): () => Promise<KubeVersion> {
   const api = kubeConfig.makeApiClient(VersionApi);
-  return () => api.getCode();
+  return () => withDeadline(api.getCode(), API_CALL_DEADLINE_MS, 'version');
 }

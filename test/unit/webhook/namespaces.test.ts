@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cachedNamespaceLookup } from '../../../operator/webhook/namespaces.ts';
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  API_CALL_DEADLINE_MS,
+  cachedNamespaceLookup,
+  kubeNamespaceLookup,
+} from '../../../operator/webhook/namespaces.ts';
 
 void test('namespace lookups: cached for the TTL, shared while in flight, errors not cached', async () => {
   let now = 0;
@@ -29,4 +36,34 @@ void test('namespace lookups: cached for the TTL, shared while in flight, errors
   assert.deepEqual(await lookup('x'), { n: 'x' });
   assert.deepEqual(calls, ['x', 'gone', 'x', 'x']);
   assert.ok(events.includes('hit') && events.includes('miss') && events.includes('error'));
+});
+
+// The API client's own limit is 300 s: a webhook call stuck that long refused every pod of
+// the namespace. The deadline rejects in time; the cache does not keep the failure.
+void test('an API server that never answers: the lookup is rejected at its deadline', async () => {
+  const sockets: Socket[] = [];
+  const silent = createServer((c) => void sockets.push(c)); // accepts, reads, never answers
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: 'c',
+          skipTLSVerify: true,
+          server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        },
+      ],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const lookup = cachedNamespaceLookup(kubeNamespaceLookup(kc));
+    const started = performance.now();
+    await assert.rejects(lookup('apps'), /namespace apps: no answer from the API server in 4000 ms/);
+    assert.ok(performance.now() - started < API_CALL_DEADLINE_MS + 3_000);
+  } finally {
+    for (const c of sockets) c.destroy();
+    silent.close();
+  }
 });
