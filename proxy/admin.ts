@@ -38,12 +38,21 @@ export function defaultAdminRoutes(registry: Registry, ready: () => boolean): Ad
   return routes;
 }
 
+/** A peer in this network namespace: the pod's own containers, or `kubectl port-forward`. */
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && /^(127\.|::1$|::ffff:127\.)/.test(address);
+}
+
 /** An admin server over `routes` (not yet listening). */
 export function createAdminServer(routes: AdminRoutes): Server {
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const h = routes.get(path);
     if (!h) return sendText(res, 404, 'not found\n');
+    // The port is open to the pod network for probes and Prometheus; the debug routes (the
+    // store's nodes, zones, health, ejections) are nobody else's business there.
+    if (path.startsWith('/debug/') && !isLoopback(req.socket.remoteAddress))
+      return sendText(res, 403, 'debug routes answer on loopback only (kubectl port-forward)\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'method not allowed\n');
     Promise.resolve(h(req, res)).catch((err: unknown) => {
       if (!res.headersSent) sendText(res, 500, `${(err as Error).message}\n`);
