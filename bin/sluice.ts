@@ -19,7 +19,11 @@ const subcommands: Record<string, () => Promise<Register>> = {
 
 const program = new Command('sluice')
   .description('Kubernetes-native access layer for S3-compatible object storage')
-  .version('0.1.0');
+  .version('0.1.0')
+  // A usage error (unknown option, missing argument) exits 2 in every subcommand, which inherit
+  // this: 1 means "denied" to `sluice inject` and `sluice policy check`, and "could not start"
+  // to the servers. Help and version exit 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 const wanted = process.argv[2];
 const load = wanted !== undefined && wanted in subcommands ? [wanted] : Object.keys(subcommands);

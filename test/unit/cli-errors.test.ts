@@ -81,3 +81,20 @@ void test('sluice proxy: a credentials file that is not there', () => {
   );
   oneLine(sluice(['proxy', '--config', config]), 1, /sluice proxy: could not start: .*absent\.json/);
 });
+
+// Commander exits 1 on a usage error, which `sluice inject` documents as "a pod template would
+// be denied".
+void test('a usage error exits 2 in every subcommand; help exits 0', () => {
+  for (const args of [
+    ['inject', '--bogus'],
+    ['proxy', '--nope'],
+    ['operator', '--x'],
+    ['inject', 'extra', 'args'],
+  ]) {
+    const r = sluice(args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error: /);
+  }
+  assert.equal(sluice(['inject', '--help']).status, 0);
+  assert.equal(sluice(['--version']).status, 0);
+});
