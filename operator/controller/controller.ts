@@ -232,14 +232,23 @@ export class Controller {
         this.enqueue(`ba:${b.metadata?.namespace}/${b.metadata?.name}`);
       }
     }
-    for (const ns of namespaces) this.enqueueNamespace(ns, false);
+    // Every BucketAccess of those namespaces: whether this store can be used decides which
+    // of two grants of one bucket its pods get (status.ts GrantRefused).
+    for (const ns of namespaces) this.enqueueNamespace(ns, true);
   }
 
-  /** Only the status of a store and of its BucketAccesses (not its pods): STS failures changed. */
+  /**
+   * Only the status of a store and of the BucketAccesses of the namespaces using it (not their
+   * pods): STS failures changed, and with them which grant of a contested bucket is served.
+   */
   private enqueueStoreStatus(name: string): void {
     this.enqueue(`store:${name}`);
+    const namespaces = new Set<string>();
     for (const b of this.accesses.list())
-      if (b.spec.storeRef === name) this.enqueue(`ba:${b.metadata?.namespace}/${b.metadata?.name}`);
+      if (b.spec.storeRef === name) namespaces.add(b.metadata?.namespace ?? '');
+    for (const b of this.accesses.list())
+      if (namespaces.has(b.metadata?.namespace ?? ''))
+        this.enqueue(`ba:${b.metadata?.namespace}/${b.metadata?.name}`);
   }
 
   private wire(): void {

@@ -204,13 +204,16 @@ async function buildDesired(
   // Credentials for each store of the document. A store dropped below (its credentials could
   // not be had) leaves the document; its grants out, a grant of the same bucket on another
   // store, refused while the first stood (policy.ts bucketOwners), may come in with a store not
-  // seen yet: its credentials are fetched in another round.
-  const fetched = new Set<string>();
+  // seen yet: its credentials are fetched in another round — and again for a store already
+  // fetched whose grants grew (an STS session policy is made from them).
+  const fetched = new Map<string, string>();
+  const grantsOf = (name: string): string => JSON.stringify(document.grants.filter((g) => g.store === name));
   for (;;) {
     const droppedBefore = dropped.size;
     for (const spec of document.stores) {
-      if (fetched.has(spec.name)) continue;
-      fetched.add(spec.name);
+      const grants = grantsOf(spec.name);
+      if (fetched.get(spec.name) === grants) continue;
+      fetched.set(spec.name, grants);
       const store = stores.get(spec.name) as ObjectStore;
       const found = lookup(spec.name);
       if (!found?.ok) {

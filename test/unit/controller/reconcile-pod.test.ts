@@ -210,3 +210,32 @@ void test('a store dropped for its credentials hands its bucket to the other gra
     ['s2/shared'],
   );
 });
+
+// The same with s2 on STS too, granted another bucket besides: its session was made in the first
+// round for that bucket alone. When shared comes over, s2's session must cover it, or the
+// sidecar allows what the store then refuses (403), for as long as s1 fails.
+void test('a store whose grants grow in a later round gets a session policy that covers them', async () => {
+  const policies: string[] = [];
+  const both = accessOf('b-second', 's2', 'shared');
+  both.spec.grants.push({ bucket: 'other', access: ['read'] });
+  const h = harness({
+    pods: [podOf('p', 'u1')],
+    stores: [storeOf('s1', 'sts'), storeOf('s2', 'sts')],
+    accesses: [accessOf('a-first', 's1', 'shared'), both],
+    assumeRole: (input?: unknown) => {
+      const { credentials, policy } = input as { credentials: { accessKeyId: string }; policy: string };
+      if (credentials.accessKeyId === 'AK-c-s1') return Promise.reject(new Error('STS 403 AccessDenied'));
+      policies.push(policy);
+      return Promise.resolve({
+        accessKeyId: 'TMP',
+        secretAccessKey: 'TS',
+        sessionToken: 'T',
+        expiresAt: Date.now() + 3_600_000,
+      });
+    },
+  });
+  await h.reconcile().catch(() => undefined);
+  assert.deepEqual(h.keys(), ['policy.json', 's2.credentials.json']);
+  assert.match(policies.at(-1)!, /shared/, 'the session s2 ends with covers bucket shared');
+  assert.match(policies.at(-1)!, /other/);
+});
