@@ -332,7 +332,8 @@ export async function startProxy(config: ProxyConfig, opts: ProxyOptions = {}): 
     // end the process), and a client that never closes its side would keep it open for good.
     socket.on('error', () => socket.destroy());
     socket.once('finish', () => socket.destroy());
-    setTimeout(() => socket.destroy(), 10_000).unref();
+    // Idle, not total: a response pipelined before the CONNECT may stream for long.
+    socket.setTimeout(10_000, () => socket.destroy());
     metrics.errors.inc({ code: Errors.NotImplemented.code, source: Errors.NotImplemented.source });
     log.warn({ method: req.method, s3Code: Errors.NotImplemented.code }, 'rejected a CONNECT request');
     rejectInOrder(socket, Errors.NotImplemented, 'Method CONNECT is not supported.');

@@ -92,10 +92,11 @@ const DEFAULTS: BalancerOptions = {
     failurePenaltyMs: 1_000,
   },
   dnsRefreshMs: undefined,
-  // As the AWS CRT's host resolver keeps an address for 30 s after its last answer: a DNS that
-  // answers with a few of the nodes at a time (S3: 8 of many; round-robin DNS: often one) still
-  // spreads the load over every node seen lately, not over the latest answer's few.
-  dnsAddressRetentionMs: 30_000,
+  // Off, as Envoy's strict DNS: each answer replaces the last. A headless Service's pod that
+  // left keeps no backend, and its IP, handed to another pod, gets no request. A store whose
+  // DNS answers a few nodes at a time (S3: 8 of many; some round-robin DNS: one) sets it, as
+  // the AWS CRT's host resolver keeps an address 30 s after its last answer.
+  dnsAddressRetentionMs: 0,
   connection: {
     connections: 128,
     maxConnectionAgeMs: 60_000,

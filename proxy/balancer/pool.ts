@@ -92,6 +92,9 @@ export class StorePool implements BackendPool {
   readonly #draining = new Set<BackendNode>();
   /** When each live backend's address was last in a DNS answer (clock ms): see #sync. */
   readonly #seenAt = new Map<BackendNode, number>();
+  /** Each hostname endpoint's latest answer, and the delay before its next (by URL). */
+  readonly #latestAnswer = new Map<string, readonly ResolvedAddress[]>();
+  readonly #refreshDelay = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   #panic = false;
   #closed = false;
@@ -144,17 +147,17 @@ export class StorePool implements BackendPool {
     return pool;
   }
 
-  /** The addresses of each hostname endpoint now (by URL): a replacement pool's seed. */
+  /**
+   * The latest DNS answer of each hostname endpoint (by URL): a replacement pool's seed. Not
+   * the addresses kept from earlier answers (dnsAddressRetentionMs): seeded, they would start
+   * afresh, their age and health forgotten.
+   */
   knownAddresses(): Map<string, ResolvedAddress[]> {
     const out = new Map<string, ResolvedAddress[]>();
     for (const ep of this.#endpoints) {
       if (ep.literal !== undefined) continue;
-      const backends = this.#byEndpoint.get(ep.url);
-      if (!backends || backends.size === 0) continue;
-      out.set(
-        ep.url,
-        [...backends.keys()].map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
-      );
+      const latest = this.#latestAnswer.get(ep.url);
+      if (latest && latest.length > 0) out.set(ep.url, [...latest]);
     }
     return out;
   }
@@ -391,7 +394,9 @@ export class StorePool implements BackendPool {
   async #discover(ep: ParsedEndpoint): Promise<void> {
     const ttlMs = await this.#resolveOnce(ep);
     if (ep.literal !== undefined || this.#closed || !this.#endpoints.includes(ep)) return;
-    this.#after(refreshDelayMs(this.options.dnsRefreshMs, ttlMs), () => this.#discover(ep));
+    const delay = refreshDelayMs(this.options.dnsRefreshMs, ttlMs);
+    this.#refreshDelay.set(ep.url, delay);
+    this.#after(delay, () => this.#discover(ep));
   }
 
   /** Resolves one endpoint and syncs its backends; returns the answer's TTL (ms), if any. */
@@ -421,8 +426,8 @@ export class StorePool implements BackendPool {
   }
 
   /**
-   * Makes the endpoint's backends the answer's `addresses` plus those seen in an answer within
-   * dnsAddressRetentionMs (at most {@link MAX_RETAINED_ADDRESSES} of those, the latest seen):
+   * Makes the endpoint's backends the answer's `addresses`, plus, with dnsAddressRetentionMs
+   * set, those seen in an answer within it (at most {@link MAX_RETAINED_ADDRESSES}, the latest):
    * new ones join pending, older ones drain. A DNS that rotates a few addresses per answer
    * would otherwise move all traffic to each answer's few, and throw away every node's latency
    * history, ejection and connections at each refresh. A node gone for good is still found
@@ -434,8 +439,13 @@ export class StorePool implements BackendPool {
     if (this.#drained !== undefined) return;
     const current = this.#byEndpoint.get(ep.url) ?? new Map<string, BackendNode>();
     this.#byEndpoint.set(ep.url, current);
+    this.#latestAnswer.set(ep.url, addresses);
     const now = this.clock.now();
     const wanted = new Set(addresses.map((a) => a.address));
+    // At least 2.5 refreshes: with a refresh as long as the retention (a 30 s TTL, getaddrinfo's
+    // fixed 30 s), an address would be gone by the next answer, kept or not.
+    const retention = this.options.dnsAddressRetentionMs;
+    const keepMs = retention > 0 ? Math.max(retention, 2.5 * (this.#refreshDelay.get(ep.url) ?? 0)) : 0;
     const retained: BackendNode[] = [];
     const remove = (b: BackendNode): void => {
       current.delete(b.address);
@@ -444,7 +454,7 @@ export class StorePool implements BackendPool {
     };
     for (const [address, b] of current) {
       if (wanted.has(address)) this.#seenAt.set(b, now);
-      else if (now - (this.#seenAt.get(b) ?? now) < this.options.dnsAddressRetentionMs) retained.push(b);
+      else if (now - (this.#seenAt.get(b) ?? now) < keepMs) retained.push(b);
       else remove(b);
     }
     if (retained.length > MAX_RETAINED_ADDRESSES) {

@@ -55,6 +55,11 @@ function makePool(spec: StoreSpec, up: Map<string, boolean>, deps: PoolDeps = {}
   return { pool, clock };
 }
 
+/** The store keeping an address 30 s after its last DNS answer (dnsAddressRetentionMs). */
+function retaining(spec: StoreSpec): StoreSpec {
+  return { ...spec, balancing: { ...spec.balancing, dnsAddressRetentionMs: 30_000 } };
+}
+
 /** The store with dnsAddressRetentionMs 0: a backend leaves with its address's last answer. */
 function onlyLatestAnswer(spec: StoreSpec): StoreSpec {
   return { ...spec, balancing: { ...spec.balancing, dnsAddressRetentionMs: 0 } };
@@ -400,9 +405,14 @@ void describe('zones', () => {
 void describe('discovery', () => {
   class TableResolver implements HostResolver {
     answers = new Map<string, ResolvedAddress[]>();
+    /** The answers' TTL; none, the pool refreshes every 30 s. */
+    ttlMs: number | undefined = undefined;
     resolve(host: string) {
       const a = this.answers.get(host);
-      return a ? Promise.resolve({ addresses: a }) : Promise.reject(new Error('ENOTFOUND'));
+      if (!a) return Promise.reject(new Error('ENOTFOUND'));
+      return Promise.resolve(
+        this.ttlMs === undefined ? { addresses: a } : { addresses: a, ttlMs: this.ttlMs },
+      );
     }
   }
 
@@ -490,13 +500,29 @@ void describe('discovery', () => {
     assert.equal(old.dispatcher.closed, true);
   });
 
+  void test('by default each answer replaces the last', async () => {
+    const resolver = new TableResolver();
+    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
+    const { pool } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    await pool.ready();
+    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
+    await pool.resolveNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.address),
+      ['10.0.0.2'],
+    );
+  });
+
   void test('a DNS that rotates its answers: every address seen within the retention is a backend', async () => {
     const resolver = new TableResolver();
+    resolver.ttlMs = 5_000; // refreshed every 5 s: the retention (30 s) is the window
     const answer = (n: number): void => {
       resolver.answers.set('m', [{ address: `10.0.0.${n}`, family: 4 }]);
     };
     answer(1);
-    const { pool, clock } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    const { pool, clock } = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), {
+      resolver,
+    });
     await pool.ready();
     const first = pool.backends()[0]!;
     for (const n of [2, 3, 1]) {
@@ -519,6 +545,28 @@ void describe('discovery', () => {
     );
   });
 
+  void test('the retention spans at least 2.5 refreshes; a rebuilt pool is seeded with the latest answer only', async () => {
+    const resolver = new TableResolver(); // no TTL: refreshed every 30 s, as long as the retention
+    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
+    const { pool, clock } = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), {
+      resolver,
+    });
+    await pool.ready();
+    clock.advance(30_000);
+    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
+    await pool.resolveNow();
+    clock.advance(30_000); // 10.0.0.1 unseen for 60 s: within 2.5 × 30 s
+    await pool.resolveNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.address),
+      ['10.0.0.1', '10.0.0.2'],
+    );
+    assert.deepEqual(
+      [...pool.knownAddresses().values()].flat().map((a) => a.address),
+      ['10.0.0.2'],
+    );
+  });
+
   void test('addresses kept after they left the answers are bounded; the answer itself is not', async () => {
     const resolver = new TableResolver();
     const answer = (from: number, n: number): void => {
@@ -531,7 +579,9 @@ void describe('discovery', () => {
       );
     };
     answer(0, 8);
-    const { pool, clock } = makePool(store('s', [{ url: 'http://m:9000' }]), new Map(), { resolver });
+    const { pool, clock } = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), {
+      resolver,
+    });
     await pool.ready();
     for (let round = 1; round < 20; round++) {
       clock.advance(100);
