@@ -82,6 +82,8 @@ export interface RefusedGrant {
   bucket: string;
   /** Why, for the BucketAccess's status. */
   message: string;
+  /** The store the bucket is granted on instead, when that is why. */
+  heldBy?: string;
 }
 
 /** The effective policy and the BucketAccesses that contributed to it. */
@@ -170,7 +172,12 @@ export function computePodPolicy(input: PodPolicyInput): PodPolicyResult {
     for (const g of ba.spec.grants ?? []) {
       const why = refusal(g.bucket, spec, storeOfBucket);
       if (why !== undefined) {
-        refused.push({ source, bucket: g.bucket, message: why });
+        const owner = storeOfBucket.get(g.bucket);
+        refused.push(
+          owner !== undefined && owner !== spec.name
+            ? { source, bucket: g.bucket, message: why, heldBy: owner }
+            : { source, bucket: g.bucket, message: why },
+        );
         continue;
       }
       storeNames.add(spec.name);

@@ -10,7 +10,7 @@
  * holds its owner's own policy) and a second pod is never silently served.
  */
 import type { Logger } from 'pino';
-import type { PodPolicyDocument } from '../../proxy/config/types.ts';
+import type { PodPolicyDocument, StoreSpec } from '../../proxy/config/types.ts';
 import { podSecretName } from '../contract.ts';
 import { type KubeClient, isStatus, resourcePath } from '../kube/client.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -192,7 +192,8 @@ async function buildDesired(
       (lookup(n)?.ok === true || (pending.has(n) && storedCredentials(existing, n) !== undefined)),
     zone: world.podZone(pod),
   };
-  let document = computePodPolicy(input).document;
+  let computed = computePodPolicy(input);
+  let document = computed.document;
 
   const now = deps.now();
   const oldState = parseStsState(existing?.metadata?.annotations?.[STS_STATE_ANNOTATION]);
@@ -201,64 +202,78 @@ async function buildDesired(
   let stsError: Error | undefined;
   const stsFailed = new Map<string, string>();
   let requeueAfterMs: number | undefined;
-  // Credentials for each store of the document. A store dropped below (its credentials could
-  // not be had) leaves the document; its grants out, a grant of the same bucket on another
-  // store, refused while the first stood (policy.ts bucketOwners), may come in with a store not
-  // seen yet: its credentials are fetched in another round — and again for a store already
-  // fetched whose grants grew (an STS session policy is made from them).
+
+  /** Credentials of one store of the document; adds it to `dropped` when none can be had. */
+  const fetchOne = async (spec: StoreSpec): Promise<void> => {
+    stsFailed.delete(spec.name);
+    const store = stores.get(spec.name) as ObjectStore;
+    const found = lookup(spec.name);
+    if (!found?.ok) {
+      if (!pending.has(spec.name)) return; // excluded by storeUsable already
+      const kept = keptWhilePending(spec.name, store, document, existing, oldState, now);
+      if (kept === undefined) dropped.add(spec.name);
+      else {
+        credentials.set(spec.name, kept.credentials);
+        if (kept.entry) stsState[spec.name] = kept.entry;
+      }
+      return;
+    }
+    if ((store.spec.credentials.mode ?? 'static') === 'static') {
+      credentials.set(spec.name, found.credentials);
+      return;
+    }
+    const sts = await stsCredentials(
+      deps,
+      spec.name,
+      store,
+      found.credentials,
+      document,
+      existing,
+      oldState,
+      now,
+    );
+    if (sts.failure !== undefined) stsFailed.set(spec.name, sts.failure);
+    if ('error' in sts) {
+      stsError ??= sts.error;
+      dropped.add(spec.name);
+      return;
+    }
+    credentials.set(spec.name, sts.credentials);
+    stsState[spec.name] = sts.entry;
+    // A renewal that failed kept the old entry, already due: its retry is the queue's backoff
+    // (ReconcileResult.renewalFailed), or it would be every second.
+    if (sts.failure !== undefined) return;
+    const due = renewAt(sts.entry, deps.sts.renewFraction) - now;
+    requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Infinity, due));
+  };
+
+  // One store at a time, the document computed again after each store dropped (no credentials
+  // to be had): its grants leave, and a grant of the same bucket on another store, refused while
+  // the first held it (policy.ts bucketOwners), comes in. Stores holding a bucket another wants
+  // go first, so the others are asked for an STS session once, with their final grants — asked
+  // with fewer first, every reconcile while the holder fails would make a session of no use,
+  // and drop the store if that one failed. A store already fetched is fetched again if its
+  // grants changed (its session policy is made from them).
   const fetched = new Map<string, string>();
   const grantsOf = (name: string): string => JSON.stringify(document.grants.filter((g) => g.store === name));
   for (;;) {
-    const droppedBefore = dropped.size;
-    for (const spec of document.stores) {
-      const grants = grantsOf(spec.name);
-      if (fetched.get(spec.name) === grants) continue;
-      fetched.set(spec.name, grants);
-      const store = stores.get(spec.name) as ObjectStore;
-      const found = lookup(spec.name);
-      if (!found?.ok) {
-        if (!pending.has(spec.name)) continue; // excluded by storeUsable already
-        const kept = keptWhilePending(spec.name, store, document, existing, oldState, now);
-        if (kept === undefined) dropped.add(spec.name);
-        else {
-          credentials.set(spec.name, kept.credentials);
-          if (kept.entry) stsState[spec.name] = kept.entry;
-        }
-        continue;
-      }
-      if ((store.spec.credentials.mode ?? 'static') === 'static') {
-        credentials.set(spec.name, found.credentials);
-        continue;
-      }
-      const sts = await stsCredentials(
-        deps,
-        spec.name,
-        store,
-        found.credentials,
-        document,
-        existing,
-        oldState,
-        now,
-      );
-      if (sts.failure !== undefined) stsFailed.set(spec.name, sts.failure);
-      if ('error' in sts) {
-        stsError ??= sts.error;
-        dropped.add(spec.name);
-        continue;
-      }
-      credentials.set(spec.name, sts.credentials);
-      stsState[spec.name] = sts.entry;
-      // A renewal that failed kept the old entry, already due: its retry is the queue's backoff
-      // (ReconcileResult.renewalFailed), or it would be every second.
-      if (sts.failure !== undefined) continue;
-      const due = renewAt(sts.entry, deps.sts.renewFraction) - now;
-      requeueAfterMs = Math.max(1000, Math.min(requeueAfterMs ?? Infinity, due));
+    const holders = new Set(computed.refused.map((r) => r.heldBy).filter((h) => h !== undefined));
+    const next = document.stores
+      .filter((spec) => fetched.get(spec.name) !== grantsOf(spec.name))
+      .sort((a, b) => Number(holders.has(b.name)) - Number(holders.has(a.name)))[0];
+    if (next === undefined) break;
+    fetched.set(next.name, grantsOf(next.name));
+    await fetchOne(next);
+    if (dropped.has(next.name)) {
+      // Deny rather than serve grants whose credentials could not be obtained.
+      computed = computePodPolicy(input);
+      document = computed.document;
     }
-    if (dropped.size === droppedBefore) break;
-    // Deny rather than serve grants whose credentials could not be obtained.
-    document = computePodPolicy(input).document;
   }
-  for (const d of dropped) credentials.delete(d);
+  for (const d of dropped) {
+    credentials.delete(d);
+    delete stsState[d];
+  }
   const secret = desiredPodSecret({
     pod,
     identity,

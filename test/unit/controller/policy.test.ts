@@ -229,6 +229,7 @@ void describe('grants the sidecar could not enforce', () => {
         source: 'ns/b-second',
         bucket: 'b',
         message: 'bucket b is already granted on ObjectStore s1 to the same pod',
+        heldBy: 's1',
       },
     ]);
     assert.doesNotThrow(() => createAuthorizer(r.document));
