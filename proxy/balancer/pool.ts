@@ -392,26 +392,27 @@ export class StorePool implements BackendPool {
   }
 
   async #discover(ep: ParsedEndpoint): Promise<void> {
-    const ttlMs = await this.#resolveOnce(ep);
+    const answer = await this.#resolveOnce(ep);
     if (ep.literal !== undefined || this.#closed || !this.#endpoints.includes(ep)) return;
-    const delay = refreshDelayMs(this.options.dnsRefreshMs, ttlMs);
-    this.#refreshDelay.set(ep.url, delay);
+    const delay = refreshDelayMs(this.options.dnsRefreshMs, answer.ttlMs);
+    // The retention window follows the answers' pace, not the quick retry after a failure.
+    if (answer.ok) this.#refreshDelay.set(ep.url, delay);
     this.#after(delay, () => this.#discover(ep));
   }
 
   /** Resolves one endpoint and syncs its backends; returns the answer's TTL (ms), if any. */
-  async #resolveOnce(ep: ParsedEndpoint): Promise<number | undefined> {
+  async #resolveOnce(ep: ParsedEndpoint): Promise<{ ok: boolean; ttlMs?: number }> {
     if (ep.literal !== undefined) {
       this.#sync(ep, [ep.literal]);
-      return undefined;
+      return { ok: true };
     }
     try {
       const answer = await this.#resolver.resolve(ep.hostname);
       this.#sync(ep, answer.addresses);
-      return answer.ttlMs;
+      return answer.ttlMs === undefined ? { ok: true } : { ok: true, ttlMs: answer.ttlMs };
     } catch {
       // Keep the addresses we have: a DNS hiccup must never empty a pool. Retry sooner.
-      return 5_000;
+      return { ok: false, ttlMs: 5_000 };
     }
   }
 

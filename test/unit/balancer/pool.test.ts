@@ -567,6 +567,29 @@ void describe('discovery', () => {
     );
   });
 
+  void test('a failed lookup does not shorten the retention to its quick retry', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const resolver = new TableResolver(); // no TTL: refreshed every 30 s
+    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
+    const { pool, clock } = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), {
+      resolver,
+    });
+    await pool.ready();
+    clock.advance(30_000);
+    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
+    await pool.resolveNow();
+    resolver.answers.delete('m');
+    t.mock.timers.tick(30_000); // the scheduled refresh fails: retried in 5 s
+    await new Promise((r) => setImmediate(r));
+    clock.advance(35_000); // 10.0.0.1 unseen for 65 s, 10.0.0.2 for 35 s: both within 75 s
+    resolver.answers.set('m', [{ address: '10.0.0.3', family: 4 }]);
+    await pool.resolveNow();
+    assert.deepEqual(
+      pool.backends().map((b) => b.address),
+      ['10.0.0.1', '10.0.0.2', '10.0.0.3'],
+    );
+  });
+
   void test('addresses kept after they left the answers are bounded; the answer itself is not', async () => {
     const resolver = new TableResolver();
     const answer = (from: number, n: number): void => {
