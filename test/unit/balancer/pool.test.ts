@@ -545,16 +545,20 @@ void describe('discovery', () => {
     );
   });
 
+  /** A pool keeping addresses 30 s: answered 10.0.0.1, then 30 s on 10.0.0.2. */
+  async function answeredTwice(resolver: TableResolver) {
+    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
+    const made = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), { resolver });
+    await made.pool.ready();
+    made.clock.advance(30_000);
+    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
+    await made.pool.resolveNow();
+    return made;
+  }
+
   void test('the retention spans at least 2.5 refreshes; a rebuilt pool is seeded with the latest answer only', async () => {
     const resolver = new TableResolver(); // no TTL: refreshed every 30 s, as long as the retention
-    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
-    const { pool, clock } = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), {
-      resolver,
-    });
-    await pool.ready();
-    clock.advance(30_000);
-    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
-    await pool.resolveNow();
+    const { pool, clock } = await answeredTwice(resolver);
     clock.advance(30_000); // 10.0.0.1 unseen for 60 s: within 2.5 × 30 s
     await pool.resolveNow();
     assert.deepEqual(
@@ -570,14 +574,7 @@ void describe('discovery', () => {
   void test('a failed lookup does not shorten the retention to its quick retry', async (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const resolver = new TableResolver(); // no TTL: refreshed every 30 s
-    resolver.answers.set('m', [{ address: '10.0.0.1', family: 4 }]);
-    const { pool, clock } = makePool(retaining(store('s', [{ url: 'http://m:9000' }])), new Map(), {
-      resolver,
-    });
-    await pool.ready();
-    clock.advance(30_000);
-    resolver.answers.set('m', [{ address: '10.0.0.2', family: 4 }]);
-    await pool.resolveNow();
+    const { pool, clock } = await answeredTwice(resolver);
     resolver.answers.delete('m');
     t.mock.timers.tick(30_000); // the scheduled refresh fails: retried in 5 s
     await new Promise((r) => setImmediate(r));
