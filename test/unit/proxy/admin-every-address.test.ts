@@ -22,7 +22,7 @@ void test('an admin listener without a host answers on IPv4 and IPv6 loopback', 
     list?.some((i) => i.family === 'IPv6' && i.address === '::1'),
   );
   if (!hasV6) {
-    t.diagnostic('no ::1 on this machine: IPv6 not checked');
+    t.skip('no ::1 on this machine: IPv6 not checked');
     return;
   }
   const v6 = await request(`http://[::1]:${port}/healthz`);

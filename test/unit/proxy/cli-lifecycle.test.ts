@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort } from '../../testbed/ports.ts';
+import { until } from '../../testbed/until.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-life-'));
@@ -88,19 +89,18 @@ void test('a second SIGTERM while draining: the request in flight still finishes
     grants: [{ store: 's', bucket: 'bkt', access: ['read'] }],
   });
   try {
-    for (let i = 0; i < 200; i++) {
-      const ok = await fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
-        (r) => r.ok,
-        () => false,
+    const readyz = (): Promise<number> =>
+      fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
+        (r) => r.status,
+        () => 0,
       );
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(async () => (await readyz()) === 200, 'the proxy is ready', { everyMs: 50, polls: 400 });
     const response = fetch(`http://127.0.0.1:${port}/bkt/k`);
-    for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(held.length, 1, 'the request reached the backend');
+    await until(() => held.length === 1, 'the request reached the backend', { everyMs: 20, polls: 500 });
     p.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    // The first signal taken (draining, unready) before the second is sent: two signals close
+    // together could be handled as one.
+    await until(async () => (await readyz()) === 503, 'the proxy is draining', { everyMs: 20, polls: 500 });
     p.kill('SIGTERM');
     assert.equal(await exited(p, 500), 'running', 'the second SIGTERM did not kill the drain');
     held[0]!.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
