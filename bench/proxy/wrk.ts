@@ -9,6 +9,12 @@ export interface WrkResult {
   reqPerSec: number;
   /** Completed requests (wrk does not count those in flight at the end). */
   requests: number;
+  /**
+   * Bytes read from every connection, heads included, those of responses still in flight at the
+   * end too (wrk adds each read to its count): for objects that take seconds each, the rate that
+   * completions cannot give (see bench/proxy/run.ts).
+   */
+  bytesRead: number;
   seconds: number;
   p50Ms: number;
   p99Ms: number;
@@ -24,7 +30,7 @@ function ms(v: string, unit: string): number {
 /** Parses wrk's `--latency` report. */
 export function parseWrk(out: string, stderr = ''): WrkResult {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  const total = /(\d+) requests in ([\d.]+)(us|ms|s|m)/.exec(out);
+  const total = /(\d+) requests in ([\d.]+)(us|ms|s|m), ([\d.]+)([KMGT]?)B read/.exec(out);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
@@ -34,6 +40,8 @@ export function parseWrk(out: string, stderr = ''): WrkResult {
   return {
     reqPerSec: Number(rps[1]),
     requests: Number(total[1]),
+    // wrk prints it in 1024-based units with two decimals: ±0.5 % at worst (e.g. 1.01GB).
+    bytesRead: Number(total[4]) * 1024 ** ' KMGT'.indexOf(total[5] || ' '),
     seconds,
     p50Ms: ms(p50[1]!, p50[2]!),
     p99Ms: ms(p99[1]!, p99[2]!),
