@@ -37,6 +37,13 @@ export const WEBHOOK_ERRORS = {
     message: 'invalid Sluice annotation',
   },
   HostNetworkRefused: { status: 403, source: 'client', retryable: false, message: 'hostNetwork pod refused' },
+  /** A container sharing the sidecar's process namespace could read its credentials. */
+  ProcessNamespaceShared: {
+    status: 403,
+    source: 'client',
+    retryable: false,
+    message: 'process namespace shared with the sidecar',
+  },
   /** The pod already uses a name the sidecar needs (container, volume). */
   NameConflict: { status: 409, source: 'client', retryable: false, message: 'name already used by the pod' },
   /** Marked injected but missing what injection adds (hand-edited or truncated manifest). */

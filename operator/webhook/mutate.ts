@@ -25,6 +25,7 @@ import { PatchBuilder, pointer } from './patch.ts';
 import type { PatchOp } from './patch.ts';
 import { STATUS_INJECTED, shouldInject } from './should-inject.ts';
 import type { SkipReason } from './should-inject.ts';
+import { processNamespaceExposure } from './process-namespace.ts';
 import { PODINFO_VOLUME, POLICY_VOLUME, buildSidecar } from './sidecar.ts';
 import { ADMISSION_API_VERSION } from './types.ts';
 import type { AdmissionResponse, AdmissionReview, Pod } from './types.ts';
@@ -94,6 +95,12 @@ export function mutatePod(pod: Pod, namespace: string, ctx: MutationContext): Po
   const labels = ctx.offline ? { [NAMESPACE_INJECTION_LABEL]: 'enabled' } : ctx.namespaceLabels;
   const decision = shouldInject(pod, namespace, labels, ctx.config);
   const warnings = [...decision.warnings];
+  // Whatever path gives the pod a sidecar (or keeps the one it has): an injected pod that came
+  // back with a shared process namespace (another webhook, a hand-made manifest) too.
+  if (decision.action !== 'skip' && decision.action !== 'deny') {
+    const exposure = processNamespaceExposure(pod);
+    if (exposure) return deny('ProcessNamespaceShared', exposure, warnings);
+  }
   switch (decision.action) {
     case 'skip':
       return { outcome: { result: 'skipped', reason: decision.reason }, patch: [], warnings };

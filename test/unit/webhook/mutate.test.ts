@@ -345,6 +345,70 @@ void describe('mutate()', () => {
     }
   });
 
+  void test('a process namespace shared with the sidecar: refused while a container could run as its UID or trace it', () => {
+    const denied = (pod: Pod, c = ctx()): string => {
+      const m = mutatePod(pod, 'ns', c);
+      assert.equal(m.outcome.result, 'denied', JSON.stringify(m.outcome));
+      assert.equal(m.patch.length, 0);
+      return JSON.stringify(m.outcome);
+    };
+    const app = { name: 'app', image: 'x' };
+    // No UID pinned: the image's user may be 65532 (distroless's nonroot).
+    assert.match(
+      denied(annotated({ shareProcessNamespace: true, containers: [app] })),
+      /ProcessNamespaceShared.*shareProcessNamespace lets containers \\"app\\" \(sets no runAsUser/,
+    );
+    assert.match(denied(annotated({ hostPID: true, containers: [app] })), /hostPID lets containers/);
+    const pinned = { runAsUser: 1000 };
+    assert.match(
+      denied(
+        annotated({
+          shareProcessNamespace: true,
+          securityContext: pinned,
+          containers: [app, { name: 'same', image: 'x', securityContext: { runAsUser: 65532 } }],
+        }),
+      ),
+      /"same\\" \(runs as the sidecar's UID 65532\)/,
+    );
+    assert.match(
+      denied(
+        annotated({
+          shareProcessNamespace: true,
+          securityContext: pinned,
+          initContainers: [
+            { name: 'tracer', image: 'x', securityContext: { capabilities: { add: ['sys_ptrace'] } } },
+          ],
+          containers: [app],
+        }),
+      ),
+      /"tracer\\" \(adds SYS_PTRACE\)/,
+    );
+    assert.match(
+      denied(
+        annotated({
+          shareProcessNamespace: true,
+          securityContext: pinned,
+          containers: [{ ...app, securityContext: { privileged: true } }],
+        }),
+      ),
+      /"app\\" \(privileged\)/,
+    );
+    // Every container on another UID: injected.
+    const ok = mutatePod(
+      annotated({ shareProcessNamespace: true, securityContext: pinned, containers: [app] }),
+      'ns',
+      ctx(),
+    );
+    assert.equal(ok.outcome.result, 'injected', JSON.stringify(ok.outcome));
+    // Not shared: no UID needed, as before.
+    assert.equal(mutatePod(annotated({ containers: [app] }), 'ns', ctx()).outcome.result, 'injected');
+    // Injected already, and back with the namespace shared (a later webhook, a copied manifest).
+    const c = ctx();
+    const pod = injected(annotated(), c);
+    pod.spec!.shareProcessNamespace = true;
+    denied(pod, c);
+  });
+
   void test('marked injected without a sidecar is denied, not half-fixed', () => {
     const pod = annotated();
     pod.metadata!.annotations!['sluice.dev/status'] = 'injected';
