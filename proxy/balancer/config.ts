@@ -3,6 +3,8 @@
  * connection and retry settings, resolved against defaults and validated once, at the edge.
  * Everything below takes a {@link BalancerOptions} and never re-checks it.
  */
+import { parseStatusRanges, type StatusRanges } from '../config/status-ranges.ts';
+import { unsetButAws } from '../config/provider.ts';
 import type { BalancingAlgorithm, StoreSpec } from '../config/types.ts';
 import { BalancerError, BalancerErrors } from './errors.ts';
 
@@ -33,7 +35,16 @@ export interface RetryOptions {
 /** Everything one store's pool needs, resolved. */
 export interface BalancerOptions {
   algorithm: BalancingAlgorithm;
-  healthCheck: { path: string; intervalMs: number; timeoutMs: number; rise: number; fall: number };
+  healthCheck: {
+    path: string;
+    /** As configured, e.g. `200-399`; {@link healthy} is what the prober reads. */
+    expectStatus: string;
+    healthy: StatusRanges;
+    intervalMs: number;
+    timeoutMs: number;
+    rise: number;
+    fall: number;
+  };
   outlier: {
     consecutive5xx: number;
     consecutiveConnectFailures: number;
@@ -65,15 +76,31 @@ export interface BalancerDefaults {
   connection?: Partial<ConnectionOptions>;
   retry?: Partial<RetryOptions>;
   /** Overrides for tests and the benchmark (short intervals). */
-  healthCheck?: Partial<BalancerOptions['healthCheck']>;
+  healthCheck?: Partial<Omit<BalancerOptions['healthCheck'], 'healthy'>>;
   outlier?: Partial<BalancerOptions['outlier']>;
   ewma?: Partial<BalancerOptions['ewma']>;
 }
 
-const DEFAULTS: BalancerOptions = {
+/**
+ * What a probe asks for and which answers are healthy, by the store's software. MinIO (and a store
+ * of unset provider, as before providers had a say here, unless its endpoints are all AWS's):
+ * its liveness endpoint, 2xx/3xx. Any
+ * other store has no such endpoint that every deployment answers: the root, where an answer that
+ * is not a server error shows the node's S3 service up (anonymous ListBuckets is refused with 403
+ * by AWS, VAST and most Ceph setups; a node that is up but cannot serve answers 500 or 503).
+ */
+function providerHealthCheck(store: StoreSpec): { path: string; expectStatus: string } {
+  const minio = store.provider === 'minio' || (store.provider === undefined && !unsetButAws(store));
+  return minio
+    ? { path: '/minio/health/live', expectStatus: '200-399' }
+    : { path: '/', expectStatus: '200-499' };
+}
+
+const DEFAULTS: Omit<BalancerOptions, 'healthCheck'> & {
+  healthCheck: Omit<BalancerOptions['healthCheck'], 'path' | 'expectStatus' | 'healthy'>;
+} = {
   algorithm: 'peak-ewma',
-  // MinIO's liveness endpoint; any S3 store needs a path that answers 2xx/3xx unauthenticated.
-  healthCheck: { path: '/minio/health/live', intervalMs: 5_000, timeoutMs: 2_000, rise: 2, fall: 3 },
+  healthCheck: { intervalMs: 5_000, timeoutMs: 2_000, rise: 2, fall: 3 },
   outlier: {
     consecutive5xx: 5,
     consecutiveConnectFailures: 3,
@@ -119,9 +146,21 @@ const ALGORITHMS: readonly BalancingAlgorithm[] = ['round-robin', 'least-in-flig
 /** Resolves and validates one store's options; throws a CONFIG {@link BalancerError}. */
 export function resolveBalancerOptions(store: StoreSpec, defaults: BalancerDefaults = {}): BalancerOptions {
   const b = store.balancing ?? {};
+  const healthCheck = {
+    ...providerHealthCheck(store),
+    ...DEFAULTS.healthCheck,
+    ...defaults.healthCheck,
+    ...b.healthCheck,
+  };
+  const healthy = parseStatusRanges(healthCheck.expectStatus);
+  if (typeof healthy === 'string')
+    throw new BalancerError(
+      BalancerErrors.CONFIG,
+      `store ${store.name}: healthCheck.expectStatus ${healthy}`,
+    );
   const opts: BalancerOptions = {
     algorithm: b.algorithm ?? DEFAULTS.algorithm,
-    healthCheck: { ...DEFAULTS.healthCheck, ...defaults.healthCheck, ...b.healthCheck },
+    healthCheck: { ...healthCheck, healthy },
     outlier: { ...DEFAULTS.outlier, ...defaults.outlier, ...b.outlier },
     ewma: { ...DEFAULTS.ewma, ...defaults.ewma },
     dnsRefreshMs: b.dnsRefreshMs,

@@ -1,9 +1,11 @@
 /**
  * Active health checks (the I/O half; ./health.ts is the state machine): every interval, an HTTP
  * GET of the configured path on each backend, with the endpoint's Host and SNI, over a small
- * connection of its own so that a saturated traffic pool never delays a probe. 2xx/3xx within the
- * timeout is a success; anything else (status, refused, timeout) a failure.
+ * connection of its own so that a saturated traffic pool never delays a probe. A status in
+ * healthCheck.expectStatus (by default 2xx/3xx for MinIO, anything below 500 elsewhere: see
+ * ./config.ts) within the timeout is a success; anything else (status, refused, timeout) a failure.
  */
+import { inRanges } from '../config/status-ranges.ts';
 import { UpstreamPool } from '../http1/pool.ts';
 import type { UpstreamController } from '../http1/types.ts';
 import type { BackendNode } from './backend.ts';
@@ -59,7 +61,7 @@ export class HttpProber {
         clearTimeout(timer);
         const at = this.#clock.now();
         if (error !== undefined) resolve({ ok: false, error: errorCode(error), at });
-        else if (status >= 200 && status < 400) resolve({ ok: true, status, at });
+        else if (inRanges(this.#opts.healthy, status)) resolve({ ok: true, status, at });
         else resolve({ ok: false, status, error: `status ${status}`, at });
       };
       try {

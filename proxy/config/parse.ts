@@ -36,6 +36,7 @@ import type {
   StoreSpec,
 } from './types.ts';
 import { STORE_PROVIDERS } from './types.ts';
+import { parseStatusRanges } from './status-ranges.ts';
 
 export { ConfigError } from './fields.ts';
 
@@ -203,7 +204,7 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
   if (o.healthCheck !== undefined) {
     const hp = at(path, 'healthCheck');
     const h = obj(o.healthCheck, hp);
-    noUnknownKeys(h, ['path', 'intervalMs', 'timeoutMs', 'rise', 'fall'], hp);
+    noUnknownKeys(h, ['path', 'expectStatus', 'intervalMs', 'timeoutMs', 'rise', 'fall'], hp);
     const hc: Partial<HealthCheckSpec> = {};
     if (h.path !== undefined) {
       // Written into the probe's request line: visible ASCII only, no space or CR/LF.
@@ -211,6 +212,13 @@ function parseBalancing(v: unknown, path: string): NonNullable<StoreSpec['balanc
         throw new ConfigError(at(hp, 'path'), 'must start with / and hold visible ASCII only (at most 256)');
       }
       hc.path = h.path;
+    }
+    if (h.expectStatus !== undefined) {
+      if (typeof h.expectStatus !== 'string')
+        throw new ConfigError(at(hp, 'expectStatus'), 'must be a string');
+      const ranges = parseStatusRanges(h.expectStatus);
+      if (typeof ranges === 'string') throw new ConfigError(at(hp, 'expectStatus'), ranges);
+      hc.expectStatus = h.expectStatus;
     }
     if (h.intervalMs !== undefined) hc.intervalMs = msBetween(h.intervalMs, at(hp, 'intervalMs'), 100);
     if (h.timeoutMs !== undefined) hc.timeoutMs = msBetween(h.timeoutMs, at(hp, 'timeoutMs'), 1);

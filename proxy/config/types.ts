@@ -55,6 +55,8 @@ export interface EndpointSpec {
 
 export interface HealthCheckSpec {
   path: string; // e.g. /minio/health/live
+  /** Statuses that count as healthy: codes and ranges, comma-separated (config/status-ranges.ts). */
+  expectStatus: string;
   intervalMs: number;
   timeoutMs: number;
   rise: number; // consecutive successes to mark healthy

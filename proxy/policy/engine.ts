@@ -16,6 +16,7 @@
  *   CopyObject whose source lives on another store is refused.
  */
 import type { AccessMode, BucketConfigAccess, Grant, PodPolicyDocument, StoreSpec } from '../config/types.ts';
+import { unsetButAws } from '../config/provider.ts';
 import { parseCopySource, readsOfCopySource } from './copy-source.ts';
 import { MAX_DELETE_BODY_BYTES, parseDeleteBody } from './delete-xml.ts';
 import { DENY_KINDS, PolicyValidationError } from './errors.ts';
@@ -47,7 +48,7 @@ export const RESERVED_BUCKETS: ReadonlySet<string> = new Set(['minio']);
  * is AWS's (virtual addressing's usual home), else unknown — treated as Ceph (fail closed).
  */
 function routesCephApis(store: StoreSpec): boolean {
-  const provider = store.provider ?? (store.endpoints.every((e) => isAwsEndpoint(e.url)) ? 'aws' : 'other');
+  const provider = store.provider ?? (unsetButAws(store) ? 'aws' : 'other');
   return provider === 'ceph' || provider === 'other';
 }
 
@@ -78,15 +79,6 @@ export function reservedBucketNames(store: StoreSpec): ReadonlySet<string> {
 function reservedKeyRoots(store: StoreSpec): ReadonlySet<string> | undefined {
   if (store.addressing !== 'virtual') return undefined;
   return new Set(routesCephApis(store) ? [...RESERVED_BUCKETS, ...CEPH_API_ROOTS] : RESERVED_BUCKETS);
-}
-
-function isAwsEndpoint(url: string): boolean {
-  try {
-    const host = new URL(url).hostname.toLowerCase();
-    return host.endsWith('.amazonaws.com') || host.endsWith('.amazonaws.com.cn');
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -40,6 +40,15 @@ void test('a valid ObjectStore is accepted and defaulted (addressing path, mode 
   const s = await env.admin.get<ObjectStore>('/apis/sluice.dev/v1alpha1/objectstores/ok');
   assert.equal(s.spec.addressing, 'path');
   assert.equal(s.spec.credentials.mode, 'static');
+  // Codes and ranges the CEL rule must let through.
+  await createStore(env.admin, 'ok-statuses', {
+    endpoints: [{ url: 'http://minio-0.minio:9000' }],
+    region: 'us-east-1',
+    provider: 'ceph',
+    balancing: { healthCheck: { path: '/swift/healthcheck', expectStatus: '200,204,300-302' } },
+    credentials: { secretRef: { namespace: 'sluice-system', name: 'k' } },
+    allowedNamespaces: {},
+  });
 });
 
 void test('ObjectStore: endpoint url shape, sts only with mode sts, allowedNamespaces required', async () => {
@@ -83,6 +92,27 @@ void test('ObjectStore: endpoint url shape, sts only with mode sts, allowedNames
       }),
     ),
     /healthCheck.path must start with \/ and hold visible ASCII only/,
+  );
+  // The sidecar would refuse these (and with them the whole policy): refused here first.
+  assert.match(
+    await rejected(
+      createStore(env.admin, 'bad-health-range', {
+        ...base,
+        endpoints: [{ url: 'http://m:9000' }],
+        balancing: { healthCheck: { expectStatus: '200-299,499-400' } },
+      }),
+    ),
+    /a range must not end before it starts/,
+  );
+  assert.match(
+    await rejected(
+      createStore(env.admin, 'bad-health-status', {
+        ...base,
+        endpoints: [{ url: 'http://m:9000' }],
+        balancing: { healthCheck: { expectStatus: '2xx' } },
+      }),
+    ),
+    /expectStatus/,
   );
   // The Secret's name goes into a field selector: a comma there would fail every list for ever.
   assert.match(

@@ -21,6 +21,39 @@ void describe('balancer options', () => {
     assert.equal(o.retry.budgetPercent, 0.2);
   });
 
+  void test('health checks by provider: MinIO (or unset) its liveness endpoint, 2xx/3xx; others the root, anything below 500', () => {
+    for (const provider of [undefined, 'minio'] as const) {
+      const h = resolveBalancerOptions({ ...base, provider }).healthCheck;
+      assert.deepEqual([h.path, h.expectStatus, h.healthy], ['/minio/health/live', '200-399', [[200, 399]]]);
+    }
+    for (const provider of ['aws', 'ceph', 'vast', 'other'] as const) {
+      const h = resolveBalancerOptions({ ...base, provider }).healthCheck;
+      assert.deepEqual([h.path, h.expectStatus, h.healthy], ['/', '200-499', [[200, 499]]], provider);
+    }
+    // Unset on AWS's own endpoints: AWS (as the policy's reserved names take it).
+    const aws = resolveBalancerOptions({
+      ...base,
+      endpoints: [{ url: 'https://s3.eu-west-1.amazonaws.com' }],
+    });
+    assert.deepEqual([aws.healthCheck.path, aws.healthCheck.expectStatus], ['/', '200-499']);
+    // Each field set on its own overrides only itself.
+    const own = resolveBalancerOptions({
+      ...base,
+      provider: 'ceph',
+      balancing: { healthCheck: { path: '/swift/healthcheck' } },
+    });
+    assert.deepEqual([own.healthCheck.path, own.healthCheck.expectStatus], ['/swift/healthcheck', '200-499']);
+    const listed = resolveBalancerOptions({
+      ...base,
+      balancing: { healthCheck: { expectStatus: '200,204,300-302' } },
+    });
+    assert.deepEqual(listed.healthCheck.healthy, [
+      [200, 200],
+      [204, 204],
+      [300, 302],
+    ]);
+  });
+
   void test('the store spec overrides the sidecar defaults', () => {
     const o = resolveBalancerOptions(
       { ...base, balancing: { algorithm: 'round-robin', healthCheck: { rise: 4 } } },
@@ -38,6 +71,10 @@ void describe('balancer options', () => {
       { dnsRefreshMs: -1 },
       { dnsAddressRetentionMs: -1 },
       { healthCheck: { path: '/a b' } },
+      { healthCheck: { expectStatus: '499-200' } },
+      { healthCheck: { expectStatus: '2xx' } },
+      { healthCheck: { expectStatus: '200, 403' } },
+      { healthCheck: { expectStatus: '600' } },
       { outlier: { maxEjectionMs: Number.NaN } as never },
     ];
     for (const balancing of bad) {

@@ -17,10 +17,12 @@ let status = 200;
 let hang = false;
 let answer = 'ok';
 const seen: IncomingHttpHeaders[] = [];
+const paths: string[] = [];
 
 before(async () => {
   server = createServer((req, res) => {
     seen.push(req.headers);
+    paths.push(req.url!);
     if (hang) return; // never answers: the probe must time out
     res.writeHead(status).end(answer);
   });
@@ -87,6 +89,28 @@ void describe('HTTP health probe', () => {
     status = 503;
     const r = await prober.probe(b);
     assert.deepEqual([r.ok, r.status, r.error], [false, 503, 'status 503']);
+  });
+
+  void test("a 403 fails MinIO's default expectation and passes another provider's (below 500)", async () => {
+    const b = backendAt(`http://127.0.0.1:${port}`);
+    backends.push(b);
+    status = 403;
+    const r = await prober.probe(b);
+    assert.deepEqual([r.ok, r.status, r.error], [false, 403, 'status 403']);
+    const ceph = new HttpProber(
+      resolveBalancerOptions({ ...spec, provider: 'ceph', balancing: {} }).healthCheck,
+      500,
+      systemClock,
+    );
+    try {
+      const before = seen.length;
+      assert.deepEqual(await ceph.probe(b).then((p) => [p.ok, p.status]), [true, 403]);
+      status = 500;
+      assert.deepEqual(await ceph.probe(b).then((p) => [p.ok, p.status]), [false, 500]);
+      assert.deepEqual(paths.slice(before), ['/', '/'], 'asked at the root');
+    } finally {
+      await ceph.close();
+    }
   });
 
   void test('no answer within the timeout is a failure', async () => {

@@ -494,6 +494,18 @@ void describe('config', () => {
         [{ healthCheck: { path: 5 } }, 'stores[0].balancing.healthCheck.path'],
         [{ healthCheck: { path: '/ok\r\nX-Injected: 1' } }, 'stores[0].balancing.healthCheck.path'],
         [{ healthCheck: { intervalMs: 0.5 } }, 'stores[0].balancing.healthCheck.intervalMs'],
+        [
+          { healthCheck: { expectStatus: 200 } },
+          'stores[0].balancing.healthCheck.expectStatus: must be a string',
+        ],
+        [
+          { healthCheck: { expectStatus: '200-399,404-400' } },
+          'stores[0].balancing.healthCheck.expectStatus: "404-400" ends before it starts',
+        ],
+        [
+          { healthCheck: { expectStatus: '2xx' } },
+          'stores[0].balancing.healthCheck.expectStatus: "2xx" is not a status',
+        ],
         [{ algorithm: 'random' }, 'stores[0].balancing.algorithm'],
       ] as const
     ).map(([balancing, msg]): [unknown, string] => [
@@ -505,7 +517,14 @@ void describe('config', () => {
     const balancing = {
       algorithm: 'least-in-flight',
       dnsRefreshMs: 5000,
-      healthCheck: { path: '/health', intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 3 },
+      healthCheck: {
+        path: '/health',
+        expectStatus: '200-299',
+        intervalMs: 1000,
+        timeoutMs: 500,
+        rise: 2,
+        fall: 3,
+      },
       outlier: { consecutive5xx: 3, baseEjectionMs: 10_000, maxEjectionPercent: 30 },
     };
     const c = parseProxyConfig({
