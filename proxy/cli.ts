@@ -88,6 +88,11 @@ export function registerProxyCommand(program: Command): void {
         process.stderr.write(`sluice proxy: could not start: ${(err as Error).message}\n`);
         process.exit(1);
       }
+      for (const d of config.droppedSettings ?? [])
+        proxy.log.warn(
+          { file: config.policyFile, ...d },
+          'policy setting left out: this sidecar cannot use it',
+        );
       let draining = false;
       const stop = (signal: string): void => {
         if (draining) {

@@ -152,7 +152,14 @@ function parseEndpoint(v: unknown, path: string): EndpointSpec {
   return zone === undefined ? { url: u.origin } : { url: u.origin, zone };
 }
 
-function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
+/**
+ * Told of a `balancing` setting of the operator's policy document that this sidecar cannot use
+ * (a field a newer operator writes, a value outside this version's range): it is left out, its
+ * default applies, and the rest of the document (the grants) still loads.
+ */
+export type DroppedSetting = (field: string, problem: string) => void;
+
+function parseStore(v: unknown, path: string, baseDir: string, dropped?: DroppedSetting): StoreSpec {
   const o = obj(v, path);
   noUnknownKeys(
     o,
@@ -183,8 +190,55 @@ function parseStore(v: unknown, path: string, baseDir: string): StoreSpec {
     credentials: { file: isAbsolute(file) ? file : resolve(baseDir, file) },
   };
   if (o.provider !== undefined) store.provider = oneOf(o.provider, at(path, 'provider'), STORE_PROVIDERS);
-  if (o.balancing !== undefined) store.balancing = parseBalancing(o.balancing, at(path, 'balancing'));
+  if (o.balancing !== undefined) {
+    const balancing = dropped
+      ? parseBalancingLeniently(o.balancing, at(path, 'balancing'), dropped)
+      : parseBalancing(o.balancing, at(path, 'balancing'));
+    if (balancing !== undefined) store.balancing = balancing;
+  }
   return store;
+}
+
+/**
+ * {@link parseBalancing}, leaving out each setting it refuses instead of refusing the document.
+ * Balancing only tunes where allowed requests go, never what is allowed: a sidecar older than
+ * its operator (pods keep theirs through an operator upgrade) must not keep a stale policy, with
+ * revoked grants in it, because the new one carries a tuning key it does not know.
+ */
+function parseBalancingLeniently(
+  v: unknown,
+  path: string,
+  dropped: DroppedSetting,
+): NonNullable<StoreSpec['balancing']> | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    dropped(path, 'must be an object');
+    return undefined;
+  }
+  const o = structuredClone(v) as Record<string, unknown>;
+  // Each round drops the one setting named by the error; every key once at most.
+  for (;;) {
+    try {
+      return parseBalancing(o, path);
+    } catch (err) {
+      if (!(err instanceof ConfigError) || !dropAt(o, path, err.path)) throw err;
+      dropped(err.path, err.message.slice(err.path.length + 2));
+    }
+  }
+}
+
+/** Deletes the key `field` (a path under `base`, dotted) names in `o`; false if none. */
+function dropAt(o: Record<string, unknown>, base: string, field: string): boolean {
+  if (!field.startsWith(`${base}.`)) return false;
+  const keys = field.slice(base.length + 1).split('.');
+  let node: unknown = o;
+  for (const k of keys.slice(0, -1)) {
+    node = (node as Record<string, unknown>)[k];
+    if (typeof node !== 'object' || node === null) return false;
+  }
+  const last = keys[keys.length - 1]!;
+  if (!Object.hasOwn(node as object, last)) return false;
+  delete (node as Record<string, unknown>)[last];
+  return true;
 }
 
 /**
@@ -312,12 +366,13 @@ export function parsePolicyDocument(
   baseDir: string,
   path = '',
   known: readonly string[] = [],
+  dropped?: DroppedSetting,
 ): PodPolicyDocument {
   const o = obj(raw, path);
   noUnknownKeys(o, ['version', 'zone', 'stores', 'grants', ...known], path);
   if (o.version !== undefined && o.version !== 1) throw new ConfigError(at(path, 'version'), 'must be 1');
   const stores = arr(o.stores ?? [], at(path, 'stores')).map((s, i) =>
-    parseStore(s, at(at(path, 'stores'), i), baseDir),
+    parseStore(s, at(at(path, 'stores'), i), baseDir, dropped),
   );
   const names = new Set<string>();
   stores.forEach((s, i) => {
@@ -371,9 +426,14 @@ export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
   const flags = input.flags ?? {};
   let policy: PodPolicyDocument;
   let policyFile: string | undefined;
+  // The operator's document (--policy) is read leniently in its balancing settings; the config
+  // file, written by hand, strictly.
+  const droppedSettings: { field: string; problem: string }[] = [];
   if (input.policy) {
     noUnknownKeys(o, CONFIG_KEYS, '');
-    policy = parsePolicyDocument(input.policy.raw, dirname(input.policy.file), '');
+    policy = parsePolicyDocument(input.policy.raw, dirname(input.policy.file), '', [], (field, problem) =>
+      droppedSettings.push({ field, problem }),
+    );
     policyFile = input.policy.file;
   } else {
     policy = parsePolicyDocument(o, input.configDir, '', CONFIG_KEYS);
@@ -418,5 +478,6 @@ export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
     logLevel: flags.logLevel !== undefined ? oneOf(flags.logLevel, '--log-level', LOG_LEVELS) : fileLogLevel,
     policyFile,
     policy,
+    ...(droppedSettings.length > 0 && { droppedSettings }),
   };
 }

@@ -180,4 +180,6 @@ export interface ProxyConfig {
   /** The file the policy came from (reloaded with credentials), if it came from a file. */
   policyFile: string | undefined;
   policy: PodPolicyDocument;
+  /** Balancing settings of the --policy document this sidecar cannot use, left out (logged at start). */
+  droppedSettings?: { field: string; problem: string }[];
 }

@@ -102,7 +102,12 @@ export class PolicyState {
     let next: Authorizer;
     let doc: PodPolicyDocument;
     try {
-      doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file));
+      const dropped: { field: string; problem: string }[] = [];
+      doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file), '', [], (field, problem) =>
+        dropped.push({ field, problem }),
+      );
+      for (const d of dropped)
+        this.#opts.log?.warn({ file, ...d }, 'policy setting left out: this sidecar cannot use it');
       if (sameJson(doc, this.#current.document)) return 'unchanged';
       if (this.#opts.stores !== undefined) {
         next = createAuthorizer(doc, this.#opts);

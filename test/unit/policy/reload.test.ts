@@ -62,6 +62,30 @@ void describe('policy reload', () => {
     );
   });
 
+  void test("a balancing setting this sidecar cannot use is left out, and the document's grants still load", () => {
+    const { state, logged } = setup();
+    assert.equal(run(state.current, 'GET', '/data/x').allow, true);
+    // What a newer operator could write: a key this version lacks, a value past its range.
+    const balancing = {
+      algorithm: 'power-of-two',
+      healthCheck: { path: '/health', futureKey: 1 },
+      outlier: { consecutive5xx: 0, maxEjectionPercent: 10 },
+      futureSection: {},
+    };
+    const revoked = doc(
+      [{ store: 's1', bucket: 'data', access: ['list'], source: 'v2' }],
+      [{ ...STORE, balancing }],
+    );
+    assert.equal(state.apply(revoked, '/p/policy.json'), 'changed');
+    assert.equal(run(state.current, 'GET', '/data/x').allow, false, 'the revocation reached the sidecar');
+    const left = logged.filter((l) => l === 'warn policy setting left out: this sidecar cannot use it');
+    assert.equal(left.length, 4, logged.join('\n'));
+    // Outside balancing an unknown field still refuses the document (it could be a restriction).
+    const strict = doc([{ store: 's1', bucket: 'data', access: ['read'], futureLimit: 'x' }]);
+    assert.equal(state.apply(strict, '/p/policy.json'), 'rejected');
+    assert.equal(run(state.current, 'GET', '/data/x').allow, false);
+  });
+
   const BAD: [string, string, RegExp][] = [
     ['not YAML/JSON', '{"grants": [', /not valid YAML/],
     [

@@ -513,6 +513,35 @@ void describe('config', () => {
       msg,
     ]),
   ];
+  void test("the operator's --policy document: balancing settings this sidecar cannot use are left out; the config file stays strict", () => {
+    const store = {
+      ...base.stores[0],
+      balancing: {
+        algorithm: 'least-in-flight',
+        healthCheck: { expectStatus: '299-200', rise: 3 },
+        zoneAware: true,
+      },
+    };
+    const c = parseProxyConfig({
+      config: {},
+      configDir: '/',
+      policy: { raw: { version: 1, stores: [store], grants: base.grants }, file: '/p/policy.json' },
+    });
+    assert.deepEqual(c.policy.stores[0]?.balancing, {
+      algorithm: 'least-in-flight',
+      healthCheck: { rise: 3 },
+    });
+    assert.deepEqual(
+      c.droppedSettings?.map((d) => d.field),
+      ['stores[0].balancing.zoneAware', 'stores[0].balancing.healthCheck.expectStatus'],
+    );
+    assert.match(c.droppedSettings[1]!.problem, /ends before it starts/);
+    assert.equal(c.policy.grants.length, base.grants.length);
+    assert.throws(
+      () => parseProxyConfig({ config: { ...base, stores: [store] }, configDir: '/' }),
+      /stores\[0\]\.balancing\.zoneAware: unknown field/,
+    );
+  });
   void test('balancing is read field by field', () => {
     const balancing = {
       algorithm: 'least-in-flight',
