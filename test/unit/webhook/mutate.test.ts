@@ -345,68 +345,80 @@ void describe('mutate()', () => {
     }
   });
 
-  void test('a process namespace shared with the sidecar: refused while a container could run as its UID or trace it', () => {
+  void test('a process namespace shared with the sidecar: refused while a container could become its UID or trace it', () => {
     const denied = (pod: Pod, c = ctx()): string => {
       const m = mutatePod(pod, 'ns', c);
       assert.equal(m.outcome.result, 'denied', JSON.stringify(m.outcome));
       assert.equal(m.patch.length, 0);
       return JSON.stringify(m.outcome);
     };
-    const app = { name: 'app', image: 'x' };
-    // No UID pinned: the image's user may be 65532 (distroless's nonroot).
-    assert.match(
-      denied(annotated({ shareProcessNamespace: true, containers: [app] })),
-      /ProcessNamespaceShared.*shareProcessNamespace lets containers \\"app\\" \(sets no runAsUser/,
-    );
-    assert.match(denied(annotated({ hostPID: true, containers: [app] })), /hostPID lets containers/);
-    const pinned = { runAsUser: 1000 };
-    assert.match(
-      denied(
-        annotated({
-          shareProcessNamespace: true,
-          securityContext: pinned,
-          containers: [app, { name: 'same', image: 'x', securityContext: { runAsUser: 65532 } }],
-        }),
-      ),
-      /"same\\" \(runs as the sidecar's UID 65532\)/,
-    );
-    assert.match(
-      denied(
-        annotated({
-          shareProcessNamespace: true,
-          securityContext: pinned,
-          initContainers: [
-            { name: 'tracer', image: 'x', securityContext: { capabilities: { add: ['sys_ptrace'] } } },
-          ],
-          containers: [app],
-        }),
-      ),
-      /"tracer\\" \(adds SYS_PTRACE\)/,
-    );
-    assert.match(
-      denied(
-        annotated({
-          shareProcessNamespace: true,
-          securityContext: pinned,
-          containers: [{ ...app, securityContext: { privileged: true } }],
-        }),
-      ),
-      /"app\\" \(privileged\)/,
-    );
-    // Every container on another UID: injected.
-    const ok = mutatePod(
-      annotated({ shareProcessNamespace: true, securityContext: pinned, containers: [app] }),
-      'ns',
-      ctx(),
-    );
-    assert.equal(ok.outcome.result, 'injected', JSON.stringify(ok.outcome));
+    // A container that cannot become 65532: its own UID, no escalation.
+    const safe = { runAsUser: 1000, allowPrivilegeEscalation: false };
+    const app = (securityContext: V1Container['securityContext'] = safe): V1Container => ({
+      name: 'app',
+      image: 'x',
+      securityContext,
+    });
+    const shared = (...containers: V1Container[]): Pod =>
+      annotated({ shareProcessNamespace: true, containers });
+    const cases: [Pod, RegExp][] = [
+      // No UID pinned: the image's user may be 65532 (distroless's nonroot).
+      [
+        shared(app({})),
+        /ProcessNamespaceShared.*shareProcessNamespace lets containers \\"app\\" \(sets no runAsUser/,
+      ],
+      [annotated({ hostPID: true, containers: [app({})] }), /hostPID lets containers/],
+      [
+        shared(app(), { ...app({ runAsUser: 65532 }), name: 'same' }),
+        /"same\\" \(runs as the sidecar's UID 65532\)/,
+      ],
+      // A setuid binary of its image would make it root, and root becomes 65532.
+      [shared(app({ runAsUser: 1000 })), /may escalate privileges/],
+      [
+        shared(app({ runAsUser: 0, allowPrivilegeEscalation: false })),
+        /runs as root keeping SETUID and SETGID/,
+      ],
+      [
+        shared(app({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['SETUID'] } })),
+        /runs as root keeping/,
+      ],
+      [shared(app({ ...safe, capabilities: { add: ['sys_ptrace'] } })), /\(adds SYS_PTRACE\)/],
+      [shared(app({ ...safe, capabilities: { add: ['CAP_SETUID'] } })), /\(adds SETUID\)/],
+      [shared(app({ ...safe, privileged: true })), /\(privileged\)/],
+    ];
+    for (const [pod, message] of cases) assert.match(denied(pod), message);
+    const initTracer = annotated({
+      shareProcessNamespace: true,
+      initContainers: [{ ...app({ ...safe, capabilities: { add: ['ALL'] } }), name: 'tracer' }],
+      containers: [app()],
+    });
+    assert.match(denied(initTracer), /"tracer\\" \(adds ALL\)/);
+    // Injected: a pinned UID without escalation; root that dropped ALL (or SETUID and SETGID);
+    // the pod-level runAsUser counts. The sidecar itself (65532) is not judged, native or legacy,
+    // and not when a re-invocation sees it already in the pod.
+    const root = app({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    const podLevel = annotated({
+      shareProcessNamespace: true,
+      securityContext: { runAsUser: 2000 },
+      containers: [app({ allowPrivilegeEscalation: false })],
+    });
+    for (const nativeSidecars of [true, false]) {
+      for (const pod of [shared(app()), shared(root), podLevel]) {
+        const c = ctx({ nativeSidecars });
+        const again = injected(pod, c);
+        assert.deepEqual(mutatePod(again, 'ns', c).outcome, {
+          result: 'skipped',
+          reason: 'already-injected',
+        });
+      }
+    }
     // Not shared: no UID needed, as before.
-    assert.equal(mutatePod(annotated({ containers: [app] }), 'ns', ctx()).outcome.result, 'injected');
+    assert.equal(mutatePod(annotated({ containers: [app({})] }), 'ns', ctx()).outcome.result, 'injected');
     // Injected already, and back with the namespace shared (a later webhook, a copied manifest).
     const c = ctx();
     const pod = injected(annotated(), c);
     pod.spec!.shareProcessNamespace = true;
-    denied(pod, c);
+    assert.match(denied(pod, c), /sets no runAsUser/);
   });
 
   void test('marked injected without a sidecar is denied, not half-fixed', () => {
