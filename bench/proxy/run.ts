@@ -560,10 +560,12 @@ async function measureCell(
       // the bucket allowing anonymous reads — MinIO's cheaper path, the method until session 4).
       const headers = ANONYMOUS_GETS ? {} : sign('GET', getPath);
       const r = await wrkAsync(`${origin}${getPath}`, big ? 10 : SECONDS, concurrency, headers);
-      // The bytes read, not completions × size: 64 connections each fetching 64 MiB finish
-      // about two waves of requests in 10 s, so completions counted whether a wave ended just
-      // before the round or just after it (two rounds of one path in session 19: 88 and 129).
-      return { ...r, bytesPerSec: r.bytesRead / r.seconds };
+      // From 1 MiB on, the bytes read, not completions × size: 64 connections each fetching
+      // 64 MiB finish about two waves of requests in 10 s, so completions counted whether a wave
+      // ended just before the round or just after it (two rounds of one path in session 19: 88
+      // and 129). Below, completions: response heads, which differ between paths, are a tenth
+      // of a 4 KiB response's bytes.
+      return { ...r, bytesPerSec: size >= 1 << 20 ? r.bytesRead / r.seconds : r.reqPerSec * size };
     }
     return runLoad({
       ...put(origin, sign),

@@ -306,6 +306,11 @@ export class StorePool implements BackendPool {
     return {
       store: this.store,
       algorithm: this.options.algorithm,
+      // What each probe asks and accepts (by provider unless set): explains a "status 403".
+      healthCheck: {
+        path: this.options.healthCheck.path,
+        expectStatus: this.options.healthCheck.expectStatus,
+      },
       localZone: this.localZone ?? null,
       panic: this.#panic,
       draining: this.#drained !== undefined,
@@ -616,6 +621,7 @@ export interface BackendSnapshot {
 export interface PoolSnapshot {
   store: string;
   algorithm: string;
+  healthCheck: { path: string; expectStatus: string };
   localZone: string | null;
   panic: boolean;
   /** The pool is retiring (store removed or rebuilt): no new attempts. */

@@ -168,6 +168,7 @@ void describe('metrics and /debug/backends', () => {
     const mine = doc.stores.find((s) => s.backends.some((x) => x.id === b.id && x.inFlight === 1));
     assert.ok(mine);
     assert.equal(mine.algorithm, 'peak-ewma');
+    assert.deepEqual(mine.healthCheck, { path: '/minio/health/live', expectStatus: '200-399' });
     pool.finish(b, { status: 200, headersMs: 2 });
   });
 });
