@@ -98,7 +98,13 @@ export function mutatePod(pod: Pod, namespace: string, ctx: MutationContext): Po
   // Whatever path gives the pod a sidecar (or keeps the one it has): an injected pod that came
   // back with a shared process namespace (another webhook, a hand-made manifest) too.
   if (decision.action !== 'skip' && decision.action !== 'deny') {
-    const exposure = processNamespaceExposure(pod);
+    // Native as the pod has its sidecar, else as it would get it.
+    const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    const present = all.some((c) => c.name === SIDECAR_CONTAINER_NAME);
+    const native = present
+      ? (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER_NAME)
+      : ctx.nativeSidecars;
+    const exposure = processNamespaceExposure(pod, native);
     if (exposure) return deny('ProcessNamespaceShared', exposure, warnings);
   }
   switch (decision.action) {

@@ -385,6 +385,28 @@ void describe('mutate()', () => {
       [shared(app({ ...safe, capabilities: { add: ['sys_ptrace'] } })), /\(adds SYS_PTRACE\)/],
       [shared(app({ ...safe, capabilities: { add: ['CAP_SETUID'] } })), /\(adds SETUID\)/],
       [shared(app({ ...safe, privileged: true })), /\(privileged\)/],
+      // Root keeps what it adds under no_new_privs: tracing (SYS_ADMIN), file handles, modules.
+      [
+        shared(
+          app({
+            runAsUser: 0,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] },
+          }),
+        ),
+        /\(adds SYS_ADMIN\)/,
+      ],
+      // containerd reads a dropped "CAP_SETUID" as CAP_CAP_SETUID and drops nothing.
+      [
+        shared(
+          app({
+            runAsUser: 0,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['CAP_SETUID', 'CAP_SETGID'] },
+          }),
+        ),
+        /runs as root keeping SETUID and SETGID/,
+      ],
     ];
     for (const [pod, message] of cases) assert.match(denied(pod), message);
     const initTracer = annotated({
@@ -396,7 +418,11 @@ void describe('mutate()', () => {
     // Injected: a pinned UID without escalation; root that dropped ALL (or SETUID and SETGID);
     // the pod-level runAsUser counts. The sidecar itself (65532) is not judged, native or legacy,
     // and not when a re-invocation sees it already in the pod.
-    const root = app({ runAsUser: 0, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    const root = app({
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['setuid', 'SETGID'], add: ['NET_BIND_SERVICE'] },
+    });
     const podLevel = annotated({
       shareProcessNamespace: true,
       securityContext: { runAsUser: 2000 },
@@ -412,6 +438,17 @@ void describe('mutate()', () => {
         });
       }
     }
+    // A root init container (a volume's chown) ends before a legacy sidecar starts; beside a
+    // native one it runs with it. An app's own restartable init container runs beside either.
+    const chown = { ...app({}), name: 'chown' };
+    const withInit = (init: V1Container): Pod =>
+      annotated({ shareProcessNamespace: true, initContainers: [init], containers: [app()] });
+    assert.equal(mutatePod(withInit(chown), 'ns', ctx({ nativeSidecars: false })).outcome.result, 'injected');
+    assert.match(denied(withInit(chown), ctx({ nativeSidecars: true })), /"chown\\" \(sets no runAsUser/);
+    assert.match(
+      denied(withInit({ ...chown, restartPolicy: 'Always' }), ctx({ nativeSidecars: false })),
+      /"chown/,
+    );
     // Not shared: no UID needed, as before.
     assert.equal(mutatePod(annotated({ containers: [app({})] }), 'ns', ctx()).outcome.result, 'injected');
     // Injected already, and back with the namespace shared (a later webhook, a copied manifest).
