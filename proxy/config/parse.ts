@@ -215,6 +215,8 @@ function parseBalancingLeniently(
     return undefined;
   }
   const o = structuredClone(v) as Record<string, unknown>;
+  // An error's field is a dotted path: with a dot in a key it could name another setting.
+  if (hasDottedKey(o)) return parseBalancing(o, path);
   // Each round drops the one setting named by the error; every key once at most.
   for (;;) {
     try {
@@ -226,18 +228,35 @@ function parseBalancingLeniently(
   }
 }
 
-/** Deletes the key `field` (a path under `base`, dotted) names in `o`; false if none. */
+function hasDottedKey(o: Record<string, unknown>): boolean {
+  return Object.entries(o).some(
+    ([k, v]) =>
+      k.includes('.') ||
+      (typeof v === 'object' &&
+        v !== null &&
+        !Array.isArray(v) &&
+        hasDottedKey(v as Record<string, unknown>)),
+  );
+}
+
+/**
+ * Deletes the key `field` (a path under `base`, dotted) names in `o`; false if none. Own keys of
+ * letters and digits only: a key such as `__proto__` is never walked into (deleting from
+ * Object.prototype would break the whole process); its document is refused instead.
+ */
 function dropAt(o: Record<string, unknown>, base: string, field: string): boolean {
   if (!field.startsWith(`${base}.`)) return false;
   const keys = field.slice(base.length + 1).split('.');
-  let node: unknown = o;
+  if (!keys.every((k) => /^[A-Za-z0-9]+$/.test(k))) return false;
+  let node: Record<string, unknown> = o;
   for (const k of keys.slice(0, -1)) {
-    node = (node as Record<string, unknown>)[k];
-    if (typeof node !== 'object' || node === null) return false;
+    const next = Object.hasOwn(node, k) ? node[k] : undefined;
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) return false;
+    node = next as Record<string, unknown>;
   }
   const last = keys[keys.length - 1]!;
-  if (!Object.hasOwn(node as object, last)) return false;
-  delete (node as Record<string, unknown>)[last];
+  if (!Object.hasOwn(node, last)) return false;
+  delete node[last];
   return true;
 }
 

@@ -70,6 +70,8 @@ export class PolicyState {
   readonly #opts: PolicyStateOptions;
   /** The last text rejected: the file watcher polls, and one bad file is one error, not one per poll. */
   #rejectedText: string | undefined;
+  /** The last text whose left-out balancing settings were logged. */
+  #warnedText: string | undefined = undefined;
 
   /** Builds the initial authorizer; throws (naming the field) if the start policy is unusable. */
   constructor(doc: PodPolicyDocument, opts: PolicyStateOptions = {}) {
@@ -106,9 +108,14 @@ export class PolicyState {
       doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file), '', [], (field, problem) =>
         dropped.push({ field, problem }),
       );
-      for (const d of dropped)
-        this.#opts.log?.warn({ file, ...d }, 'policy setting left out: this sidecar cannot use it');
+      // Once per document text that changes something: the file is polled every 10 s (and the
+      // start logged those of the first).
       if (sameJson(doc, this.#current.document)) return 'unchanged';
+      if (text !== this.#warnedText) {
+        for (const d of dropped)
+          this.#opts.log?.warn({ file, ...d }, 'policy setting left out: this sidecar cannot use it');
+        this.#warnedText = text;
+      }
       if (this.#opts.stores !== undefined) {
         next = createAuthorizer(doc, this.#opts);
       } else if (!sameJson(doc.stores, this.#stores)) {

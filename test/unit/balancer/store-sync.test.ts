@@ -122,20 +122,22 @@ void describe('policy reload with store changes', () => {
     assert.ok(pools.has('s2'));
   });
 
-  void test('bad balancing options reject the document; the previous one stays whole', async () => {
+  void test('a balancing option the sidecar refuses is left out: the document loads, the pool takes the default', async () => {
     const { state, pools, apply, reloadErrors } = setup();
     creds('s1');
     assert.equal(apply(text([storeJson('s1')], [READ('s1')])), 'changed');
-    const good = state.current;
     const bad = text(
-      [storeJson('s1'), storeJson('s3', { balancing: { healthCheck: { rise: 0 } } })],
+      [storeJson('s1'), storeJson('s3', { balancing: { healthCheck: { rise: 0, fall: 4 } } })],
       [READ('s1'), READ('s3', 'other')],
     );
     creds('s3');
-    assert.equal(apply(bad), 'rejected');
-    assert.equal(state.current, good);
-    assert.deepEqual([...pools.keys()], ['s1']);
-    assert.equal(await reloadErrors(), 1);
+    assert.equal(apply(bad), 'changed');
+    assert.equal(run(state.current, 'GET', '/other/k').allow, true, 'its grant loaded');
+    assert.deepEqual([...pools.keys()], ['s1', 's3']);
+    // rise as for a store that sets none (the sidecar's default); fall as set.
+    const { rise, fall } = (pools.get('s3') as StorePool).options.healthCheck;
+    assert.deepEqual([rise, fall], [(pools.get('s1') as StorePool).options.healthCheck.rise, 4]);
+    assert.equal(await reloadErrors(), 0);
   });
 
   void test('a store removed: denied at once, its pool drains, then spec and signer go', async () => {

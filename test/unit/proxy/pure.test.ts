@@ -542,6 +542,32 @@ void describe('config', () => {
       /stores\[0\]\.balancing\.zoneAware: unknown field/,
     );
   });
+  void test('a balancing key that could name another setting or a prototype refuses the document, not a setting', () => {
+    const policyWith = (balancingJson: string) =>
+      parseDocumentText(
+        `{"version":1,"stores":[{"name":"m","endpoints":["http://127.0.0.1:9000"],"credentials":{"file":"c.json"},` +
+          `"balancing":${balancingJson}}],"grants":[]}`,
+        'policy.json',
+      );
+    const load = (raw: unknown) =>
+      parseProxyConfig({ config: {}, configDir: '/', policy: { raw, file: '/p/policy.json' } });
+    const own = (): string[] => Object.getOwnPropertyNames(Object.prototype).sort();
+    const before = own();
+    assert.throws(() => load(policyWith('{"__proto__":{"toString":1}}')), /__proto__/);
+    // Own keys named like prototype members are plain settings: left out, nothing else touched.
+    const named = load(policyWith('{"healthCheck":{"toString":1,"constructor":2,"rise":3}}'));
+    assert.deepEqual(named.policy.stores[0]?.balancing, { healthCheck: { rise: 3 } });
+    assert.deepEqual(
+      named.droppedSettings?.map((d) => d.field),
+      ['stores[0].balancing.healthCheck.toString', 'stores[0].balancing.healthCheck.constructor'],
+    );
+    assert.deepEqual(own(), before, 'Object.prototype untouched');
+    // A dotted key is read strictly: "healthCheck.path" must not drop the real healthCheck.path.
+    assert.throws(
+      () => load(policyWith('{"healthCheck.path":1,"healthCheck":{"path":"/h"}}')),
+      /balancing\.healthCheck\.path: unknown field/,
+    );
+  });
   void test('balancing is read field by field', () => {
     const balancing = {
       algorithm: 'least-in-flight',
