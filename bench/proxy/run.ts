@@ -278,6 +278,17 @@ interface Cell {
   /** The floor's CPU per request, ms (GET cells). */
   floorCpuMsPerReq?: number;
   proxyCpuMsPerReq: number;
+  /**
+   * CPU per MiB moved, ms (cells of 1 MiB and up): per request counts completions only, which a
+   * round of 64 MiB objects finishes in waves (see run()).
+   */
+  proxyCpuMsPerMiB?: number;
+  floorCpuMsPerMiB?: number;
+  /**
+   * The median of the rounds' own ratios to direct (each round runs the paths back to back): the
+   * ratio of the medians above can pair one path's good round with another's bad one.
+   */
+  pairedRatio: { proxy: number; peer?: number; floor?: number };
   /** The part of the proxy's CPU spent in the kernel (system time): socket reads and writes. */
   proxyCpuKernelShare: number;
   proxyPeakRssMiB: number;
@@ -634,6 +645,10 @@ async function measureCell(
   const p = medianResult(viaProxy);
   const g = deps.peer ? medianResult(viaPeer) : undefined;
   const f = floor ? medianResult(viaFloor) : undefined;
+  const mib = (rs: LoadResult[]): number => rs.reduce((a, r) => a + r.bytesPerSec * r.seconds, 0) / (1 << 20);
+  const paired = (rs: LoadResult[]): number =>
+    medianOf(rs.map((r, i) => r.bytesPerSec / direct[i]!.bytesPerSec));
+  const perMiB = size >= 1 << 20;
   const cell: Cell = {
     op,
     size,
@@ -644,6 +659,13 @@ async function measureCell(
     ...(f && { floor: f, floorCpuMsPerReq: (floorCpu * 1000) / f.requests }),
     rounds: { direct, proxy: viaProxy, ...(g && { peer: viaPeer }), ...(f && { floor: viaFloor }) },
     proxyCpuMsPerReq: (cpu * 1000) / viaProxy.reduce((a, r) => a + r.requests, 0),
+    ...(perMiB && { proxyCpuMsPerMiB: (cpu * 1000) / mib(viaProxy) }),
+    ...(perMiB && f && { floorCpuMsPerMiB: (floorCpu * 1000) / mib(viaFloor) }),
+    pairedRatio: {
+      proxy: paired(viaProxy),
+      ...(g && { peer: paired(viaPeer) }),
+      ...(f && { floor: paired(viaFloor) }),
+    },
     proxyCpuKernelShare: cpu > 0 ? systemCpu / cpu : 0,
     proxyPeakRssMiB: peak.rss / (1 << 20),
     proxyPeakAnonRssMiB: peak.anon / (1 << 20),
@@ -651,7 +673,8 @@ async function measureCell(
   };
   const errors = (rs: LoadResult[]): number => rs.reduce((a, r) => a + r.errors, 0);
   const ratios = (rs: LoadResult[]): string =>
-    rs.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/');
+    rs.map((r, i) => (r.bytesPerSec / direct[i]!.bytesPerSec).toFixed(2)).join('/') +
+    `, paired ${paired(rs).toFixed(2)}`;
   const errorPart =
     `errors ${[direct, ...(g ? [viaPeer] : []), ...(f ? [viaFloor] : []), viaProxy].map(errors).join('/')} ` +
     `(${['direct', ...(g ? ['nginx'] : []), ...(f ? ['floor'] : []), 'proxy'].join('/')})`;
@@ -659,23 +682,25 @@ async function measureCell(
     ? `nginx ${g.reqPerSec.toFixed(0)}/s p99 ${g.p99Ms.toFixed(1)}ms ratio ${(g.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaPeer)}) | `
     : '';
   const floorPart = f
-    ? `Node floor ${f.reqPerSec.toFixed(0)}/s ratio ${(f.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaFloor)}) cpu ${cell.floorCpuMsPerReq!.toFixed(2)}ms/req | `
+    ? `Node floor ${f.reqPerSec.toFixed(0)}/s ratio ${(f.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaFloor)}) cpu ${cell.floorCpuMsPerReq!.toFixed(2)}ms/req${cell.floorCpuMsPerMiB === undefined ? '' : ` ${cell.floorCpuMsPerMiB.toFixed(2)}ms/MiB`} | `
     : '';
   process.stdout.write(
     `${op} ${fmtBytes(size)} c=${concurrency}: direct ${d.reqPerSec.toFixed(0)}/s p99 ${d.p99Ms.toFixed(1)}ms | ${peerPart}${floorPart}` +
       `proxy ${p.reqPerSec.toFixed(0)}/s p99 ${p.p99Ms.toFixed(1)}ms | ratio ${(p.bytesPerSec / d.bytesPerSec).toFixed(2)} (rounds ${ratios(viaProxy)}) ` +
-      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) ${errorPart}\n`,
+      `| cpu ${cell.proxyCpuMsPerReq.toFixed(2)}ms/req${cell.proxyCpuMsPerMiB === undefined ? '' : ` ${cell.proxyCpuMsPerMiB.toFixed(2)}ms/MiB`} (${(cell.proxyCpuKernelShare * 100).toFixed(0)}% kernel) rss ${cell.proxyPeakRssMiB.toFixed(0)}MiB (anon ${cell.proxyPeakAnonRssMiB.toFixed(0)}${fmtAtPeak(peak.atPeak)}) ${errorPart}\n`,
   );
   return cell;
 }
 
+function medianOf(values: number[]): number {
+  const xs = [...values].sort((a, b) => a - b);
+  const m = xs.length >> 1;
+  return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
+}
+
 /** Per field, the median over rounds (throughput and latency each on their own). */
 function medianResult(rs: LoadResult[]): LoadResult {
-  const med = (k: Exclude<keyof LoadResult, 'p999Ms'>): number => {
-    const xs = rs.map((r) => r[k]).sort((a, b) => a - b);
-    const m = xs.length >> 1;
-    return xs.length % 2 ? xs[m]! : (xs[m - 1]! + xs[m]!) / 2;
-  };
+  const med = (k: Exclude<keyof LoadResult, 'p999Ms'>): number => medianOf(rs.map((r) => r[k]));
   return {
     requests: rs.reduce((a, r) => a + r.requests, 0),
     errors: rs.reduce((a, r) => a + r.errors, 0),
