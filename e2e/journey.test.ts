@@ -130,8 +130,10 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
   void test('a MinIO node cut off under load costs the client no errors', async () => {
     let failures = 0;
     let done = 0;
+    let stop = false;
+    // Bounded in count (300 each), and stopped once enough GETs went out after the cut.
     const reader = async (): Promise<void> => {
-      for (let i = 0; i < 60; i++) {
+      for (let i = 0; i < 300 && !stop; i++) {
         try {
           const r = await app.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'reports/2026-10.csv' }));
           await r.Body?.transformToString();
@@ -149,9 +151,15 @@ void describe('the Sluice journey', { timeout: 600_000 }, () => {
     // objects (test/testbed/minio.ts), which the sidecar rightly relays and `failures` would count.
     const busiest = await busiestNode(j);
     await j.minio.cutNode(busiest);
+    const atCut = done;
+    // Traffic after the cut, not only before it: else the test passes with failover removed.
+    await eventually('60 GETs after the cut', () =>
+      Promise.resolve(done - atCut >= 60 || failures > 0 ? true : undefined),
+    );
+    stop = true;
     await load;
     assert.equal(failures, 0);
-    assert.equal(done, 240);
+    assert.ok(done - atCut >= 60, `${done - atCut} GETs after the cut`);
 
     // The cut-off node itself, marked down by the sidecar's health checks (every 500 ms, down
     // after 3 failures) on their own schedule, not when the load ends: wait for it, bounded.

@@ -317,8 +317,10 @@ export class Journey {
     try {
       await core.readNamespacedSecret({ name: podSecretName(this.identity), namespace: APP_NS });
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      // client-node's ApiException carries the HTTP status as `code`.
+      if ((err as { code?: unknown }).code === 404) return false;
+      throw err; // a 403 or a dead API server is not "deleted"
     }
   }
 

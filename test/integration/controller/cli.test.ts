@@ -5,7 +5,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { fetch } from 'undici';
+import { Agent, fetch, request } from 'undici';
+import type { AdmissionReview, Pod } from '../../../operator/webhook/types.ts';
+import { reviewFor } from '../../fixtures/cases.ts';
 import { podSecretName } from '../../../operator/contract.ts';
 import { startOperator, type RunningOperator } from '../../../operator/cli.ts';
 import { parseOperatorConfig } from '../../../operator/config.ts';
@@ -65,4 +67,25 @@ void test('unready() turns /readyz to 503 while the webhook still serves', async
   op.unready();
   assert.equal((await fetch(`http://127.0.0.1:${op.healthPort}/readyz`)).status, 503);
   assert.equal((await fetch(`http://127.0.0.1:${op.healthPort}/healthz`)).status, 200);
+  // An admission still gets its answer (the self-signed certificate is not what is tested here).
+  const pod: Pod = {
+    metadata: { name: 'late', namespace: 'default', annotations: { 'sluice.dev/inject': 'true' } },
+    spec: { containers: [{ name: 'app', image: 'x' }] },
+  };
+  const agent = new Agent({ connect: { rejectUnauthorized: false } });
+  try {
+    const res = await request(`https://127.0.0.1:${op.webhookPort}/mutate`, {
+      method: 'POST',
+      body: JSON.stringify(reviewFor(pod, 'uid-while-unready')),
+      headers: { 'content-type': 'application/json' },
+      dispatcher: agent,
+    });
+    assert.equal(res.statusCode, 200);
+    const review = (await res.body.json()) as AdmissionReview;
+    assert.equal(review.response?.uid, 'uid-while-unready');
+    assert.equal(review.response?.allowed, true);
+    assert.ok(review.response?.patch, 'the sidecar patch');
+  } finally {
+    await agent.close();
+  }
 });

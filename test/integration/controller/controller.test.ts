@@ -368,6 +368,8 @@ void describe('per-pod Secrets', () => {
     );
     // Every version of the pod Secret written from here on, seen through a watch.
     const versions: number[] = [];
+    let newKeysSeen = false; // through the watch: every write before it was recorded too
+    let deleted = false;
     const watch = new Informer<Secret>(env.admin, {
       path: '/api/v1/namespaces/team-c/secrets',
       fieldSelector: `metadata.name=${podSecretName('id-m1')}`,
@@ -378,9 +380,14 @@ void describe('per-pod Secrets', () => {
         ? (JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as PodPolicyDocument)
         : undefined;
       versions.push(doc?.grants.length ?? 0);
+      const creds = sec.data?.[credentialsKey('moving')];
+      if (creds && Buffer.from(creds, 'base64').toString('utf8').includes('AKIAM2')) newKeysSeen = true;
     };
     watch.on('update', record);
+    // Deleted and written again also drops the grants for a moment.
+    watch.on('delete', () => (deleted = true));
     await watch.start();
+    watch.on('add', record); // after the first list: an add now is the Secret made again
     try {
       const path = '/apis/sluice.dev/v1alpha1/objectstores/moving';
       const store = await env.admin.get<{ spec: ObjectStoreSpec }>(path);
@@ -394,9 +401,13 @@ void describe('per-pod Secrets', () => {
           ? true
           : undefined;
       });
+      await eventually('the watch saw the write with the new keys', () =>
+        Promise.resolve(newKeysSeen ? true : undefined),
+      );
     } finally {
       await watch.stop();
     }
+    assert.equal(deleted, false, 'the pod Secret was deleted on the way');
     assert.ok(versions.length >= 1, 'no write seen');
     assert.ok(!versions.includes(0), `a write without the grant: grants per version ${versions.join(',')}`);
   });

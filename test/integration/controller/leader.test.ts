@@ -101,8 +101,10 @@ void test('a leader renews its Lease while its start is still running; no one el
     namespace: 'sluice-system',
     name: 'slow-start',
     identity: 'slow',
-    leaseDurationMs: 2_000,
-    renewDeadlineMs: 1_500,
+    // Long enough that a stall of the API server or etcd on 2 busy cores (seconds at worst)
+    // does not end a's leadership on its own.
+    leaseDurationMs: 4_000,
+    renewDeadlineMs: 3_000,
     retryPeriodMs: 200,
     onStartedLeading: () => slowStart, // caches that take long to sync
     onStoppedLeading: () => releaseStart(),
@@ -110,10 +112,10 @@ void test('a leader renews its Lease while its start is still running; no one el
   electors.push(a);
   a.start();
   await eventually('the slow one leads', () => (a.isLeader ? true : undefined));
-  const b = replica('eager', 'slow-start', { leaseDurationMs: 2_000, renewDeadlineMs: 1_500 });
+  const b = replica('eager', 'slow-start', { leaseDurationMs: 4_000, renewDeadlineMs: 3_000 });
   b.elector.start();
   // Three lease durations: without renewals the Lease would have gone to b after one.
-  const until = Date.now() + 6_000;
+  const until = Date.now() + 12_000;
   while (Date.now() < until) {
     assert.equal(b.elector.isLeader, false, 'a second leader while the first was starting');
     assert.equal(a.isLeader, true);

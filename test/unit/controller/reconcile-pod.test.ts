@@ -7,11 +7,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
+import { ControllerError } from '../../../operator/controller/errors.ts';
 import { EventRecorder } from '../../../operator/controller/events.ts';
 import { reconcilePodIdentity, type PodReconcilerDeps } from '../../../operator/controller/reconcile-pod.ts';
 import { StsFailures } from '../../../operator/controller/sts-failures.ts';
 import { World } from '../../../operator/controller/world.ts';
 import { createOperatorMetrics } from '../../../operator/metrics.ts';
+
+/** The rejection a reconcile whose STS call failed ends with (retried; its Secret written first). */
+const stsFailed = (e: unknown): boolean => e instanceof ControllerError && e.code === 'StsFailed';
 
 type Named = { metadata?: { name?: string; namespace?: string } };
 const cache = <T extends Named>(items: T[]) => ({
@@ -202,7 +206,7 @@ void test('a store dropped for its credentials hands its bucket to the other gra
     accesses: [accessOf('a-first', 's1', 'shared'), accessOf('b-second', 's2', 'shared')],
     assumeRole: () => Promise.reject(new Error('STS 403 AccessDenied')),
   });
-  await h.reconcile().catch(() => undefined); // the STS failure is reported; the Secret is written
+  await assert.rejects(h.reconcile(), stsFailed); // the STS failure is reported; the Secret is written
   assert.deepEqual(h.keys(), ['policy.json', 's2.credentials.json']);
   const doc = JSON.parse(h.file('policy.json')) as { grants: { store: string; bucket: string }[] };
   assert.deepEqual(
@@ -234,13 +238,13 @@ void test('a store whose grants grow in a later round gets a session policy that
       });
     },
   });
-  await h.reconcile().catch(() => undefined);
+  await assert.rejects(h.reconcile(), stsFailed);
   assert.deepEqual(h.keys(), ['policy.json', 's2.credentials.json']);
   assert.match(policies.at(-1)!, /shared/, 'the session s2 ends with covers bucket shared');
   assert.match(policies.at(-1)!, /other/);
   // The holder is asked first: s2 gets one session, with its final grants — and keeps it while
   // s1 goes on failing, instead of a session of no use (and a chance to lose s2) every retry.
-  await h.reconcile().catch(() => undefined);
+  await assert.rejects(h.reconcile(), stsFailed);
   assert.equal(policies.length, 1, `s2 sessions: ${policies.length}`);
   assert.deepEqual(h.keys(), ['policy.json', 's2.credentials.json']);
 });
