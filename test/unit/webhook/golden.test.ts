@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { IDENTITY_LABEL, SIDECAR_CONTAINER_NAME, podSecretName } from '../../../operator/contract.ts';
 import { injectStream } from '../../../operator/inject/inject.ts';
 import { resolveInjectorConfig } from '../../../operator/webhook/config.ts';
@@ -82,6 +83,46 @@ void describe('webhook golden files', () => {
     // Injecting the output again is a no-op: every template is already injected.
     const twice = injectStream(output, { config: resolveInjectorConfig(), nativeSidecars: true });
     assert.equal(twice.output, output);
+  });
+
+  void test('sluice inject reads and writes YAML as kubectl does (1.1): octal modes and quoted yes/no keep their meaning', () => {
+    const input = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata: { name: web, namespace: team-a }',
+      'spec:',
+      '  template:',
+      '    metadata: { annotations: { sluice.dev/inject: "true" } }',
+      '    spec:',
+      '      volumes: [{ name: s, secret: { secretName: x, defaultMode: 0400 } }]',
+      '      containers: [{ name: app, image: x, env: [{ name: FLAG, value: "yes" }, { name: "N", value: "n" }] }]',
+      '---',
+      'kind: ConfigMap',
+      'data: { mode: "0400" }',
+      'binaryMode: 0755',
+      '',
+    ].join('\n');
+    const { output, reports } = injectStream(input, {
+      config: resolveInjectorConfig(),
+      nativeSidecars: true,
+    });
+    assert.equal(reports[0]?.outcome.result, 'injected');
+    // Read back as kubectl would.
+    type Container = { name: string; env?: { name: string; value: unknown }[] };
+    type Web = {
+      spec: {
+        template: { spec: { volumes: { secret: { defaultMode: number } }[]; containers: Container[] } };
+      };
+    };
+    const [web, cm] = parseAllDocuments(output, { version: '1.1' }).map((d) => d.toJS() as unknown);
+    const spec = (web as Web).spec.template.spec;
+    assert.equal(spec.volumes[0]!.secret.defaultMode, 0o400, 'the mode 0400, not 400 (0620)');
+    const env = Object.fromEntries(
+      (spec.containers.find((c) => c.name === 'app')!.env ?? []).map((e) => [e.name, e.value]),
+    );
+    assert.deepEqual([env.FLAG, env.N], ['yes', 'n'], 'strings, not booleans');
+    assert.equal((cm as { binaryMode: number }).binaryMode, 0o755);
+    assert.match(output, /binaryMode: 0755/, 'a document not injected passes through as written');
   });
 
   void test('every fixture pod is used by a case', () => {
