@@ -26,7 +26,8 @@ const program = new Command('sluice')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 const wanted = process.argv[2];
-const load = wanted !== undefined && wanted in subcommands ? [wanted] : Object.keys(subcommands);
+// Own keys only: `sluice toString` is an unknown command, not Object.prototype's method.
+const load = wanted !== undefined && Object.hasOwn(subcommands, wanted) ? [wanted] : Object.keys(subcommands);
 for (const name of load) {
   const register = await subcommands[name]?.();
   register?.(program);

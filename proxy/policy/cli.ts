@@ -11,6 +11,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { resolveBalancerOptions } from '../balancer/config.ts';
+import { BalancerError } from '../balancer/errors.ts';
 import { ConfigError, parseDocumentText, parseProxyConfig } from '../config/parse.ts';
 import { ProxyError } from '../errors.ts';
 import { parseTarget } from '../s3/target.ts';
@@ -93,8 +95,10 @@ export function check(input: CheckInput): CheckOutput {
     });
     domains = config.virtualHostDomains;
     authorizer = createAuthorizer(config.policy, { virtualHostDomains: domains });
+    // What `sluice proxy` checks before it starts, so that a config it refuses is not "allow".
+    for (const store of config.policy.stores) resolveBalancerOptions(store);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof PolicyValidationError)
+    if (err instanceof ConfigError || err instanceof PolicyValidationError || err instanceof BalancerError)
       return usage(`${input.configFile}: ${err.message}`);
     throw err;
   }

@@ -98,3 +98,7 @@ void test('a usage error exits 2 in every subcommand; help exits 0', () => {
   assert.equal(sluice(['inject', '--help']).status, 0);
   assert.equal(sluice(['--version']).status, 0);
 });
+
+void test('an unknown subcommand, even one named like an Object.prototype member, exits 2 without a stack trace', () => {
+  for (const name of ['nope', 'toString', 'constructor']) oneLine(sluice([name]), 2, /unknown command/);
+});

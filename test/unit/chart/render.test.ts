@@ -243,14 +243,14 @@ void describe('MutatingWebhookConfiguration', () => {
       namespace: 'ops',
       values: {
         'webhook.failurePolicy': 'Ignore',
-        'webhook.timeoutSeconds': 3,
+        'webhook.timeoutSeconds': 7,
         'webhook.excludeNamespaces': ['batch'],
       },
     });
     for (const w of as<V1MutatingWebhookConfiguration>(one(m2, 'MutatingWebhookConfiguration')).webhooks ??
       []) {
       assert.equal(w.failurePolicy, 'Ignore');
-      assert.equal(w.timeoutSeconds, 3);
+      assert.equal(w.timeoutSeconds, 7);
       const e = w.namespaceSelector?.matchExpressions?.find((x) => x.key === 'kubernetes.io/metadata.name');
       assert.deepEqual(e?.values, ['kube-system', 'ops', 'batch']);
     }
