@@ -104,7 +104,7 @@ export function mutatePod(pod: Pod, namespace: string, ctx: MutationContext): Po
     const native = present
       ? (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER_NAME)
       : ctx.nativeSidecars;
-    const exposure = processNamespaceExposure(pod, native);
+    const exposure = processNamespaceExposure(pod, native, !present);
     if (exposure) return deny('ProcessNamespaceShared', exposure, warnings);
   }
   switch (decision.action) {

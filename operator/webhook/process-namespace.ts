@@ -66,9 +66,10 @@ function reach(pod: Pod, c: V1Container): string | undefined {
  * namespace they share with it, or undefined when none could (or none is shared). `native`: the
  * sidecar runs as an init container (first of them), so every init container runs beside it;
  * in a legacy pod they all finished before it starts, but for restartable ones (sidecars of the
- * app's own).
+ * app's own). `canOptOut`: false for a pod that already has its sidecar (re-invocation, a copied
+ * manifest), which the opt-out annotation no longer changes.
  */
-export function processNamespaceExposure(pod: Pod, native: boolean): string | undefined {
+export function processNamespaceExposure(pod: Pod, native: boolean, canOptOut = true): string | undefined {
   const spec = pod.spec;
   const how =
     spec?.hostPID === true
@@ -89,6 +90,8 @@ export function processNamespaceExposure(pod: Pod, native: boolean): string | un
     `${how} lets containers ${found.join(', ')} read the Sluice sidecar's credentials through /proc; ` +
     `give each a runAsUser other than ${SIDECAR_UID} and allowPrivilegeEscalation: false ` +
     `(as root, also drop SETUID and SETGID), not privileged, adding no capability beyond ` +
-    `Pod Security's baseline nor SETUID or SETGID; or remove ${how}, or opt out with ${Annotations.inject}: "false"`
+    `Pod Security's baseline nor SETUID or SETGID; or remove ${how}` +
+    // A pod that arrives with its sidecar is not asked again: the annotation would not help.
+    (canOptOut ? `, or opt out with ${Annotations.inject}: "false"` : '')
   );
 }

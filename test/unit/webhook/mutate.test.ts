@@ -455,7 +455,10 @@ void describe('mutate()', () => {
     const c = ctx();
     const pod = injected(annotated(), c);
     pod.spec!.shareProcessNamespace = true;
-    assert.match(denied(pod, c), /sets no runAsUser/);
+    const message = denied(pod, c);
+    assert.match(message, /sets no runAsUser/);
+    assert.doesNotMatch(message, /opt out/, 'the annotation does not change an injected pod');
+    assert.match(denied(shared(app({}))), /opt out with sluice.dev\/inject/);
   });
 
   void test('marked injected without a sidecar is denied, not half-fixed', () => {
