@@ -414,6 +414,37 @@ void describe('guards', () => {
     assert.equal(all(m, 'PodDisruptionBudget').length, 0);
   });
 
+  void test('a PDB requiring every replica is refused (it would block node drains for good)', () => {
+    for (const v of ['2', '3']) {
+      const run = helm([
+        'template',
+        'x',
+        CHART_DIR,
+        '--set',
+        `operator.podDisruptionBudget.minAvailable=${v}`,
+      ]);
+      assert.notEqual(run.status, 0, v);
+      assert.match(run.stderr, /minAvailable \d leaves no replica to evict with operator\.replicas=2/);
+    }
+    const pct = helm([
+      'template',
+      'x',
+      CHART_DIR,
+      '--set-string',
+      'operator.podDisruptionBudget.minAvailable=100%',
+    ]);
+    assert.notEqual(pct.status, 0);
+    assert.match(pct.stderr, /minAvailable 100% leaves no replica/);
+    const ok = helm([
+      'template',
+      'x',
+      CHART_DIR,
+      '--set-string',
+      'operator.podDisruptionBudget.minAvailable=50%',
+    ]);
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
   void test('two replicas without leader election are refused', () => {
     const run = helm(['template', 'x', CHART_DIR, '--set', 'operator.leaderElection.enabled=false']);
     assert.notEqual(run.status, 0);
