@@ -11,6 +11,7 @@
  * at admission (and a pod that bypassed the webhook never starts).
  */
 import { Document, isMap, parseAllDocuments } from 'yaml';
+import { KUBECTL_YAML } from './kubectl-yaml.ts';
 import type { InjectorConfig } from '../webhook/config.ts';
 import { mutatePod } from '../webhook/mutate.ts';
 import type { Outcome } from '../webhook/mutate.ts';
@@ -91,8 +92,6 @@ export function injectObject(obj: unknown, opts: InjectOptions): { obj: unknown;
   };
 }
 
-const YAML_1_1 = { version: '1.1' } as const;
-
 /**
  * Injects every document of a YAML (or JSON) stream. Unchanged documents are re-emitted as
  * parsed (comments kept); changed ones have their template replaced in place. Throws on a
@@ -101,10 +100,9 @@ const YAML_1_1 = { version: '1.1' } as const;
 export function injectStream(text: string, opts: InjectOptions): { output: string; reports: InjectReport[] } {
   const reports: InjectReport[] = [];
   const out: string[] = [];
-  // YAML 1.1, as kubectl reads manifests: `0644` is octal (420), `yes`/`on`/`n` are booleans.
-  // Read as YAML 1.2 (the library's default), `defaultMode: 0400` came out as 400 (0620), and a
-  // rebuilt "yes" lost its quotes and turned into a boolean for kubectl.
-  parseAllDocuments(text, YAML_1_1).forEach((doc, i) => {
+  // As kubectl reads manifests (./kubectl-yaml.ts). Read as YAML 1.2, `defaultMode: 0400` came
+  // out as 400 (0620), and a rebuilt "yes" lost its quotes and turned into a boolean for kubectl.
+  parseAllDocuments(text, KUBECTL_YAML).forEach((doc, i) => {
     if (doc.errors.length > 0) throw new Error(`document ${i + 1}: ${doc.errors[0]!.message}`);
     if (doc.contents === null) return; // an empty document between separators
     const before: unknown = doc.toJS();
@@ -118,7 +116,7 @@ export function injectStream(text: string, opts: InjectOptions): { output: strin
     const after = r.obj as Record<string, unknown>;
     for (const key of Object.keys(after)) {
       if (JSON.stringify(after[key]) !== JSON.stringify((before as Record<string, unknown>)[key])) {
-        doc.set(key, new Document(after[key], YAML_1_1).contents);
+        doc.set(key, new Document(after[key], KUBECTL_YAML).contents);
       }
     }
     out.push(doc.toString());

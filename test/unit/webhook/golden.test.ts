@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
 import { IDENTITY_LABEL, SIDECAR_CONTAINER_NAME, podSecretName } from '../../../operator/contract.ts';
 import { injectStream } from '../../../operator/inject/inject.ts';
 import { resolveInjectorConfig } from '../../../operator/webhook/config.ts';
@@ -85,7 +84,7 @@ void describe('webhook golden files', () => {
     assert.equal(twice.output, output);
   });
 
-  void test('sluice inject reads and writes YAML as kubectl does (1.1): octal modes and quoted yes/no keep their meaning', () => {
+  void test('sluice inject reads and writes YAML as kubectl does: octal modes, yes/no, and strings that stay strings', () => {
     const input = [
       'apiVersion: apps/v1',
       'kind: Deployment',
@@ -94,11 +93,16 @@ void describe('webhook golden files', () => {
       '  template:',
       '    metadata: { annotations: { sluice.dev/inject: "true" } }',
       '    spec:',
+      '      nodeSelector: { cloud.google.com/machine-family: e2 }',
       '      volumes: [{ name: s, secret: { secretName: x, defaultMode: 0400 } }]',
-      '      containers: [{ name: app, image: x, env: [{ name: FLAG, value: "yes" }, { name: "N", value: "n" }] }]',
+      '      containers:',
+      '        - name: app',
+      '          image: x',
+      '          args: [chown, 0:0, ., 2024-01-01T10:00:00+02:00]',
+      '          env: [{ name: FLAG, value: "yes" }, { name: "N", value: "n" }, { name: M, value: "0O17" }]',
       '---',
       'kind: ConfigMap',
-      'data: { mode: "0400" }',
+      'data: { mode: "0400", fam: e2, at: 1:20 }',
       'binaryMode: 0755',
       '',
     ].join('\n');
@@ -107,22 +111,21 @@ void describe('webhook golden files', () => {
       nativeSidecars: true,
     });
     assert.equal(reports[0]?.outcome.result, 'injected');
-    // Read back as kubectl would.
-    type Container = { name: string; env?: { name: string; value: unknown }[] };
-    type Web = {
-      spec: {
-        template: { spec: { volumes: { secret: { defaultMode: number } }[]; containers: Container[] } };
-      };
-    };
-    const [web, cm] = parseAllDocuments(output, { version: '1.1' }).map((d) => d.toJS() as unknown);
-    const spec = (web as Web).spec.template.spec;
-    assert.equal(spec.volumes[0]!.secret.defaultMode, 0o400, 'the mode 0400, not 400 (0620)');
-    const env = Object.fromEntries(
-      (spec.containers.find((c) => c.name === 'app')!.env ?? []).map((e) => [e.name, e.value]),
-    );
-    assert.deepEqual([env.FLAG, env.N], ['yes', 'n'], 'strings, not booleans');
-    assert.equal((cm as { binaryMode: number }).binaryMode, 0o755);
-    assert.match(output, /binaryMode: 0755/, 'a document not injected passes through as written');
+    const [web, cm] = output.split(/^---$/m).filter((d) => d.trim() !== '');
+    // The text kubectl reads. An octal mode is written in decimal: 0400 is 256 (not 400, 0620).
+    assert.match(web!, /^ +defaultMode: 256$/m);
+    // Strings go-yaml would read as a boolean or a number are quoted; others are left plain.
+    assert.match(web!, /^ +value: "yes"$/m);
+    assert.match(web!, /^ +value: "n"$/m);
+    assert.match(web!, /^ +value: "0O17"$/m);
+    assert.match(web!, /cloud\.google\.com\/machine-family: e2$/m);
+    for (const arg of ['chown', '0:0', '.', '2024-01-01T10:00:00+02:00'])
+      assert.match(web!, new RegExp(`^ +- ${arg.replace(/[.+]/g, '\\$&')}$`, 'm'), arg);
+    // A document not injected keeps its meaning: the mode 0755 (493), the strings as written.
+    assert.match(cm!, /^binaryMode: (0755|493)$/m);
+    assert.match(cm!, /mode: "0400"/);
+    assert.match(cm!, /fam: e2/);
+    assert.match(cm!, /at: 1:20/);
   });
 
   void test('every fixture pod is used by a case', () => {
