@@ -104,7 +104,9 @@ export function mutatePod(pod: Pod, namespace: string, ctx: MutationContext): Po
     const native = present
       ? (pod.spec?.initContainers ?? []).some((c) => c.name === SIDECAR_CONTAINER_NAME)
       : ctx.nativeSidecars;
-    const exposure = processNamespaceExposure(pod, native, !present);
+    // The opt-out annotation only helps a pod being injected now (one marked injected is
+    // injected whatever it says).
+    const exposure = processNamespaceExposure(pod, native, decision.action === 'inject');
     if (exposure) return deny('ProcessNamespaceShared', exposure, warnings);
   }
   switch (decision.action) {
