@@ -196,6 +196,9 @@ void describe('per-pod Secrets', () => {
         )
       ).status?.matchedPods;
     await eventually('matchedPods 1', async () => ((await matched()) === 1 ? true : undefined));
+    // Again, later: a worker that took one of the two after the injected pod has written by now.
+    assert.equal(await readSecret(env.admin, 'team-b', podSecretName('id-label-only')), undefined);
+    assert.equal(await readSecret(env.admin, 'team-b', podSecretName('id-on-host')), undefined);
   });
 
   void test('serviceAccountName selects pods by service account; both selectors must match when both are set', async () => {
