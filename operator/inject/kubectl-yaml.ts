@@ -3,7 +3,8 @@
  * YAML 1.2 nor the `yaml` library's 1.1 schema. On top of 1.2's core schema:
  * - 0-prefixed octal integers: `defaultMode: 0644` is 420 (1.2 reads 644, which is 0o1204);
  * - y/n/yes/no/on/off in their three spellings are booleans;
- * - Go's prefixed integers in either case (`0X1F`, `0O17`, `0B1`);
+ * - Go's prefixed integers in either case (`0X1F`, `0O17`, `0B1`), and underscores in integers
+ *   (`1_000`: go-yaml drops them before parsing);
  * - merge keys (`<<`).
  * Not taken from the library's 1.1 schema, which kubectl does not share: base-60 numbers (`0:0`
  * stays a string), timestamps as dates, floats without digits (`e2`, `.` stay strings).
@@ -49,8 +50,16 @@ const goPrefixedInt: ScalarTag = {
   },
 };
 
+const goUnderscoredInt: ScalarTag = {
+  identify: () => false,
+  default: true,
+  tag: 'tag:yaml.org,2002:int',
+  test: /^[-+]?[1-9][0-9]*_[0-9_]*$/,
+  resolve: (s) => signed(s, 0, 10),
+};
+
 /** Options for parseAllDocuments and new Document: kubectl's reading, before the core tags. */
 export const KUBECTL_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
-  customTags: (tags) => [yamlOneOneBool, yamlOneOneOctal, goPrefixedInt, ...tags],
+  customTags: (tags) => [yamlOneOneBool, yamlOneOneOctal, goPrefixedInt, goUnderscoredInt, ...tags],
   merge: true,
 };
