@@ -93,9 +93,10 @@ export function injectObject(obj: unknown, opts: InjectOptions): { obj: unknown;
 }
 
 /**
- * Injects every document of a YAML (or JSON) stream. Unchanged documents are re-emitted as
- * parsed (comments kept); changed ones have their template replaced in place. Throws on a
- * syntax error, naming the document.
+ * Injects every document of a YAML (or JSON) stream, read as kubectl reads it (./kubectl-yaml.ts).
+ * Unchanged documents are re-emitted as parsed (comments kept; a number may change its spelling,
+ * not its value: 0755 is written 493); changed ones have their template replaced in place.
+ * Throws on a syntax error, naming the document.
  */
 export function injectStream(text: string, opts: InjectOptions): { output: string; reports: InjectReport[] } {
   const reports: InjectReport[] = [];
