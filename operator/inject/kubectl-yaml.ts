@@ -27,7 +27,7 @@ const yamlOneOneBool: ScalarTag = {
 function signed(s: string, strip: number, radix: number): number {
   const negative = s.startsWith('-');
   const body = s.replace(/^[-+]/, '').slice(strip).replace(/_/g, '');
-  const n = parseInt(body, radix);
+  const n = parseInt(body || '0', radix); // `0_` is 0 to go-yaml, which drops the underscores
   return negative ? -n : n;
 }
 
@@ -43,23 +43,29 @@ const goPrefixedInt: ScalarTag = {
   identify: () => false,
   default: true,
   tag: 'tag:yaml.org,2002:int',
-  test: /^[-+]?0(?:[xX][0-9a-fA-F_]+|[oO][0-7_]+|[bB][01_]+)$/,
+  // A digit after the prefix: `0x_` is a string to go-yaml.
+  test: /^[-+]?0(?:[xX]_*[0-9a-fA-F][0-9a-fA-F_]*|[oO]_*[0-7][0-7_]*|[bB]_*[01][01_]*)$/,
   resolve: (s) => {
     const p = s.replace(/^[-+]/, '')[1]!.toLowerCase();
     return signed(s, 2, p === 'x' ? 16 : p === 'o' ? 8 : 2);
   },
 };
 
-const goUnderscoredInt: ScalarTag = {
+/**
+ * A number with an underscore anywhere (go-yaml drops them, then parses: `1_000`, `-_1`, `0_8`,
+ * which is not octal and so the float 8, `1_000.5`). After the tags above, which take octal and
+ * prefixed integers.
+ */
+const goUnderscoredNumber: ScalarTag = {
   identify: () => false,
   default: true,
-  tag: 'tag:yaml.org,2002:int',
-  test: /^[-+]?[1-9][0-9]*_[0-9_]*$/,
-  resolve: (s) => signed(s, 0, 10),
+  tag: 'tag:yaml.org,2002:float',
+  test: /^(?=[^_]*_)(?:[-+]_*)?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]*[0-9][0-9_]*)(?:[eE]_*[-+]?_*[0-9][0-9_]*)?$/,
+  resolve: (s) => Number(s.replace(/_/g, '')),
 };
 
 /** Options for parseAllDocuments and new Document: kubectl's reading, before the core tags. */
 export const KUBECTL_YAML: ParseOptions & DocumentOptions & SchemaOptions = {
-  customTags: (tags) => [yamlOneOneBool, yamlOneOneOctal, goPrefixedInt, goUnderscoredInt, ...tags],
+  customTags: (tags) => [yamlOneOneBool, yamlOneOneOctal, goPrefixedInt, goUnderscoredNumber, ...tags],
   merge: true,
 };

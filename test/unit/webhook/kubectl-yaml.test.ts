@@ -19,6 +19,11 @@ const READ: [string, unknown][] = [
   ['0O17', 15],
   ['0b101', 5],
   ['1_000', 1000],
+  ['0_', 0],
+  ['0x_', '0x_'], // no digit after the prefix
+  ['0_8', 8], // not octal: a float
+  ['1_000.5', 1000.5],
+  ['-_1', -1],
   ['yes', true],
   ['Off', false],
   ['n', false],
