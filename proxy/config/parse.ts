@@ -29,6 +29,7 @@ import type {
   Grant,
   GrantCache,
   HealthCheckSpec,
+  LeftOutSetting,
   ListenAddress,
   OutlierSpec,
   PodPolicyDocument,
@@ -447,7 +448,7 @@ export function parseProxyConfig(input: ParseProxyConfigInput): ProxyConfig {
   let policyFile: string | undefined;
   // The operator's document (--policy) is read leniently in its balancing settings; the config
   // file, written by hand, strictly.
-  const droppedSettings: { field: string; problem: string }[] = [];
+  const droppedSettings: LeftOutSetting[] = [];
   if (input.policy) {
     noUnknownKeys(o, CONFIG_KEYS, '');
     policy = parsePolicyDocument(input.policy.raw, dirname(input.policy.file), '', [], (field, problem) =>

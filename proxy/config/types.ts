@@ -156,6 +156,12 @@ export interface ProxyTimeouts {
 }
 
 /** The sidecar's own configuration: listeners, timeouts and limits, plus the policy it enforces. */
+/** A balancing setting of the operator's policy document that this sidecar left out, and why. */
+export interface LeftOutSetting {
+  field: string;
+  problem: string;
+}
+
 export interface ProxyConfig {
   listen: ListenAddress;
   admin: ListenAddress;
@@ -181,5 +187,5 @@ export interface ProxyConfig {
   policyFile: string | undefined;
   policy: PodPolicyDocument;
   /** Balancing settings of the --policy document this sidecar cannot use, left out (logged at start). */
-  droppedSettings?: { field: string; problem: string }[];
+  droppedSettings?: LeftOutSetting[];
 }

@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseDocumentText, parsePolicyDocument } from '../config/parse.ts';
-import type { PodPolicyDocument, StoreSpec } from '../config/types.ts';
+import type { LeftOutSetting, PodPolicyDocument, StoreSpec } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { PolicyValidationError } from './errors.ts';
 import { createAuthorizer } from './index.ts';
@@ -104,7 +104,7 @@ export class PolicyState {
     let next: Authorizer;
     let doc: PodPolicyDocument;
     try {
-      const dropped: { field: string; problem: string }[] = [];
+      const dropped: LeftOutSetting[] = [];
       doc = parsePolicyDocument(parseDocumentText(text, file), dirname(file), '', [], (field, problem) =>
         dropped.push({ field, problem }),
       );
